@@ -1,0 +1,3 @@
+from lecun89.cli import main
+
+raise SystemExit(main())
