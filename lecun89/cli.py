@@ -1,0 +1,70 @@
+"""Command-line entry point: ``lecun89 <command> ...``.
+
+Each command lives in the module that owns its job; that module exposes
+``add_parser(subparsers)``, which registers the command and sets ``func`` to a
+callable taking the parsed ``argparse.Namespace`` and returning an exit status.
+Modules keep heavy imports (matplotlib, torch) inside functions so that the CLI
+starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lecun89 import __version__
+from lecun89.errors import UserError
+
+# (module, one of its commands) in the order `lecun89 --help` lists them.
+COMMAND_MODULES = (
+    "lecun89.train",
+    "lecun89.sweep",
+    "lecun89.evaluate",
+    "lecun89.report",
+    "lecun89.summary",
+    "lecun89.gradcheck",
+    "lecun89.data",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lecun89",
+        description="LeCun et al. 1989 zip-code network, hand-written backprop in numpy.",
+    )
+    parser.add_argument("--version", action="version", version=f"lecun89 {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command still being built
+            if exc.name != name:
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"lecun89: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("lecun89: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,343 @@
+"""Experiment configs: TOML files read with ``tomllib`` into frozen dataclasses.
+
+A config names only what differs from the defaults below. ``--set
+section.key=VALUE`` overrides are parsed as TOML values (a bare word is taken
+as a string) and checked exactly like keys in a file: an unknown key, a wrong
+type or an out-of-range value raises :class:`UserError` (exit status 2) naming
+the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lecun89.errors import UserError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+DATASET_NAMES = ("usps", "mnist16", "digits")
+ARCHS = ("net1989", "fc")
+ACTIVATIONS = ("lecun", "tanh", "sigmoid", "relu", "none")
+OPTIMIZERS = ("sdlm", "sgd", "adamw")
+SCHEDULES = ("constant", "step", "linear", "cosine")
+LOSSES = ("mse", "ce")
+ORDERS = ("fixed", "shuffle")
+AUGMENTS = ("none", "shift")
+INITS = ("sqrt", "fanin")
+BIASES = ("unit", "map", "none")
+
+# paper [open]: "not described"; the common block choice, as data.
+BLOCK_TABLE = tuple(
+    tuple(range(0, 8)) if m < 4 else tuple(range(4, 12)) if m < 8 else (0, 1, 2, 3, 8, 9, 10, 11)
+    for m in range(12)
+)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"       # usps (the paper's digits) | mnist16 | digits (embedded)
+    subset: str = "paper"      # mnist16: "paper" = 7,291/2,007 seeded subset, "full" = 60,000/10,000
+    subset_seed: int = 0       # mnist16: which subset
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "net1989"      # net1989 (the paper's net) | fc (its fully connected baseline)
+    activation: str = "lecun"  # hidden units: lecun = 1.7159 tanh(2a/3) | tanh | sigmoid | relu
+    output_activation: str = "lecun"  # paper: the same squashing at the output; "none" for logits
+    h1_maps: int = 12
+    h2_maps: int = 12
+    h2_table: Any = "block"    # [open] "block" (see BLOCK_TABLE) | "full" | explicit rows of H1 maps
+    h3_units: int = 30
+    fc_hidden: int = 40        # arch = "fc": hidden units of the baseline
+    pad_value_h1: float = -1.0  # paper: virtual background of -1 around the input
+    pad_value_h2: float = -1.0  # [open] "handled as in H1"
+    bias: str = "unit"         # paper: H1/H2 biases are not shared ("unit"); or "map"
+    init: str = "sqrt"         # [open] U(+-scale/sqrt(F)) "sqrt" (replications) or U(+-scale/F) "fanin" (text)
+    init_scale: float = 2.4
+    output_bias: float = 0.0   # [open] initial output biases (the 2022 replication: -1)
+    dropout: float = 0.0       # probability, before H3 (0 = none, as in the paper)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    passes: int = 23
+    batch_size: int = 1        # 1 = online, as in the paper
+    order: str = "fixed"       # fixed (paper: constant order) | shuffle (reshuffled each pass)
+    optimizer: str = "sdlm"    # sdlm (paper: diagonal Hessian "Newton") | sgd | adamw
+    lr: float = 5e-4           # SGD/AdamW step; SDLM's epsilon
+    schedule: str = "step"     # constant | step | linear | cosine
+    lr_steps: Any = ((2, 5e-4), (3, 2e-4), (3, 1e-4), (4, 5e-5), (0, 1e-5))  # step: (passes, lr); 0 = the rest
+    lr_final: float = 0.0      # linear/cosine: lr at the last pass
+    momentum: float = 0.0      # sgd
+    weight_decay: float = 0.0  # sgd (L2) and adamw (decoupled)
+    betas: Any = (0.9, 0.999)  # adamw
+    adam_eps: float = 1e-8     # adamw
+    sdlm_mu: float = 0.02      # sdlm: eta = epsilon / (mu + h)
+    sdlm_samples: int = 500    # sdlm: patterns used to re-estimate h before each pass
+    loss: str = "mse"          # mse (+-1 targets, the paper) | ce (softmax cross-entropy)
+    augment: str = "none"      # none | shift (+-1 pixel, background fill)
+    eval_batch: int = 1000     # batch size for evaluation (does not change results)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "quick"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _err(msg: str) -> UserError:
+    return UserError(msg, status=2)
+
+
+def _check_type(key: str, value: Any, default: Any) -> Any:
+    """Coerce ``value`` to the type of the field's default, or raise."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise _err(f"{key}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _err(f"{key}: expected an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _err(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, (list, tuple)):
+        if not isinstance(value, str):
+            raise _err(f"{key}: expected a string, got {value!r}")
+        return value
+    return value  # structured values (tables, step lists) are checked in _validate
+
+
+def _choice(key, value, allowed):
+    if value not in allowed:
+        raise _err(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+
+
+def _positive(key, value, allow_zero=False):
+    if value < 0 or (value == 0 and not allow_zero):
+        raise _err(f"{key}: must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def _as_table(value, h1_maps, h2_maps):
+    if value == "block":
+        if (h1_maps, h2_maps) != (12, 12):
+            raise _err("model.h2_table: 'block' needs h1_maps = h2_maps = 12; use 'full' or give the rows")
+        return [list(r) for r in BLOCK_TABLE]
+    if value == "full":
+        return [list(range(h1_maps)) for _ in range(h2_maps)]
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, (list, tuple)) for r in value):
+        raise _err("model.h2_table: expected 'block', 'full' or a list of rows of H1 map indices")
+    rows = [list(r) for r in value]
+    if len(rows) != h2_maps:
+        raise _err(f"model.h2_table: expected {h2_maps} rows (one per H2 map), got {len(rows)}")
+    width = len(rows[0])
+    for i, r in enumerate(rows):
+        if len(r) != width or width == 0:
+            raise _err(f"model.h2_table: every row must list the same number (>0) of H1 maps; row {i} has {len(r)}")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < h1_maps for v in r):
+            raise _err(f"model.h2_table: row {i} must hold H1 map indices 0..{h1_maps - 1}, got {r}")
+        if len(set(r)) != len(r):
+            raise _err(f"model.h2_table: row {i} names an H1 map twice: {r}")
+    return rows
+
+
+def _validate(cfg: Config) -> Config:
+    d, m, t = cfg.data, cfg.model, cfg.train
+    _choice("data.name", d.name, DATASET_NAMES)
+    _choice("data.subset", d.subset, ("paper", "full"))
+    _choice("model.arch", m.arch, ARCHS)
+    _choice("model.activation", m.activation, ACTIVATIONS[:-1])
+    _choice("model.output_activation", m.output_activation, ACTIVATIONS)
+    _choice("model.bias", m.bias, BIASES)
+    _choice("model.init", m.init, INITS)
+    for key in ("h1_maps", "h2_maps", "h3_units", "fc_hidden"):
+        _positive(f"model.{key}", getattr(m, key))
+    _positive("model.init_scale", m.init_scale)
+    if not 0.0 <= m.dropout < 1.0:
+        raise _err(f"model.dropout: must be in [0, 1), got {m.dropout!r}")
+    table = _as_table(m.h2_table, m.h1_maps, m.h2_maps) if m.arch == "net1989" else m.h2_table
+    _positive("train.passes", t.passes)
+    _positive("train.batch_size", t.batch_size)
+    _choice("train.order", t.order, ORDERS)
+    _choice("train.optimizer", t.optimizer, OPTIMIZERS)
+    _positive("train.lr", t.lr)
+    _choice("train.schedule", t.schedule, SCHEDULES)
+    _positive("train.lr_final", t.lr_final, allow_zero=True)
+    steps = t.lr_steps
+    if not isinstance(steps, (list, tuple)) or not steps or not all(
+        isinstance(s, (list, tuple)) and len(s) == 2 for s in steps
+    ):
+        raise _err("train.lr_steps: expected a list of [passes, lr] pairs, e.g. [[2, 5e-4], [0, 1e-5]]")
+    for n, lr in steps:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise _err(f"train.lr_steps: pass counts must be integers >= 0, got {n!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+            raise _err(f"train.lr_steps: learning rates must be numbers > 0, got {lr!r}")
+    steps = tuple((int(n), float(lr)) for n, lr in steps)
+    if not 0.0 <= t.momentum < 1.0:
+        raise _err(f"train.momentum: must be in [0, 1), got {t.momentum!r}")
+    _positive("train.weight_decay", t.weight_decay, allow_zero=True)
+    betas = t.betas
+    if (not isinstance(betas, (list, tuple)) or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise _err(f"train.betas: expected two numbers in [0, 1), got {betas!r}")
+    _positive("train.adam_eps", t.adam_eps)
+    _positive("train.sdlm_mu", t.sdlm_mu, allow_zero=True)
+    _positive("train.sdlm_samples", t.sdlm_samples)
+    _choice("train.loss", t.loss, LOSSES)
+    _choice("train.augment", t.augment, AUGMENTS)
+    _positive("train.eval_batch", t.eval_batch)
+    if isinstance(table, list):
+        table = tuple(tuple(r) for r in table)
+    return dataclasses.replace(
+        cfg,
+        model=dataclasses.replace(m, h2_table=table),
+        train=dataclasses.replace(t, lr_steps=steps, betas=tuple(float(b) for b in betas)),
+    )
+
+
+def _build(raw: dict, source: str) -> Config:
+    top = {f.name: f for f in fields(Config)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in top:
+            allowed = ", ".join(top)
+            raise _err(f"{source}: unknown key {key!r} (allowed at the top: {allowed})")
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise _err(f"{source}: [{key}] must be a table")
+            cls = SECTIONS[key]
+            sub_fields = {f.name: f for f in fields(cls)}
+            sub = {}
+            for k, v in value.items():
+                if k not in sub_fields:
+                    raise _err(f"{source}: unknown key '{key}.{k}' (allowed: {', '.join(sub_fields)})")
+                sub[k] = _check_type(f"{key}.{k}", v, sub_fields[k].default)
+            kwargs[key] = cls(**sub)
+        else:
+            kwargs[key] = _check_type(key, value, top[key].default)
+    return Config(**kwargs)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """``section.key=VALUE`` (or ``key=VALUE`` at the top) -> nested dict."""
+    if "=" not in text:
+        raise _err(f"--set {text!r}: expected section.key=VALUE")
+    key, _, value = text.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    if not key or len(parts) > 2 or not all(parts):
+        raise _err(f"--set {text!r}: expected section.key=VALUE, e.g. train.lr=0.01")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()  # a bare word is a string
+    out: dict = {parts[-1]: parsed}
+    if len(parts) == 2:
+        out = {parts[0]: out}
+    return out
+
+
+def read_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise _err(f"config {path}: no such file") from None
+    except IsADirectoryError:
+        raise _err(f"config {path}: is a directory, expected a .toml file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _err(f"config {path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _err(f"config {path}: cannot read: {exc}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), seed: int | None = None) -> Config:
+    """Read a config file (default: configs/quick.toml), apply ``--set`` overrides
+    and an optional seed, validate, and return the frozen :class:`Config`."""
+    if path is None:
+        path = CONFIG_DIR / "quick.toml"
+        raw = read_toml(path) if path.exists() else {"name": "quick"}
+    else:
+        raw = read_toml(path)
+    raw = dict(raw)
+    raw.setdefault("name", Path(path).stem)
+    source = str(path)
+    cfg = _build(raw, source)
+    for text in overrides:
+        raw = _merge(raw, parse_override(text))
+        cfg = _build(raw, f"--set {text}")
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
+    return _validate(cfg)
+
+
+def config_from_dict(raw: dict, source: str = "config") -> Config:
+    return _validate(_build(raw, source))
+
+
+def to_dict(cfg) -> dict:
+    """Plain nested dict (tuples as lists), for JSON/TOML."""
+
+    def conv(v):
+        if isinstance(v, (tuple, list)):
+            return [conv(x) for x in v]
+        return v
+
+    return {k: (conv(v) if not isinstance(v, dict) else {kk: conv(vv) for kk, vv in v.items()})
+            for k, v in dataclasses.asdict(cfg).items()}
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def to_toml(cfg: Config) -> str:
+    """The resolved config as TOML text that :func:`load_config` reads back equal."""
+    d = to_dict(cfg)
+    lines = [f"name = {_toml_value(d['name'])}", f"seed = {_toml_value(d['seed'])}", ""]
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in d[section].items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def config_hash(cfg: Config) -> str:
+    """sha256 of the resolved config (canonical JSON); the run's identity."""
+    text = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,498 @@
+"""Layers with hand-written forward, backward and second-derivative passes.
+
+Every layer works on a batch (batch first) and keeps three kinds of arrays per
+parameter, each a view into one flat vector owned by the model:
+
+- ``params[name]``: the weights, in PyTorch layout ((out, in, kh, kw), (out, in));
+- ``grads[name]``: dE/dw, *assigned* (not accumulated) by ``backward``;
+- ``hess[name]``: the Gauss-Newton diagonal d2E/dw2 assigned by ``backward_h``.
+
+The optimizer never runs inside ``backward``: it reads ``grads`` afterwards, so
+every backward can be checked against finite differences.
+
+Feature maps travel between layers channels-last, ``(N, H, W, C)``: a
+convolution then is one gather (im2col) and one matrix product for any batch
+size, with no Python loop over positions or maps. :class:`Flatten` turns them
+into ``(N, C*H*W)`` in PyTorch's (map, row, col) order.
+
+Second derivatives follow LeCun's "diagonal Levenberg-Marquardt" recursion
+(dropping f'' and off-diagonal terms, so every estimate is >= 0)::
+
+    d2E/da2   = f'(a)^2 * d2E/dy2                 (activation)
+    d2E/dw_ki2 = sum over uses of x_i^2 * d2E/da_k2 (weights, shared ones summed)
+    d2E/dx_i2 = sum_k w_ki^2 * d2E/da_k2           (inputs)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Layer:
+    """Base class: a layer without parameters."""
+
+    name: str = ""
+    param_shapes: dict[str, tuple[int, ...]] = {}
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.hess: dict[str, np.ndarray] = {}
+        self.param_shapes = {}
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward_h(self, d2y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def init_params(self, rng: np.random.Generator, scheme: str, scale: float) -> None:
+        """Fill ``params`` in place."""
+
+    # Counts for the paper's table: units, connections, free parameters.
+    def counts(self) -> tuple[int, int, int]:
+        return 0, 0, 0
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return in_shape
+
+
+def uniform_init(rng, shape, fan_in, scheme, scale):
+    """U(-r, r) with r = scale/sqrt(F) ("sqrt") or scale/F ("fanin"), F = fan-in."""
+    if scheme == "sqrt":
+        r = scale / np.sqrt(fan_in)
+    elif scheme == "fanin":
+        r = scale / fan_in
+    else:
+        raise ValueError(f"unknown init scheme {scheme!r}")
+    return rng.uniform(-r, r, size=shape)
+
+
+# ----------------------------------------------------------------------------
+# Convolution
+
+
+class Conv2d(Layer):
+    """2-D convolution over channels-last maps with a connection table.
+
+    Input ``(N, H, W, C)``, output ``(N, OH, OW, O)`` with
+    ``OH = (H + 2*pad - kernel) // stride + 1``. Positions outside the input read
+    ``pad_value`` (the paper's background, -1).
+
+    ``table`` (O, k) lists, in order, the input maps each output map reads
+    (``None``: all of them). Weights are stored compactly as ``(O, k, K, K)``;
+    the forward pass scatters them into a dense ``(O, C, K, K)`` kernel with
+    zeros for the missing connections, so a sparse table costs one small copy,
+    not a loop over maps.
+
+    ``bias``: ``"unit"`` (one per output unit, (O, OH, OW): the paper's choice),
+    ``"map"`` (one per map, (O,)) or ``"none"``.
+    """
+
+    def __init__(self, name, in_shape, out_maps, kernel=5, stride=2, pad=2, pad_value=-1.0,
+                 table=None, bias="unit"):
+        super().__init__()
+        self.name = name
+        H, W, C = in_shape
+        self.in_shape = (H, W, C)
+        self.O, self.K, self.stride, self.pad = out_maps, kernel, stride, pad
+        self.pad_value = float(pad_value)
+        self.OH = (H + 2 * pad - kernel) // stride + 1
+        self.OW = (W + 2 * pad - kernel) // stride + 1
+        if self.OH < 1 or self.OW < 1:
+            raise ValueError(f"{name}: a {kernel}x{kernel} kernel does not fit a {H}x{W} input padded by {pad}")
+        self.P = self.OH * self.OW
+        if table is None:
+            self.table = None
+            k = C
+        else:
+            table = np.asarray(table, dtype=np.int64)
+            if table.ndim != 2 or table.shape[0] != out_maps:
+                raise ValueError(f"{name}: connection table must have one row per output map ({out_maps})")
+            if table.min() < 0 or table.max() >= C:
+                raise ValueError(f"{name}: connection table entries must be input map indices 0..{C - 1}")
+            if any(len(set(row)) != len(row) for row in table.tolist()):
+                raise ValueError(f"{name}: a row of the connection table names an input map twice")
+            self.table = table
+            k = table.shape[1]
+        self.k_in = k
+        self.bias_mode = bias
+        self.param_shapes = {"weight": (out_maps, k, kernel, kernel)}
+        if bias == "unit":
+            self.param_shapes["bias"] = (out_maps, self.OH, self.OW)
+        elif bias == "map":
+            self.param_shapes["bias"] = (out_maps,)
+        elif bias != "none":
+            raise ValueError(f"{name}: bias must be 'unit', 'map' or 'none', not {bias!r}")
+
+        # im2col gather indices into the padded, flattened (Hp, Wp, C) input,
+        # columns ordered (c, ki, kj) to match the (O, C, K, K) kernel layout.
+        self.Hp, self.Wp = H + 2 * pad, W + 2 * pad
+        oy, ox = np.divmod(np.arange(self.P), self.OW)
+        ki, kj = np.divmod(np.arange(kernel * kernel), kernel)
+        rows = oy[:, None, None] * stride + ki[None, None, :]
+        cols = ox[:, None, None] * stride + kj[None, None, :]
+        ch = np.arange(C)[None, :, None]
+        self.idx = ((rows * self.Wp + cols) * C + ch).reshape(self.P, C * kernel * kernel)
+        self.CKK = C * kernel * kernel
+        self._n = -1  # batch size the buffers below are sized for
+        if self.table is not None:
+            self._dense = np.zeros((out_maps, C, kernel * kernel))
+            self._rows = np.arange(out_maps)[:, None]
+
+    def _buffers(self, n):
+        if n != self._n:
+            H, W, C = self.in_shape
+            self._xp = np.full((n, self.Hp, self.Wp, C), self.pad_value)
+            self._xp_flat = self._xp.reshape(n, -1)
+            self._idx_full = (self.idx[None] + (np.arange(n) * self._xp_flat.shape[1])[:, None, None]).ravel()
+            self._n = n
+
+    def dense_weight(self) -> np.ndarray:
+        """The kernel as (O, C*K*K), zeros where the table has no connection."""
+        w = self.params["weight"]
+        if self.table is None:
+            return w.reshape(self.O, self.CKK)
+        self._dense[self._rows, self.table] = w.reshape(self.O, self.k_in, self.K * self.K)
+        return self._dense.reshape(self.O, self.CKK)
+
+    def _compact(self, dense_grad: np.ndarray, out: np.ndarray) -> None:
+        if self.table is None:
+            out[...] = dense_grad.reshape(out.shape)
+        else:
+            d = dense_grad.reshape(self.O, -1, self.K * self.K)
+            out[...] = d[self._rows, self.table].reshape(out.shape)
+
+    def _bias_view(self):
+        b = self.params["bias"]
+        return b.reshape(self.O, self.P).T if self.bias_mode == "unit" else b
+
+    def forward(self, x, train=False):
+        n = x.shape[0]
+        self._buffers(n)
+        p = self.pad
+        H, W, _ = self.in_shape
+        self._xp[:, p:p + H, p:p + W, :] = x
+        cols = np.take(self._xp_flat, self.idx, axis=1).reshape(n * self.P, self.CKK)
+        self.cols = cols
+        wd = self.dense_weight()
+        self.wd = wd
+        a = (cols @ wd.T).reshape(n, self.P, self.O)
+        if self.bias_mode != "none":
+            a += self._bias_view()
+        return a.reshape(n, self.OH, self.OW, self.O)
+
+    def _col2im(self, dcols, n):
+        dxp = np.bincount(self._idx_full, weights=dcols.ravel(), minlength=self._xp.size)
+        p = self.pad
+        H, W, C = self.in_shape
+        return dxp.reshape(n, self.Hp, self.Wp, C)[:, p:p + H, p:p + W, :]
+
+    def _bias_grad(self, da3, out):
+        if self.bias_mode == "unit":
+            out[...] = da3.sum(axis=0).T.reshape(out.shape)
+        elif self.bias_mode == "map":
+            out[...] = da3.sum(axis=(0, 1))
+
+    def backward(self, dy, need_dx=True):
+        n = dy.shape[0]
+        da = dy.reshape(n * self.P, self.O)
+        self._compact(da.T @ self.cols, self.grads["weight"])
+        if self.bias_mode != "none":
+            self._bias_grad(da.reshape(n, self.P, self.O), self.grads["bias"])
+        if not need_dx:
+            return None
+        return self._col2im(da @ self.wd, n)
+
+    def backward_h(self, d2y, need_dx=True):
+        n = d2y.shape[0]
+        d2a = d2y.reshape(n * self.P, self.O)
+        self._compact(d2a.T @ np.square(self.cols), self.hess["weight"])
+        if self.bias_mode != "none":
+            self._bias_grad(d2a.reshape(n, self.P, self.O), self.hess["bias"])
+        if not need_dx:
+            return None
+        return self._col2im(d2a @ np.square(self.wd), n)
+
+    def init_params(self, rng, scheme, scale):
+        fan_in = self.k_in * self.K * self.K
+        self.params["weight"][...] = uniform_init(rng, self.param_shapes["weight"], fan_in, scheme, scale)
+        if "bias" in self.params:
+            self.params["bias"][...] = 0.0
+
+    def out_shape(self, in_shape):
+        return (self.OH, self.OW, self.O)
+
+    def counts(self):
+        units = self.P * self.O
+        has_bias = self.bias_mode != "none"
+        connections = units * (self.k_in * self.K * self.K + has_bias)
+        params = sum(int(np.prod(s)) for s in self.param_shapes.values())
+        return units, connections, params
+
+
+# ----------------------------------------------------------------------------
+# Fully connected
+
+
+class Linear(Layer):
+    """y = x @ W.T + b; x (N, in), W (out, in), b (out,)."""
+
+    def __init__(self, name, n_in, n_out, bias=True):
+        super().__init__()
+        self.name = name
+        self.n_in, self.n_out = n_in, n_out
+        self.has_bias = bias
+        self.param_shapes = {"weight": (n_out, n_in)}
+        if bias:
+            self.param_shapes["bias"] = (n_out,)
+
+    def forward(self, x, train=False):
+        self.x = x
+        y = x @ self.params["weight"].T
+        if self.has_bias:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, dy, need_dx=True):
+        np.dot(dy.T, self.x, out=self.grads["weight"])
+        if self.has_bias:
+            np.sum(dy, axis=0, out=self.grads["bias"])
+        return dy @ self.params["weight"] if need_dx else None
+
+    def backward_h(self, d2y, need_dx=True):
+        np.dot(d2y.T, np.square(self.x), out=self.hess["weight"])
+        if self.has_bias:
+            np.sum(d2y, axis=0, out=self.hess["bias"])
+        return d2y @ np.square(self.params["weight"]) if need_dx else None
+
+    def init_params(self, rng, scheme, scale):
+        self.params["weight"][...] = uniform_init(rng, (self.n_out, self.n_in), self.n_in, scheme, scale)
+        if self.has_bias:
+            self.params["bias"][...] = 0.0
+
+    def out_shape(self, in_shape):
+        return (self.n_out,)
+
+    def counts(self):
+        params = self.n_out * (self.n_in + self.has_bias)
+        return self.n_out, params, params
+
+
+# ----------------------------------------------------------------------------
+# Shape changes
+
+
+class ChannelsLast(Layer):
+    """(N, C, H, W) -> (N, H, W, C): the network's input in PyTorch layout, turned
+    into the layout the convolutions work in (a free view when C == 1)."""
+
+    def forward(self, x, train=False):
+        return x.transpose(0, 2, 3, 1)
+
+    def backward(self, dy, need_dx=True):
+        return dy.transpose(0, 3, 1, 2)
+
+    backward_h = backward
+
+    def out_shape(self, in_shape):
+        c, h, w = in_shape
+        return (h, w, c)
+
+
+class Flatten(Layer):
+    """(N, H, W, C) -> (N, C*H*W) in (map, row, col) order, as PyTorch's flatten of
+    (N, C, H, W); a 2-D input (N, F) passes through."""
+
+    def forward(self, x, train=False):
+        self.shape = x.shape
+        if x.ndim == 2:
+            return x
+        return x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)
+
+    def backward(self, dy, need_dx=True):
+        if len(self.shape) == 2:
+            return dy
+        n, h, w, c = self.shape
+        return dy.reshape(n, c, h, w).transpose(0, 2, 3, 1)
+
+    backward_h = backward
+
+    def out_shape(self, in_shape):
+        return (int(np.prod(in_shape)),)
+
+
+# ----------------------------------------------------------------------------
+# Activations
+
+
+class Activation(Layer):
+    """Elementwise f(a); subclasses compute y and f'(a) in ``forward``."""
+
+    kind = ""
+
+    def __init__(self, name=""):
+        super().__init__()
+        self.name = name
+
+    def backward(self, dy, need_dx=True):
+        return dy * self.fprime
+
+    def backward_h(self, d2y, need_dx=True):
+        return d2y * np.square(self.fprime)
+
+
+class ScaledTanh(Activation):
+    """f(a) = A tanh(S a); the paper's "scaled hyperbolic tangent" is A = 1.7159,
+    S = 2/3 (so f(+-1) = +-1), plain tanh is A = S = 1."""
+
+    def __init__(self, name="", amplitude=1.7159, slope=2.0 / 3.0):
+        super().__init__(name)
+        self.A, self.S = amplitude, slope
+        self.kind = "lecun" if amplitude != 1.0 or slope != 1.0 else "tanh"
+
+    def forward(self, x, train=False):
+        t = np.tanh(x * self.S if self.S != 1.0 else x)
+        if train:
+            # f'(a) = A S (1 - tanh^2)
+            self.fprime = (1.0 - t * t) * (self.A * self.S)
+        return t * self.A if self.A != 1.0 else t
+
+
+class Sigmoid(Activation):
+    kind = "sigmoid"
+
+    def forward(self, x, train=False):
+        y = 0.5 * (1.0 + np.tanh(0.5 * x))  # 1/(1+e^-x) without overflow
+        if train:
+            self.fprime = y * (1.0 - y)
+        return y
+
+
+class ReLU(Activation):
+    kind = "relu"
+    # Gradient checks freeze the on/off pattern so that finite differences never
+    # straddle the kink at 0 (where ReLU has no derivative).
+    frozen = None
+
+    def forward(self, x, train=False):
+        if self.frozen is not None:
+            self.fprime = self.frozen
+            return x * self.frozen
+        if train:
+            self.fprime = (x > 0).astype(x.dtype)
+        return np.maximum(x, 0.0)
+
+
+class Identity(Activation):
+    kind = "none"
+
+    def forward(self, x, train=False):
+        return x
+
+    def backward(self, dy, need_dx=True):
+        return dy
+
+    backward_h = backward
+
+
+def make_activation(kind: str, name: str = "") -> Activation:
+    if kind == "lecun":
+        return ScaledTanh(name, 1.7159, 2.0 / 3.0)
+    if kind == "tanh":
+        return ScaledTanh(name, 1.0, 1.0)
+    if kind == "sigmoid":
+        return Sigmoid(name)
+    if kind == "relu":
+        return ReLU(name)
+    if kind == "none":
+        return Identity(name)
+    raise ValueError(f"unknown activation {kind!r}")
+
+
+ACTIVATIONS = ("lecun", "tanh", "sigmoid", "relu", "none")
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each input with probability p and scale
+    the rest by 1/(1-p); identity at evaluation. The mask comes from ``rng``."""
+
+    def __init__(self, name, p, rng):
+        super().__init__()
+        self.name, self.p, self.rng = name, float(p), rng
+        self.mask = None
+
+    def forward(self, x, train=False):
+        if not train or self.p == 0.0:
+            self.mask = None
+            return x
+        self.mask = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
+        return x * self.mask
+
+    def backward(self, dy, need_dx=True):
+        return dy if self.mask is None else dy * self.mask
+
+    def backward_h(self, d2y, need_dx=True):
+        return d2y if self.mask is None else d2y * np.square(self.mask)
+
+
+# ----------------------------------------------------------------------------
+# Losses
+
+
+class MSELoss:
+    """Mean squared error against +-1 targets, averaged over patterns and output
+    units: the paper's reported MSE. E = mean((y - t)^2)."""
+
+    kind = "mse"
+
+    def forward(self, y, labels):
+        t = np.full_like(y, -1.0)
+        t[np.arange(len(labels)), labels] = 1.0
+        self.diff = y - t
+        self.scale = 2.0 / y.size
+        return float(np.vdot(self.diff, self.diff)) / y.size
+
+    def backward(self):
+        return self.diff * self.scale
+
+    def backward_h(self):
+        # d2E/dy2 = 2/(N K) for every output: the Gauss-Newton term is exact here.
+        return np.full_like(self.diff, self.scale)
+
+
+class CrossEntropyLoss:
+    """Softmax cross-entropy over the outputs taken as logits, averaged over patterns."""
+
+    kind = "ce"
+
+    def forward(self, y, labels):
+        z = y - y.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        self.p = e / s
+        self.labels = labels
+        n = len(labels)
+        return float(np.mean(np.log(s[:, 0]) - z[np.arange(n), labels]))
+
+    def backward(self):
+        n = len(self.labels)
+        d = self.p.copy()
+        d[np.arange(n), self.labels] -= 1.0
+        d /= n
+        return d
+
+    def backward_h(self):
+        # Diagonal of the softmax's Gauss-Newton matrix, p(1-p), per pattern.
+        return self.p * (1.0 - self.p) / len(self.labels)
+
+
+def make_loss(kind: str):
+    if kind == "mse":
+        return MSELoss()
+    if kind == "ce":
+        return CrossEntropyLoss()
+    raise ValueError(f"unknown loss {kind!r}")

@@ -1,0 +1,204 @@
+"""Net-1989 and the paper's fully connected baseline, built from :mod:`lecun89.layers`.
+
+All parameters live in one flat float64 vector (``model.flat``); each layer's
+``params`` are views into it, and so are its ``grads`` and ``hess`` into
+``model.flat_grad`` and ``model.flat_hess``. An optimizer step is then a few
+vector operations, whatever the architecture.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lecun89 import layers as L
+from lecun89.config import ModelConfig, config_from_dict, to_dict
+from lecun89.errors import UserError
+
+INPUT_SHAPE = (1, 16, 16)  # the paper: 16x16 grey levels in [-1, 1]
+N_CLASSES = 10
+
+
+class Network:
+    """A stack of layers with named parameters in one flat vector."""
+
+    def __init__(self, layers: list[L.Layer], config: ModelConfig, rng: np.random.Generator):
+        self.layers = layers
+        self.config = config
+        self.rng = rng
+        self.param_layers = [lay for lay in layers if lay.param_shapes]
+        specs = [(lay, k, s) for lay in self.param_layers for k, s in lay.param_shapes.items()]
+        total = sum(int(np.prod(s)) for _, _, s in specs)
+        self.flat = np.zeros(total)
+        self.flat_grad = np.zeros(total)
+        self.flat_hess = np.zeros(total)
+        self.slices: dict[str, slice] = {}
+        off = 0
+        for lay, k, s in specs:
+            n = int(np.prod(s))
+            sl = slice(off, off + n)
+            self.slices[f"{lay.name}.{k}"] = sl
+            lay.params[k] = self.flat[sl].reshape(s)
+            lay.grads[k] = self.flat_grad[sl].reshape(s)
+            lay.hess[k] = self.flat_hess[sl].reshape(s)
+            off += n
+        # The first layer with parameters never needs dE/dx (its input is the image).
+        self._first = self.layers.index(self.param_layers[0])
+
+    # --- parameters -------------------------------------------------------
+    def named_params(self) -> dict[str, np.ndarray]:
+        return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.params.items()}
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.grads.items()}
+
+    def named_hess(self) -> dict[str, np.ndarray]:
+        return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.hess.items()}
+
+    def init_params(self, rng: np.random.Generator) -> None:
+        c = self.config
+        for lay in self.param_layers:
+            lay.init_params(rng, c.init, c.init_scale)
+        self.param_layers[-1].params["bias"][...] = c.output_bias
+
+    # --- passes -----------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, 1, 16, 16) -> outputs (N, 10). ``train`` keeps what backward needs
+        and turns dropout on."""
+        for lay in self.layers:
+            x = lay.forward(x, train)
+        return x
+
+    def backward(self, dout: np.ndarray) -> None:
+        """Assigns every parameter's dE/dw from dE/d(outputs) (N, 10)."""
+        d = dout
+        for i in range(len(self.layers) - 1, self._first - 1, -1):
+            d = self.layers[i].backward(d, i != self._first)
+
+    def backward_h(self, d2out: np.ndarray) -> None:
+        """Assigns every parameter's Gauss-Newton d2E/dw2 from d2E/d(outputs)2."""
+        d = d2out
+        for i in range(len(self.layers) - 1, self._first - 1, -1):
+            d = self.layers[i].backward_h(d, i != self._first)
+
+    def predict(self, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+        return np.concatenate([self.forward(x[i:i + batch]) for i in range(0, len(x), batch)]) if len(x) else \
+            np.zeros((0, N_CLASSES))
+
+    # --- the paper's table ------------------------------------------------
+    def summary_rows(self) -> list[dict]:
+        rows = [{"layer": "input", "shape": "1 x 16x16", "units": 256, "connections": 0, "params": 0}]
+        for lay in self.param_layers:
+            units, conns, params = lay.counts()
+            if isinstance(lay, L.Conv2d):
+                shape = f"{lay.O} x {lay.OH}x{lay.OW}"
+            else:
+                shape = f"{lay.n_out}"
+            rows.append({"layer": lay.name, "shape": shape, "units": units, "connections": conns, "params": params})
+        return rows
+
+    def totals(self) -> dict:
+        rows = self.summary_rows()
+        return {k: sum(r[k] for r in rows) for k in ("units", "connections", "params")}
+
+    # --- checkpoints ------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {k: v.copy() for k, v in self.named_params().items()}
+        for lay in self.param_layers:
+            if isinstance(lay, L.Conv2d) and lay.table is not None:
+                state[f"{lay.name}.table"] = lay.table.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray], source: str = "checkpoint") -> None:
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected) - {"config"})
+        if missing or extra:
+            raise UserError(f"{source}: parameter names do not match the model (missing: {missing or 'none'}, "
+                            f"unexpected: {extra or 'none'})")
+        for k, ref in expected.items():
+            if np.shape(state[k]) != ref.shape:
+                raise UserError(f"{source}: {k} has shape {np.shape(state[k])}, the model expects {ref.shape}")
+            if k.endswith(".table"):
+                if not np.array_equal(state[k], ref):
+                    raise UserError(f"{source}: {k} differs from the model's connection table")
+                continue
+        params = self.named_params()
+        for k, v in params.items():
+            v[...] = state[k]
+
+
+def build_model(config: ModelConfig, seed: int = 0, init: bool = True) -> Network:
+    """The network a model config describes, initialised from ``seed``."""
+    rng = np.random.default_rng(seed)
+    c = config
+    act, out_act = c.activation, c.output_activation
+    if c.arch == "net1989":
+        conv1 = L.Conv2d("H1", (16, 16, 1), c.h1_maps, 5, 2, 2, c.pad_value_h1, None, c.bias)
+        table = np.asarray(c.h2_table, dtype=np.int64)
+        full = table.shape[1] == c.h1_maps and all(list(r) == list(range(c.h1_maps)) for r in table.tolist())
+        conv2 = L.Conv2d("H2", conv1.out_shape(None), c.h2_maps, 5, 2, 2, c.pad_value_h2,
+                         None if full else table, c.bias)
+        layers = [
+            L.ChannelsLast(),
+            conv1, L.make_activation(act),
+            conv2, L.make_activation(act),
+            L.Flatten(),
+        ]
+        if c.dropout > 0:
+            layers.append(L.Dropout("dropout", c.dropout, rng))
+        layers += [
+            L.Linear("H3", conv2.P * conv2.O, c.h3_units), L.make_activation(act),
+            L.Linear("out", c.h3_units, N_CLASSES), L.make_activation(out_act),
+        ]
+    elif c.arch == "fc":
+        layers = [L.ChannelsLast(), L.Flatten()]
+        if c.dropout > 0:
+            layers.append(L.Dropout("dropout", c.dropout, rng))
+        layers += [
+            L.Linear("H1", 256, c.fc_hidden), L.make_activation(act),
+            L.Linear("out", c.fc_hidden, N_CLASSES), L.make_activation(out_act),
+        ]
+    else:
+        raise ValueError(f"unknown arch {c.arch!r}")
+    net = Network(layers, config, rng)
+    if init:
+        net.init_params(rng)
+    return net
+
+
+# --- the checkpoint file: model.npz ---------------------------------------
+
+def save_checkpoint(net: Network, path: str | Path) -> None:
+    """Named arrays in PyTorch layout plus the model config as JSON text."""
+    path = Path(path)
+    arrays = net.state_dict()
+    arrays["config"] = np.array(json.dumps(to_dict(net.config), sort_keys=True))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> Network:
+    """Rebuild the network a ``model.npz`` describes and load its weights."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such checkpoint") from None
+    except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled), OSError
+        raise UserError(f"{path}: not a lecun89 checkpoint (.npz of named arrays): {exc}") from None
+    if "config" not in arrays or arrays["config"].dtype.kind != "U":
+        raise UserError(f"{path}: not a lecun89 checkpoint (no 'config' entry with the model config)")
+    try:
+        model_dict = json.loads(str(arrays["config"]))
+        cfg = config_from_dict({"model": model_dict}, f"{path}: config").model
+    except (json.JSONDecodeError, UserError) as exc:
+        raise UserError(f"{path}: its 'config' entry is not a valid model config: {exc}") from None
+    net = build_model(cfg, init=False)
+    net.load_state_dict(arrays, str(path))
+    return net
