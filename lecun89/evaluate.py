@@ -1,0 +1,78 @@
+"""``lecun89 eval``: error, misses, MSE and rejection of a saved checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lecun89 import metrics
+from lecun89.errors import UserError
+
+
+def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "test", data_dir=None,
+                        subset: str | None = None, subset_seed: int | None = None) -> dict:
+    """Scores of ``model.npz`` on a dataset split, keyed like results.json."""
+    from lecun89.data import load_dataset
+    from lecun89.model import load_checkpoint
+
+    model_path = Path(model_path)
+    net = load_checkpoint(model_path)
+    # The run directory's config says which data the model was trained on.
+    data_cfg = {}
+    cfg_path = model_path.parent / "config.toml"
+    if cfg_path.is_file():
+        from lecun89.config import config_from_dict, read_toml
+
+        try:
+            data_cfg = config_from_dict(read_toml(cfg_path), str(cfg_path)).data.__dict__
+        except UserError:
+            data_cfg = {}
+    name = dataset or data_cfg.get("name")
+    if name is None:
+        raise UserError(f"{model_path}: no config.toml beside it says which data it was trained on; "
+                        "give --dataset NAME", status=2)
+    same = name == data_cfg.get("name")
+    data = load_dataset(
+        name, data_dir,
+        subset=subset or (data_cfg.get("subset", "paper") if same else "paper"),
+        subset_seed=subset_seed if subset_seed is not None else (data_cfg.get("subset_seed", 0) if same else 0),
+    )
+    x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
+    out = net.predict(x)
+    return {
+        "dataset": name,
+        "split": split,
+        f"{split}_size": int(len(y)),
+        f"{split}_error": metrics.error_rate(out, y),
+        f"{split}_misses": metrics.misses(out, y),
+        f"{split}_mse": metrics.mse_pm1(out, y),
+        "rejection_at_1pct": metrics.rejection_at(out, y, 0.01),
+        "units": net.totals()["units"],
+        "connections": net.totals()["connections"],
+        "params": net.totals()["params"],
+        "data_checksum": data.meta.get("checksum"),
+    }
+
+
+def _run(args) -> int:
+    r = evaluate_checkpoint(args.model, args.dataset, args.split, args.data_dir)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    s = args.split
+    print(f"{args.model} on {r['dataset']} ({s}, {r[f'{s}_size']:,} digits): "
+          f"error {r[f'{s}_error']:.2%} ({r[f'{s}_misses']} misses), MSE {r[f'{s}_mse']:.3e}, "
+          f"rejection for 1% error {r['rejection_at_1pct']:.1%}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="score a checkpoint (error, misses, MSE, rejection)",
+                       description="Evaluate a model.npz checkpoint on a dataset split.")
+    p.add_argument("model", help="checkpoint file (model.npz from a run directory)")
+    p.add_argument("--dataset", choices=("usps", "mnist16", "digits"),
+                   help="dataset (default: the one in the run directory's config.toml)")
+    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
+    p.add_argument("--json", action="store_true", help="print one JSON object keyed like results.json")
+    p.set_defaults(func=_run)

@@ -1,0 +1,143 @@
+"""Optimizers over the model's flat parameter vector, and learning-rate schedules.
+
+Each optimizer's ``step(lr)`` reads ``net.flat_grad`` (assigned by
+``net.backward``) and updates ``net.flat`` in place: a handful of vector
+operations per step, whatever the network.
+
+SDLM is the paper's "special version of Newton's algorithm that uses a
+positive, diagonal approximation of the Hessian" (stochastic diagonal
+Levenberg-Marquardt, LeCun's later papers): before each pass the Gauss-Newton
+diagonal h_kk is estimated on a sample of patterns with the second-derivative
+backward pass, and each weight then moves by ``epsilon / (mu + h_kk)`` times
+its gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lecun89 import layers as L
+
+
+def lr_at(train_cfg, pass_index: int) -> float:
+    """Learning rate (SDLM: epsilon) for 0-based pass ``pass_index``."""
+    t = train_cfg
+    if t.schedule == "constant":
+        return t.lr
+    if t.schedule == "step":
+        start = 0
+        for n, lr in t.lr_steps:
+            if n == 0 or pass_index < start + n:
+                return lr
+            start += n
+        return t.lr_steps[-1][1]
+    frac = pass_index / (t.passes - 1) if t.passes > 1 else 0.0
+    if t.schedule == "linear":
+        return t.lr + (t.lr_final - t.lr) * frac
+    if t.schedule == "cosine":
+        return t.lr_final + (t.lr - t.lr_final) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    raise ValueError(f"unknown schedule {t.schedule!r}")
+
+
+class Optimizer:
+    """Base: state arrays are kept in ``self.state`` (name -> array) for checkpoints."""
+
+    def __init__(self, net, cfg):
+        self.net, self.cfg = net, cfg
+        self.state: dict[str, np.ndarray] = {}
+        self.lr = 0.0
+
+    def start_pass(self, lr: float, x: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+        """Called before each pass with its learning rate and the training set."""
+        self.lr = lr
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """w -= lr * (g + weight_decay * w), with optional (heavy-ball) momentum."""
+
+    def __init__(self, net, cfg):
+        super().__init__(net, cfg)
+        if cfg.momentum:
+            self.state["velocity"] = np.zeros_like(net.flat)
+        self._tmp = np.empty_like(net.flat)
+
+    def step(self):
+        w, g, tmp = self.net.flat, self.net.flat_grad, self._tmp
+        if self.cfg.weight_decay:
+            g = g + self.cfg.weight_decay * w
+        if self.cfg.momentum:
+            v = self.state["velocity"]
+            v *= self.cfg.momentum
+            v += g
+            g = v
+        np.multiply(g, self.lr, out=tmp)
+        w -= tmp
+
+
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch's formulation."""
+
+    def __init__(self, net, cfg):
+        super().__init__(net, cfg)
+        self.state["m"] = np.zeros_like(net.flat)
+        self.state["v"] = np.zeros_like(net.flat)
+        self.state["t"] = np.zeros(1)
+
+    def step(self):
+        b1, b2 = self.cfg.betas
+        w, g = self.net.flat, self.net.flat_grad
+        m, v, t = self.state["m"], self.state["v"], self.state["t"]
+        t += 1
+        n = t[0]
+        if self.cfg.weight_decay:
+            w *= 1.0 - self.lr * self.cfg.weight_decay
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        step = self.lr / (1.0 - b1 ** n)
+        denom = np.sqrt(v / (1.0 - b2 ** n)) + self.cfg.adam_eps
+        w -= step * m / denom
+
+
+class SDLM(Optimizer):
+    """Stochastic diagonal Levenberg-Marquardt: w_k -= epsilon / (mu + h_kk) * dE/dw_k."""
+
+    def __init__(self, net, cfg):
+        super().__init__(net, cfg)
+        self.state["h"] = np.zeros_like(net.flat)
+        self.eta = np.zeros_like(net.flat)
+        self._tmp = np.empty_like(net.flat)
+        self.loss = L.make_loss(cfg.loss)
+
+    def estimate_h(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Average per-pattern Gauss-Newton diagonal of the loss over (x, labels)."""
+        net = self.net
+        self.loss.forward(net.forward(x, train=True), labels)
+        # The loss averages over the batch; backward_h sums over it: the result is
+        # the mean of the per-pattern second derivatives.
+        net.backward_h(self.loss.backward_h())
+        return net.flat_hess.copy()
+
+    def start_pass(self, lr, x, labels, rng):
+        self.lr = lr
+        n = min(self.cfg.sdlm_samples, len(x))
+        pick = np.sort(rng.choice(len(x), size=n, replace=False))
+        self.state["h"][...] = self.estimate_h(x[pick], labels[pick])
+        np.divide(lr, self.cfg.sdlm_mu + self.state["h"], out=self.eta)
+
+    def step(self):
+        np.multiply(self.eta, self.net.flat_grad, out=self._tmp)
+        self.net.flat -= self._tmp
+
+
+OPTIMIZERS = {"sgd": SGD, "adamw": AdamW, "sdlm": SDLM}
+
+
+def make_optimizer(net, train_cfg) -> Optimizer:
+    return OPTIMIZERS[train_cfg.optimizer](net, train_cfg)

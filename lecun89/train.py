@@ -1,0 +1,376 @@
+"""Training: the loop, the run directory, and ``lecun89 train``.
+
+A run directory holds everything needed to read, resume and report a run:
+
+- ``config.toml``   the resolved config (reloads to the same config);
+- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE, lr, seconds);
+- ``results.json``  the final numbers (the paper's table), see :func:`final_results`;
+- ``outputs.npz``   final network outputs on both splits (for reports, rejection);
+- ``model.npz``     the checkpoint (PyTorch layout, the paper's names);
+- ``state.npz``     everything else needed to resume bit-identically (optimizer
+                    state, random generators, passes done);
+- ``meta.json``     versions, git commit, seed, data checksum, threads, times.
+
+Every file is written to a temporary name and renamed, after each pass, so an
+interrupted run (Ctrl-C, a kill) always leaves the last completed pass behind,
+and ``--resume`` continues from it to the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lecun89 import __version__, metrics
+from lecun89 import layers as L
+from lecun89.config import Config, config_hash, load_config, read_toml, config_from_dict, to_toml
+from lecun89.errors import UserError
+from lecun89.model import Network, build_model, save_checkpoint
+from lecun89.optim import lr_at, make_optimizer
+
+RUNS_DIR = Path("runs")
+
+
+# --- data ----------------------------------------------------------------------
+
+def load_data(cfg: Config, data_dir=None):
+    from lecun89.data import load_dataset
+
+    return load_dataset(cfg.data.name, data_dir, subset=cfg.data.subset, subset_seed=cfg.data.subset_seed)
+
+
+def shift_batch(x: np.ndarray, rng: np.random.Generator, background: float = -1.0) -> np.ndarray:
+    """Shift each image by -1, 0 or +1 pixel in each direction, filling with background."""
+    n = len(x)
+    h, w = x.shape[-2:]
+    padded = np.full(x.shape[:-2] + (h + 2, w + 2), background)
+    padded[..., 1:h + 1, 1:w + 1] = x
+    dy, dx = rng.integers(-1, 2, size=(2, n))
+    out = np.empty_like(x)
+    for i in range(n):
+        out[i] = padded[i, ..., 1 - dy[i]:1 - dy[i] + h, 1 - dx[i]:1 - dx[i] + w]
+    return out
+
+
+# --- evaluation ------------------------------------------------------------------
+
+def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, loss_kind: str, batch: int = 1000) -> dict:
+    """Outputs and scores of the network on (x, labels), in inference mode."""
+    out = net.predict(x, batch)
+    loss = L.make_loss(loss_kind).forward(out, labels) if len(labels) else float("nan")
+    return {
+        "outputs": out,
+        "loss": loss,
+        "error": metrics.error_rate(out, labels),
+        "misses": metrics.misses(out, labels),
+        "mse": metrics.mse_pm1(out, labels),
+    }
+
+
+# --- the training loop -----------------------------------------------------------
+
+class Trainer:
+    """Owns the network, optimizer and random generators of one run."""
+
+    def __init__(self, cfg: Config, data):
+        self.cfg, self.data = cfg, data
+        self.net = build_model(cfg.model, cfg.seed)
+        self.opt = make_optimizer(self.net, cfg.train)
+        # Independent streams for data order/augmentation/SDLM sampling; the
+        # model's own generator (dropout) was seeded by build_model.
+        self.rng = np.random.default_rng([cfg.seed, 1])
+        self.passes_done = 0
+        loss = L.make_loss(cfg.train.loss)
+        self._grad = loss.grad
+        self._targets = loss.targets(data.y_train)
+
+    # -- state for resume --
+    def state(self) -> dict[str, np.ndarray]:
+        s = {"flat": self.net.flat.copy(), "passes_done": np.array(self.passes_done)}
+        for k, v in self.opt.state.items():
+            s[f"opt.{k}"] = v.copy()
+        s["rng"] = np.array(json.dumps(self.rng.bit_generator.state))
+        s["model_rng"] = np.array(json.dumps(self.net.rng.bit_generator.state))
+        return s
+
+    def load_state(self, s: dict) -> None:
+        self.net.flat[...] = s["flat"]
+        self.passes_done = int(s["passes_done"])
+        for k in self.opt.state:
+            self.opt.state[k][...] = s[f"opt.{k}"]
+        self.rng.bit_generator.state = json.loads(str(s["rng"]))
+        self.net.rng.bit_generator.state = json.loads(str(s["model_rng"]))
+
+    # -- one pass --
+    def run_pass(self, progress=None) -> float:
+        """One pass over the training set; returns its learning rate."""
+        cfg, net, opt = self.cfg.train, self.net, self.opt
+        x, t = self.data.x_train, self._targets
+        lr = lr_at(cfg, self.passes_done)
+        opt.start_pass(lr, x, self.data.y_train, self.rng)
+        if cfg.order == "shuffle":
+            perm = self.rng.permutation(len(x))
+            x, t = x[perm], t[perm]
+        n, b = len(x), cfg.batch_size
+        augment = cfg.augment == "shift"
+        forward, backward, step, grad = net.forward, net.backward, opt.step, self._grad
+        report_every = max(1, 512 // b) * b
+        for start in range(0, n, b):
+            xb = x[start:start + b]
+            if augment:
+                xb = shift_batch(xb, self.rng)
+            backward(grad(forward(xb, True), t[start:start + b]))
+            step()
+            if progress is not None and (start + b) % report_every == 0:
+                progress(start + b)
+        if progress is not None:
+            progress(n)
+        self.passes_done += 1
+        return lr
+
+
+# --- run directory -------------------------------------------------------------
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(path)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict:
+    import sklearn
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__, "lecun89": __version__,
+            "platform": platform.platform()}
+
+
+def _thread_info() -> list:
+    from threadpoolctl import threadpool_info
+
+    return [{k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version")}
+            for d in threadpool_info()]
+
+
+def final_results(cfg: Config, net: Network, train_ev: dict, test_ev: dict, data, seconds: float) -> dict:
+    tot = net.totals()
+    return {
+        "config_name": cfg.name,
+        "config_hash": config_hash(cfg),
+        "dataset": cfg.data.name,
+        "passes": cfg.train.passes,
+        "train_error": train_ev["error"],
+        "test_error": test_ev["error"],
+        "train_misses": train_ev["misses"],
+        "test_misses": test_ev["misses"],
+        "train_mse": train_ev["mse"],
+        "test_mse": test_ev["mse"],
+        "train_loss": train_ev["loss"],
+        "test_loss": test_ev["loss"],
+        "train_size": int(len(data.y_train)),
+        "test_size": int(len(data.y_test)),
+        "rejection_at_1pct": metrics.rejection_at(test_ev["outputs"], data.y_test, 0.01),
+        "units": tot["units"],
+        "connections": tot["connections"],
+        "params": tot["params"],
+        "seconds": seconds,
+        "seed": cfg.seed,
+        "data_checksum": data.meta.get("checksum"),
+        "architecture": net.summary_rows(),
+    }
+
+
+def default_out_dir(cfg: Config) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = RUNS_DIR / cfg.name / stamp
+    i = 1
+    while out.exists():
+        i += 1
+        out = RUNS_DIR / cfg.name / f"{stamp}-{i}"
+    return out
+
+
+@dataclass
+class Progress:
+    """A tqdm bar per pass on a terminal; nothing per digit otherwise."""
+
+    enabled: bool
+
+    def bar(self, total: int, desc: str):
+        if not self.enabled:
+            return None, lambda done: None
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="digit", leave=False, file=sys.stderr,
+                   dynamic_ncols=True, mininterval=0.2)
+
+        def update(done):
+            bar.update(done - bar.n)
+
+        return bar, update
+
+
+def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
+                 progress: bool | None = None, data=None) -> dict:
+    """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict."""
+    from threadpoolctl import threadpool_limits
+
+    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    out_dir = Path(out_dir)
+    if data is None:
+        data = load_data(cfg, data_dir)  # fails before anything is written
+    trainer = Trainer(cfg, data)
+    metrics_path = out_dir / "metrics.jsonl"
+    state_path = out_dir / "state.npz"
+    rows: list[dict] = []
+    if resume:
+        if not (out_dir / "config.toml").exists():
+            raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
+        if state_path.exists():
+            with np.load(state_path, allow_pickle=False) as z:
+                trainer.load_state({k: z[k] for k in z.files})
+        if metrics_path.exists():
+            rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+        rows = rows[:trainer.passes_done]
+        say(f"resuming {out_dir} after pass {trainer.passes_done} of {cfg.train.passes}")
+    else:
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise UserError(f"--out {out_dir}: directory exists and is not empty; "
+                            f"choose another --out or continue it with --resume {out_dir}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(out_dir / "config.toml", to_toml(cfg))
+    meta_path = out_dir / "meta.json"
+    meta = json.loads(meta_path.read_text()) if resume and meta_path.exists() else {
+        "start": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    _write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+    if progress is None:
+        progress = sys.stderr.isatty() and not quiet
+    prog = Progress(progress)
+    t_cfg = cfg.train
+    n_train = len(data.y_train)
+    say(f"{cfg.name}: {cfg.model.arch} on {cfg.data.name} ({n_train:,} train / {len(data.y_test):,} test), "
+        f"{t_cfg.optimizer}, batch {t_cfg.batch_size}, {t_cfg.passes} passes, seed {cfg.seed} -> {out_dir}")
+    train_seconds = sum(r["seconds"] for r in rows)
+    tr = te = None
+    with threadpool_limits(limits=1):
+        threads = _thread_info()
+        while trainer.passes_done < t_cfg.passes:
+            p = trainer.passes_done + 1
+            bar, update = prog.bar(n_train, f"pass {p}/{t_cfg.passes}")
+            t0 = time.perf_counter()
+            try:
+                lr = trainer.run_pass(update)
+            finally:
+                if bar is not None:
+                    bar.close()
+            seconds = time.perf_counter() - t0
+            train_seconds += seconds
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss, t_cfg.eval_batch)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss, t_cfg.eval_batch)
+            row = {"pass": p, "train_loss": tr["loss"], "train_error": tr["error"], "test_loss": te["loss"],
+                   "test_error": te["error"], "train_mse": tr["mse"], "test_mse": te["mse"], "lr": lr,
+                   "seconds": seconds}
+            rows.append(row)
+            # Checkpoint the pass: model, then resume state, then the metrics row.
+            save_checkpoint(trainer.net, out_dir / "model.npz")
+            _save_npz(state_path, trainer.state())
+            with open(metrics_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
+                f"test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
+        if tr is None:  # resumed a finished run: evaluate the saved weights
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss, t_cfg.eval_batch)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss, t_cfg.eval_batch)
+    results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
+    _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,
+                                        "test_outputs": te["outputs"], "test_labels": data.y_test})
+    meta.update({
+        "versions": _versions(), "git_commit": _git_commit(), "seed": cfg.seed,
+        "config_hash": config_hash(cfg), "data": data.meta, "data_checksum": data.meta.get("checksum"),
+        "threads": threads, "blas_threads": 1,
+        "end": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    })
+    _write_atomic(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    _write_atomic(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    say(format_results(results))
+    return results
+
+
+def format_results(r: dict) -> str:
+    return (f"{r['config_name']} on {r['dataset']}, {r['passes']} passes, seed {r['seed']}: "
+            f"train error {r['train_error']:.2%} ({r['train_misses']} of {r['train_size']:,}), "
+            f"test error {r['test_error']:.2%} ({r['test_misses']} of {r['test_size']:,}), "
+            f"MSE {r['train_mse']:.2e} / {r['test_mse']:.2e}, "
+            f"rejection for 1% test error {r['rejection_at_1pct']:.1%}, {r['seconds']:.1f}s training")
+
+
+# --- CLI -------------------------------------------------------------------------
+
+def _run(args) -> int:
+    if args.resume:
+        if args.config or args.set or args.seed is not None:
+            raise UserError("--resume DIR continues a run with its saved config; "
+                            "give no CONFIG, --set or --seed with it", status=2)
+        out_dir = Path(args.resume)
+        if not (out_dir / "config.toml").is_file():
+            raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory", status=2)
+        raw = read_toml(out_dir / "config.toml")
+        cfg = config_from_dict(raw, str(out_dir / "config.toml"))
+    else:
+        cfg = load_config(args.config, args.set, seed=args.seed)
+        out_dir = Path(args.out) if args.out else default_out_dir(cfg)
+    run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume), progress=None if not args.no_progress else False)
+    if not args.no_report:
+        _report(out_dir, args.data_dir)
+    return 0
+
+
+def _report(run_dir: Path, data_dir) -> None:
+    try:
+        from lecun89.report import report_run
+    except ImportError:
+        return
+    path = report_run(run_dir, data_dir=data_dir)
+    print(f"report: {path}")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a network from a config (default: the quick offline run)",
+                       description="Train the network a config describes and write a run directory "
+                                   "(config, per-pass metrics, results, checkpoint, report).")
+    p.add_argument("config", nargs="?", help="config file (default: configs/quick.toml, embedded digits)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config key, e.g. --set train.passes=5 (repeatable)")
+    p.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+    p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
+    p.add_argument("--out", help="run directory (default: runs/<config-name>/<timestamp>)")
+    p.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p.set_defaults(func=_run)
