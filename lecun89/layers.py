@@ -128,27 +128,31 @@ class Conv2d(Layer):
         elif bias != "none":
             raise ValueError(f"{name}: bias must be 'unit', 'map' or 'none', not {bias!r}")
 
-        # im2col gather indices into the padded, flattened (Hp, Wp, C) input,
+        # im2col gather indices into the flattened (H, W, C) input extended by one
+        # slot holding pad_value, which every position outside the input reads;
         # columns ordered (c, ki, kj) to match the (O, C, K, K) kernel layout.
-        self.Hp, self.Wp = H + 2 * pad, W + 2 * pad
         oy, ox = np.divmod(np.arange(self.P), self.OW)
         ki, kj = np.divmod(np.arange(kernel * kernel), kernel)
-        rows = oy[:, None, None] * stride + ki[None, None, :]
-        cols = ox[:, None, None] * stride + kj[None, None, :]
+        rows = oy[:, None, None] * stride + ki[None, None, :] - pad
+        cols = ox[:, None, None] * stride + kj[None, None, :] - pad
         ch = np.arange(C)[None, :, None]
-        self.idx = ((rows * self.Wp + cols) * C + ch).reshape(self.P, C * kernel * kernel)
+        inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+        idx = np.where(inside, (rows * W + cols) * C + ch, H * W * C)
+        self.idx = idx.reshape(self.P, C * kernel * kernel)
         self.CKK = C * kernel * kernel
+        self.in_size = H * W * C
         self._n = -1  # batch size the buffers below are sized for
         if self.table is not None:
-            self._dense = np.zeros((out_maps, C, kernel * kernel))
-            self._rows = np.arange(out_maps)[:, None]
+            # Flat positions of the compact (O, k, K, K) weights in the dense (O, C, K, K) kernel.
+            self._dense = np.zeros(out_maps * self.CKK)
+            kk = kernel * kernel
+            self._dense_idx = (((np.arange(out_maps)[:, None] * C + self.table)[:, :, None]) * kk
+                               + np.arange(kk)).ravel()
 
     def _buffers(self, n):
         if n != self._n:
-            H, W, C = self.in_shape
-            self._xp = np.full((n, self.Hp, self.Wp, C), self.pad_value)
-            self._xp_flat = self._xp.reshape(n, -1)
-            self._idx_full = (self.idx[None] + (np.arange(n) * self._xp_flat.shape[1])[:, None, None]).ravel()
+            self._xe = np.full((n, self.in_size + 1), self.pad_value)
+            self._idx_full = (self.idx[None] + (np.arange(n) * (self.in_size + 1))[:, None, None]).ravel()
             self._n = n
 
     def dense_weight(self) -> np.ndarray:
@@ -156,15 +160,14 @@ class Conv2d(Layer):
         w = self.params["weight"]
         if self.table is None:
             return w.reshape(self.O, self.CKK)
-        self._dense[self._rows, self.table] = w.reshape(self.O, self.k_in, self.K * self.K)
+        self._dense[self._dense_idx] = w.ravel()
         return self._dense.reshape(self.O, self.CKK)
 
     def _compact(self, dense_grad: np.ndarray, out: np.ndarray) -> None:
         if self.table is None:
             out[...] = dense_grad.reshape(out.shape)
         else:
-            d = dense_grad.reshape(self.O, -1, self.K * self.K)
-            out[...] = d[self._rows, self.table].reshape(out.shape)
+            out.reshape(-1)[:] = dense_grad.reshape(-1)[self._dense_idx]
 
     def _bias_view(self):
         b = self.params["bias"]
@@ -173,39 +176,36 @@ class Conv2d(Layer):
     def forward(self, x, train=False):
         n = x.shape[0]
         self._buffers(n)
-        p = self.pad
-        H, W, _ = self.in_shape
-        self._xp[:, p:p + H, p:p + W, :] = x
-        cols = np.take(self._xp_flat, self.idx, axis=1).reshape(n * self.P, self.CKK)
+        self._xe[:, :-1] = x.reshape(n, self.in_size)
+        cols = np.take(self._xe, self.idx, axis=1).reshape(n * self.P, self.CKK)
         self.cols = cols
         wd = self.dense_weight()
         self.wd = wd
-        a = (cols @ wd.T).reshape(n, self.P, self.O)
+        a = np.dot(cols, wd.T).reshape(n, self.P, self.O)
         if self.bias_mode != "none":
             a += self._bias_view()
         return a.reshape(n, self.OH, self.OW, self.O)
 
     def _col2im(self, dcols, n):
-        dxp = np.bincount(self._idx_full, weights=dcols.ravel(), minlength=self._xp.size)
-        p = self.pad
-        H, W, C = self.in_shape
-        return dxp.reshape(n, self.Hp, self.Wp, C)[:, p:p + H, p:p + W, :]
+        # Scatter-add of the overlapping windows; the pad slot's sum is dropped.
+        dxe = np.bincount(self._idx_full, weights=dcols.ravel(), minlength=self._xe.size)
+        return dxe.reshape(n, self.in_size + 1)[:, :-1].reshape((n,) + self.in_shape)
 
     def _bias_grad(self, da3, out):
         if self.bias_mode == "unit":
-            out[...] = da3.sum(axis=0).T.reshape(out.shape)
+            out.reshape(self.O, self.P)[...] = (da3[0] if len(da3) == 1 else da3.sum(axis=0)).T
         elif self.bias_mode == "map":
             out[...] = da3.sum(axis=(0, 1))
 
     def backward(self, dy, need_dx=True):
         n = dy.shape[0]
         da = dy.reshape(n * self.P, self.O)
-        self._compact(da.T @ self.cols, self.grads["weight"])
+        self._compact(np.dot(da.T, self.cols), self.grads["weight"])
         if self.bias_mode != "none":
             self._bias_grad(da.reshape(n, self.P, self.O), self.grads["bias"])
         if not need_dx:
             return None
-        return self._col2im(da @ self.wd, n)
+        return self._col2im(np.dot(da, self.wd), n)
 
     def backward_h(self, d2y, need_dx=True):
         n = d2y.shape[0]
@@ -252,7 +252,7 @@ class Linear(Layer):
 
     def forward(self, x, train=False):
         self.x = x
-        y = x @ self.params["weight"].T
+        y = np.dot(x, self.params["weight"].T)
         if self.has_bias:
             y += self.params["bias"]
         return y
@@ -261,7 +261,7 @@ class Linear(Layer):
         np.dot(dy.T, self.x, out=self.grads["weight"])
         if self.has_bias:
             np.sum(dy, axis=0, out=self.grads["bias"])
-        return dy @ self.params["weight"] if need_dx else None
+        return np.dot(dy, self.params["weight"]) if need_dx else None
 
     def backward_h(self, d2y, need_dx=True):
         np.dot(d2y.T, np.square(self.x), out=self.hess["weight"])
