@@ -95,6 +95,15 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+# configs/quick.toml, for an install without the repository's configs/ folder;
+# a test keeps the two equal.
+QUICK = {
+    "name": "quick", "seed": 0,
+    "data": {"name": "digits"},
+    "model": {"arch": "net1989"},
+    "train": {"passes": 10, "batch_size": 1, "optimizer": "sgd", "lr": 0.03, "schedule": "constant"},
+}
+
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
@@ -283,7 +292,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), seed:
     and an optional seed, validate, and return the frozen :class:`Config`."""
     if path is None:
         path = CONFIG_DIR / "quick.toml"
-        raw = read_toml(path) if path.exists() else {"name": "quick"}
+        raw = read_toml(path) if path.exists() else QUICK
     else:
         raw = read_toml(path)
     raw = dict(raw)

@@ -34,8 +34,11 @@ def test_paper_config_says_what_the_paper_says():
 
 
 def test_default_config_is_quick():
+    from lecun89.config import QUICK, config_from_dict
+
     cfg = load_config(None)
     assert cfg.name == "quick" and cfg.data.name == "digits"
+    assert cfg == load_config(CONFIG_DIR / "quick.toml") == config_from_dict(QUICK)
 
 
 def test_overrides_are_typed():
