@@ -121,6 +121,8 @@ class Network:
         for k, ref in expected.items():
             if np.shape(state[k]) != ref.shape:
                 raise UserError(f"{source}: {k} has shape {np.shape(state[k])}, the model expects {ref.shape}")
+            if np.asarray(state[k]).dtype.kind not in "iuf":
+                raise UserError(f"{source}: {k} has dtype {np.asarray(state[k]).dtype}, expected real numbers")
             if k.endswith(".table"):
                 if not np.array_equal(state[k], ref):
                     raise UserError(f"{source}: {k} differs from the model's connection table")

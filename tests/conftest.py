@@ -1,0 +1,37 @@
+"""Shared pytest fixtures.
+
+``data_dir``: where the data sets live. ``$LECUN89_DATA`` if set, else
+``<repo>/../shared/data`` (the layout of the project's workspace). Tests that
+need a data file skip, with the path in the reason, when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def resolve_data_dir() -> Path:
+    env = os.environ.get("LECUN89_DATA")
+    if env:
+        return Path(env).expanduser()
+    return REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = resolve_data_dir()
+    if not path.is_dir():
+        how = "$LECUN89_DATA" if os.environ.get("LECUN89_DATA") else "<repo>/../shared/data (set LECUN89_DATA to override)"
+        pytest.skip(f"data directory {path} not found ({how})")
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
