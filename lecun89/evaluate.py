@@ -45,7 +45,7 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
         f"{split}_size": int(len(y)),
         f"{split}_error": metrics.error_rate(out, y),
         f"{split}_misses": metrics.misses(out, y),
-        f"{split}_mse": metrics.mse_pm1(out, y),
+        f"{split}_mse": metrics.mse_pm1(out, y) if net.config.output_activation != "none" else None,
         "rejection_at_1pct": metrics.rejection_at(out, y, 0.01),
         "units": net.totals()["units"],
         "connections": net.totals()["connections"],
@@ -60,8 +60,9 @@ def _run(args) -> int:
         print(json.dumps(r))
         return 0
     s = args.split
+    mse = f", MSE {r[f'{s}_mse']:.3e}" if r[f"{s}_mse"] is not None else ""
     print(f"{args.model} on {r['dataset']} ({s}, {r[f'{s}_size']:,} digits): "
-          f"error {r[f'{s}_error']:.2%} ({r[f'{s}_misses']} misses), MSE {r[f'{s}_mse']:.3e}, "
+          f"error {r[f'{s}_error']:.2%} ({r[f'{s}_misses']} misses){mse}, "
           f"rejection for 1% error {r['rejection_at_1pct']:.1%}")
     return 0
 

@@ -87,22 +87,32 @@ class AdamW(Optimizer):
         self.state["m"] = np.zeros_like(net.flat)
         self.state["v"] = np.zeros_like(net.flat)
         self.state["t"] = np.zeros(1)
+        self._tmp = np.empty_like(net.flat)
+        self._tmp2 = np.empty_like(net.flat)
 
     def step(self):
+        # In place, no temporaries allocated: at batch 1 this runs once per digit.
         b1, b2 = self.cfg.betas
         w, g = self.net.flat, self.net.flat_grad
-        m, v, t = self.state["m"], self.state["v"], self.state["t"]
+        m, v, t, tmp, tmp2 = self.state["m"], self.state["v"], self.state["t"], self._tmp, self._tmp2
         t += 1
         n = t[0]
         if self.cfg.weight_decay:
             w *= 1.0 - self.lr * self.cfg.weight_decay
-        m *= b1
-        m += (1.0 - b1) * g
-        v *= b2
-        v += (1.0 - b2) * (g * g)
-        step = self.lr / (1.0 - b1 ** n)
-        denom = np.sqrt(v / (1.0 - b2 ** n)) + self.cfg.adam_eps
-        w -= step * m / denom
+        np.subtract(g, m, out=tmp)          # m = b1 m + (1 - b1) g
+        tmp *= 1.0 - b1
+        m += tmp
+        np.multiply(g, g, out=tmp)          # v = b2 v + (1 - b2) g^2
+        tmp -= v
+        tmp *= 1.0 - b2
+        v += tmp
+        # w -= lr/bc1 * m / (sqrt(v/bc2) + eps), as lr sqrt(bc2)/bc1 * m / (sqrt(v) + eps sqrt(bc2))
+        sqrt_bc2 = np.sqrt(1.0 - b2 ** n)
+        np.sqrt(v, out=tmp)
+        tmp += self.cfg.adam_eps * sqrt_bc2
+        np.divide(m, tmp, out=tmp2)
+        tmp2 *= self.lr * sqrt_bc2 / (1.0 - b1 ** n)
+        w -= tmp2
 
 
 class SDLM(Optimizer):

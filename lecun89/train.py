@@ -48,23 +48,35 @@ def load_data(cfg: Config, data_dir=None):
     return load_dataset(cfg.data.name, data_dir, subset=cfg.data.subset, subset_seed=cfg.data.subset_seed)
 
 
-def shift_batch(x: np.ndarray, rng: np.random.Generator, background: float = -1.0) -> np.ndarray:
-    """Shift each image by -1, 0 or +1 pixel in each direction, filling with background."""
-    n = len(x)
+def pad_images(x: np.ndarray, background: float = -1.0) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, H+2, W+2) with a 1-pixel border of background."""
     h, w = x.shape[-2:]
     padded = np.full(x.shape[:-2] + (h + 2, w + 2), background)
     padded[..., 1:h + 1, 1:w + 1] = x
+    return padded
+
+
+def shift_batch(padded: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Shift each image by -1, 0 or +1 pixel in each direction (drawn per image),
+    from images padded by :func:`pad_images` so that background fills the gap."""
+    n = len(padded)
+    h, w = padded.shape[-2] - 2, padded.shape[-1] - 2
     dy, dx = rng.integers(-1, 2, size=(2, n))
-    out = np.empty_like(x)
+    if n == 1:  # a view: the online case costs no copy
+        return padded[:, :, 1 - dy[0]:1 - dy[0] + h, 1 - dx[0]:1 - dx[0] + w]
+    out = np.empty(padded.shape[:-2] + (h, w))
     for i in range(n):
-        out[i] = padded[i, ..., 1 - dy[i]:1 - dy[i] + h, 1 - dx[i]:1 - dx[i] + w]
+        out[i] = padded[i, :, 1 - dy[i]:1 - dy[i] + h, 1 - dx[i]:1 - dx[i] + w]
     return out
 
 
 # --- evaluation ------------------------------------------------------------------
 
 def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, loss_kind: str, batch: int = 1000) -> dict:
-    """Outputs and scores of the network on (x, labels), in inference mode."""
+    """Outputs and scores of the network on (x, labels), in inference mode.
+
+    ``mse`` (against +-1 targets, the paper's figure) is None for a network whose
+    outputs are unsquashed logits, where it would mean nothing."""
     out = net.predict(x, batch)
     loss = L.make_loss(loss_kind).forward(out, labels) if len(labels) else float("nan")
     return {
@@ -72,7 +84,7 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, loss_kind: str, ba
         "loss": loss,
         "error": metrics.error_rate(out, labels),
         "misses": metrics.misses(out, labels),
-        "mse": metrics.mse_pm1(out, labels),
+        "mse": metrics.mse_pm1(out, labels) if net.config.output_activation != "none" else None,
     }
 
 
@@ -122,6 +134,8 @@ class Trainer:
             x, t = x[perm], t[perm]
         n, b = len(x), cfg.batch_size
         augment = cfg.augment == "shift"
+        if augment:
+            x = pad_images(x)
         forward, backward, step, grad = net.forward, net.backward, opt.step, self._grad
         report_every = max(1, 512 // b) * b
         for start in range(0, n, b):
@@ -323,10 +337,11 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
 
 
 def format_results(r: dict) -> str:
+    mse = f"MSE {r['train_mse']:.2e} / {r['test_mse']:.2e}, " if r["train_mse"] is not None else ""
     return (f"{r['config_name']} on {r['dataset']}, {r['passes']} passes, seed {r['seed']}: "
             f"train error {r['train_error']:.2%} ({r['train_misses']} of {r['train_size']:,}), "
             f"test error {r['test_error']:.2%} ({r['test_misses']} of {r['test_size']:,}), "
-            f"MSE {r['train_mse']:.2e} / {r['test_mse']:.2e}, "
+            f"{mse}"
             f"rejection for 1% test error {r['rejection_at_1pct']:.1%}, {r['seconds']:.1f}s training")
 
 
