@@ -83,7 +83,7 @@ class Network:
         for i in range(len(self.layers) - 1, self._first - 1, -1):
             d = self.layers[i].backward_h(d, i != self._first)
 
-    def predict(self, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch: int = 64) -> np.ndarray:
         return np.concatenate([self.forward(x[i:i + batch]) for i in range(0, len(x), batch)]) if len(x) else \
             np.zeros((0, N_CLASSES))
 
