@@ -1,0 +1,691 @@
+#!/usr/bin/env python
+"""Speed benchmark: lecun89 (numpy, float64) against the plain PyTorch loop.
+
+One process, one thread for everything (numpy's BLAS through threadpoolctl,
+torch through ``set_num_threads(1)``/``set_num_interop_threads(1)``), the same
+USPS digits and the same initial weights on both sides. Workloads:
+
+1. one SGD training pass at batch 1 over the 7,291 training digits (fixed
+   order, MSE against +-1 targets, lr 0.03): lecun89 through its real training
+   code, ``Trainer(cfg, data).run_pass()`` with configs/lecun1989-sgd.toml;
+2. the same at batch 32 (``--set train.batch_size=32``);
+3. inference over all 9,298 digits (train + test) in batches (lecun89's
+   ``Network.predict`` default, 64, or ``--infer-batch``): ``net.predict(x)``
+   against the same batches forward under ``torch.inference_mode()``.
+
+The PyTorch side is the loop a PyTorch user writes (as the 2022 replication
+did): parameters as leaf tensors, ``F.pad(..., value=-1)``, ``F.conv2d(stride=2)``
+plus a per-unit (C, H, W) bias, the H2 connection table as sliced convolutions
+concatenated, 1.7159 tanh(2a/3), ``flatten``, ``F.linear``, ``torch.mean`` of
+the squared error, ``loss.backward()`` and an SGD update; the fastest of a few
+plain update variants (``torch.optim.SGD`` for-loop / foreach / fused, or a
+manual ``p.add_(p.grad, alpha=-lr)``) is picked on a short calibration run and
+named in the output. PyTorch is timed in float32 (what its users run, and its
+faster case) and, unless ``--no-float64``, in float64 as well; lecun89 always
+trains in float64.
+
+The useful arithmetic per digit follows from the geometry (multiply-adds,
+biases not counted): forward H1 768x25 + H2 192x200 + H3 30x192 + out 10x30
+= 63,660; training adds the weight gradients (as many again) and the input
+gradients of every layer but H1 (44,460): 171,780 MACs, 2 FLOPs each.
+lecun89 runs H2 with a dense 12x12-map kernel masked to the 8-of-12 table, so
+it executes more FLOPs than these useful ones; GFLOP/s below are useful FLOPs.
+
+Usage::
+
+    python scripts/bench.py [--data-dir DIR] [--repeat N] [--quick] [--json FILE]
+
+Exit status: 0, or 1 if a sanity check (lecun89 and PyTorch agreeing) fails,
+2 if the data are missing. Timing targets are reported, never enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+try:  # import torch first so that threadpoolctl also sees (and limits) its OpenMP/MKL
+    import torch
+    import torch.nn.functional as F
+    TORCH_ERROR = None
+except Exception as exc:  # pragma: no cover - depends on the environment
+    torch = F = None
+    TORCH_ERROR = f"{type(exc).__name__}: {exc}"
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from lecun89 import layers as L
+from lecun89 import metrics
+from lecun89.config import CONFIG_DIR, load_config
+from lecun89.data import ENV_DATA, Dataset, load_dataset, resolve_data_dir
+from lecun89.errors import UserError
+from lecun89.train import Trainer
+
+N_TRAIN_FULL = 7291
+N_ALL_FULL = 9298
+QUICK_N = 1000
+
+def predict_default_batch() -> int:
+    """lecun89's own inference batch: ``Network.predict``'s default."""
+    import inspect
+
+    from lecun89.model import Network
+
+    return int(inspect.signature(Network.predict).parameters["batch"].default)
+LR = 0.03
+CALIB_STEPS = 400
+
+# Targets (issue): seconds are for the full workloads and scaled to --quick's size.
+TARGETS = {
+    "train_b1": {"speedup": 20.0, "seconds": 0.6},
+    "train_b32": {"speedup": 3.0},
+    "infer": {"seconds": 0.05},
+}
+
+
+# ----------------------------------------------------------------------------
+# arithmetic
+
+
+def layer_macs(net) -> list[dict]:
+    """Per parameter layer: useful forward MACs (table-sparse) and executed ones."""
+    rows = []
+    for lay in net.param_layers:
+        if isinstance(lay, L.Conv2d):
+            useful = lay.P * lay.O * lay.k_in * lay.K * lay.K
+            executed = lay.P * lay.O * lay.CKK
+        else:
+            useful = executed = lay.n_out * lay.n_in
+        rows.append({"layer": lay.name, "useful": useful, "executed": executed})
+    return rows
+
+
+def macs_per_digit(net) -> dict:
+    """Forward, and training (forward + weight gradient + input gradient except
+    for the first layer, whose input is the image) MACs per digit."""
+    rows = layer_macs(net)
+    out = {}
+    for kind in ("useful", "executed"):
+        fwd = sum(r[kind] for r in rows)
+        dx = sum(r[kind] for r in rows[1:])
+        out[kind] = {"forward": fwd, "train": 2 * fwd + dx}
+    out["layers"] = rows
+    return out
+
+
+# ----------------------------------------------------------------------------
+# the PyTorch network
+
+
+def _h2_groups(table):
+    """Consecutive H2 maps with the same input maps, as (first, last+1, runs of
+    contiguous input maps): one convolution each."""
+    groups = []
+    rows = [list(r) for r in table]
+    start = 0
+    for m in range(1, len(rows) + 1):
+        if m == len(rows) or rows[m] != rows[start]:
+            row, runs = rows[start], []
+            for c in row:
+                if runs and c == runs[-1][1]:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([c, c + 1])
+            groups.append((start, m, [tuple(r) for r in runs]))
+            start = m
+    return groups
+
+
+class TorchNet:
+    """Net-1989 in plain PyTorch, from lecun89's ``state_dict`` (PyTorch layout)."""
+
+    def __init__(self, state: dict, mcfg, dtype):
+        self.p = {k: torch.tensor(np.asarray(v), dtype=dtype).requires_grad_(True)
+                  for k, v in state.items() if not k.endswith(".table")}
+        self.params = list(self.p.values())
+        h2 = state.get("H2.table")
+        if h2 is None:
+            h2 = [list(range(state["H2.weight"].shape[1]))] * state["H2.weight"].shape[0]
+        self.groups = _h2_groups(h2)
+        self.pad1, self.pad2 = float(mcfg.pad_value_h1), float(mcfg.pad_value_h2)
+
+    @staticmethod
+    def act(a):
+        return 1.7159 * torch.tanh(a * (2.0 / 3.0))
+
+    def forward(self, x):
+        p = self.p
+        x = F.pad(x, (2, 2, 2, 2), value=self.pad1)
+        x = self.act(F.conv2d(x, p["H1.weight"], stride=2) + p["H1.bias"])
+        x = F.pad(x, (2, 2, 2, 2), value=self.pad2)
+        w2 = p["H2.weight"]
+        parts = []
+        for o0, o1, runs in self.groups:
+            xin = x[:, runs[0][0]:runs[0][1]] if len(runs) == 1 else torch.cat([x[:, a:b] for a, b in runs], 1)
+            parts.append(F.conv2d(xin, w2[o0:o1], stride=2))
+        x = self.act(torch.cat(parts, 1) + p["H2.bias"])
+        x = x.flatten(1)
+        x = self.act(F.linear(x, p["H3.weight"], p["H3.bias"]))
+        return self.act(F.linear(x, p["out.weight"], p["out.bias"]))
+
+
+def make_step(net: TorchNet, variant: str, lr: float):
+    """The SGD update (and gradient reset) after ``loss.backward()``."""
+    params = net.params
+    if variant == "manual":
+        def step():
+            with torch.no_grad():
+                for p in params:
+                    p.add_(p.grad, alpha=-lr)
+                    p.grad = None
+        return step
+    kw = {"foreach": False} if variant == "optim.SGD(foreach=False)" else \
+         {"foreach": True} if variant == "optim.SGD(foreach=True)" else {"fused": True}
+    opt = torch.optim.SGD(params, lr=lr, **kw)
+
+    def step():
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return step
+
+
+STEP_VARIANTS = ("optim.SGD(foreach=False)", "optim.SGD(foreach=True)", "optim.SGD(fused=True)", "manual")
+
+# PyTorch set-ups timed: its defaults in float32 (the main comparison) and
+# float64, and float32 with oneDNN (mkldnn) convolutions switched off, which at
+# batch 1 is PyTorch's fastest here (oneDNN's per-call overhead dominates tiny
+# convolutions) though not what a user gets by default.
+TORCH_CONFIGS = {
+    "float32": {"dtype_name": "float32", "onednn": True},
+    "float64": {"dtype_name": "float64", "onednn": True},
+    "float32-no-onednn": {"dtype_name": "float32", "onednn": False},
+}
+
+
+def onednn(enabled: bool):
+    """``torch.backends.mkldnn.flags(enabled=...)``, quietly (it warns about TF32 on Intel GPUs)."""
+    import contextlib
+    import warnings
+
+    if enabled:
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore", UserWarning)
+    stack.enter_context(torch.backends.mkldnn.flags(enabled=False))
+    return stack
+
+
+def torch_pass(net: TorchNet, step, X, T, batch: int, limit: int | None = None) -> None:
+    """One pass of the plain loop over (X, T) in order."""
+    n = len(X) if limit is None else min(limit, len(X))
+    forward = net.forward
+    for i in range(0, n, batch):
+        y = forward(X[i:i + batch])
+        loss = torch.mean((y - T[i:i + batch]) ** 2)
+        loss.backward()
+        step()
+
+
+def torch_predict(net: TorchNet, X, batch: int = 1000):
+    with torch.inference_mode():
+        return torch.cat([net.forward(X[i:i + batch]) for i in range(0, len(X), batch)])
+
+
+# ----------------------------------------------------------------------------
+# timing
+
+
+def time_runs(run, repeat: int, setup=None) -> tuple[list[float], object]:
+    """Seconds of ``run(setup())`` ``repeat`` times (setup untimed); also the last state."""
+    times, state = [], None
+    for _ in range(repeat):
+        state = setup() if setup is not None else None
+        gc.collect()
+        t0 = time.perf_counter()
+        run(state)
+        times.append(time.perf_counter() - t0)
+    return times, state
+
+
+def summary(times: list[float]) -> dict:
+    return {"best": min(times), "median": statistics.median(times), "runs": times}
+
+
+# ----------------------------------------------------------------------------
+# machine
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> list[dict]:
+    keep = ("user_api", "internal_api", "prefix", "version", "architecture", "threading_layer", "num_threads")
+    return [{k: d[k] for k in keep if d.get(k) is not None} for d in threadpool_info()]
+
+
+def machine_info() -> dict:
+    info = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "platform": platform.platform(),
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                           "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_DEBUG_CPU_TYPE")
+                if k in os.environ},
+    }
+    if torch is not None:
+        cfg = torch.__config__.show()
+        blas = next((part.split("=", 1)[1] for part in cfg.replace(",", " ").split() if part.startswith("BLAS_INFO=")),
+                    "?")
+        try:
+            cap = torch.backends.cpu.get_cpu_capability()
+        except AttributeError:
+            cap = "?"
+        info["torch_blas"] = blas
+        info["torch_cpu_capability"] = cap
+        info["torch_threads"] = (torch.get_num_threads(), torch.get_num_interop_threads())
+    return info
+
+
+def loadavg() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------
+# data
+
+
+def find_data_dir(arg: str | None) -> Path:
+    """--data-dir, else $LECUN89_DATA, else lecun89's default if it has the USPS
+    files, else the workspace's shared/data beside the repository."""
+    path = resolve_data_dir(arg)
+    if arg or os.environ.get(ENV_DATA) or (path / "usps").is_dir():
+        return path
+    shared = REPO.parent / "shared" / "data"
+    return shared if shared.is_dir() else path
+
+
+def subset(ds: Dataset, n_train: int, n_test: int) -> Dataset:
+    return Dataset(ds.name, ds.x_train[:n_train], ds.y_train[:n_train], ds.x_test[:n_test], ds.y_test[:n_test],
+                   meta={**ds.meta, "subset": f"first {n_train} / {n_test}"})
+
+
+# ----------------------------------------------------------------------------
+# the benchmark
+
+
+def fmt_s(s: dict | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s['best']:.3f} / {s['median']:.3f}"
+
+
+def run_bench(args) -> dict:
+    def say(*a, **k):
+        print(*a, **k, flush=True)
+    data_dir = find_data_dir(args.data_dir)
+    ds_full = load_dataset("usps", data_dir)
+    n_train = QUICK_N if args.quick else len(ds_full.y_train)
+    ds = subset(ds_full, n_train, len(ds_full.y_test)) if args.quick else ds_full
+    x_all = np.concatenate([ds_full.x_train, ds_full.x_test])
+    if args.quick:
+        x_all = x_all[:QUICK_N]
+    n_all = len(x_all)
+    scale_b = n_train / N_TRAIN_FULL
+    scale_i = n_all / N_ALL_FULL
+    repeat = args.repeat
+    repeat_inf = max(5, 5 * repeat)
+    infer_batch = args.infer_batch or predict_default_batch()
+
+    base = load_config(CONFIG_DIR / "lecun1989-sgd.toml")
+    cfgs = {1: base, 32: load_config(CONFIG_DIR / "lecun1989-sgd.toml", ["train.batch_size=32"])}
+    m = base.model
+    assert base.train.lr == LR and base.train.order == "fixed" and base.train.loss == "mse", base.train
+    assert m.arch == "net1989" and m.activation == m.output_activation == "lecun" and m.bias == "unit", m
+
+    res: dict = {"data_dir": str(data_dir), "n_train": n_train, "n_infer": n_all, "quick": args.quick,
+                 "repeat": repeat, "repeat_inference": repeat_inf,
+                 "infer_batch": infer_batch, "config": "configs/lecun1989-sgd.toml",
+                 "workloads": {}, "checks": {}}
+    load_start = loadavg()
+
+    with threadpool_limits(limits=1):
+        if torch is not None:
+            torch.set_num_threads(1)
+            try:
+                torch.set_num_interop_threads(1)
+            except RuntimeError:  # already set (e.g. a second call in one process)
+                pass
+        res["machine"] = machine_info()
+        res["blas"] = blas_info()
+
+        net0 = Trainer(base, ds).net
+        mac = macs_per_digit(net0)
+        res["macs_per_digit"] = mac
+        state0 = net0.state_dict()
+
+        # ---------------- lecun89 ----------------
+        warm = subset(ds, min(256, n_train), 0)
+        lec: dict = {}
+        trainers: dict = {}
+        for b in (1, 32):
+            Trainer(cfgs[b], warm).run_pass()  # warm-up
+            times, tr = time_runs(lambda t: t.run_pass(), repeat, lambda b=b: Trainer(cfgs[b], ds))
+            lec[b] = summary(times)
+            trainers[b] = tr
+            say(f"# lecun89 float64 batch {b}: {fmt_s(lec[b])} s (best / median of {repeat})", file=sys.stderr)
+        net_inf = trainers[1].net
+        net_inf.predict(x_all[:infer_batch], infer_batch)  # warm-up
+        if args.infer_batch is None:  # what users run: predict's own default
+            times, _ = time_runs(lambda _s: net_inf.predict(x_all), repeat_inf)
+        else:
+            times, _ = time_runs(lambda _s: net_inf.predict(x_all, infer_batch), repeat_inf)
+        lec["infer"] = summary(times)
+        say(f"# lecun89 float64 inference: {fmt_s(lec['infer'])} s", file=sys.stderr)
+        lec_out_test = trainers[1].net.predict(ds_full.x_test)
+        lec_test_misses = metrics.misses(lec_out_test, ds_full.y_test)
+
+        # ---------------- PyTorch ----------------
+        tor: dict = {}
+        if torch is not None:
+            configs = [TORCH_CONFIGS[c] | {"name": c, "dtype": getattr(torch, TORCH_CONFIGS[c]["dtype_name"])}
+                       for c in args.torch_configs]
+            targets_np = L.MSELoss.targets(ds.y_train)
+            # Initial outputs agree?
+            init_diff = {}
+            for c in configs:
+                with onednn(c["onednn"]):
+                    dt = c["dtype"]
+                    y_t = torch_predict(TorchNet(state0, m, dt), torch.tensor(ds_full.x_test[:500], dtype=dt))
+                init_diff[c["name"]] = float(np.max(np.abs(y_t.double().numpy() - net0.predict(ds_full.x_test[:500]))))
+            res["checks"]["initial_outputs_max_abs_diff"] = init_diff
+
+            # Calibration: the fastest plain SGD update at batch 1, float32 (PyTorch's defaults).
+            X32 = torch.tensor(ds.x_train, dtype=torch.float32)
+            T32 = torch.tensor(targets_np, dtype=torch.float32)
+            calib = {}
+            calib_n = min(CALIB_STEPS // 4 if args.quick else CALIB_STEPS, n_train)
+            calib_reps = 1 if args.quick else 2
+            for variant in STEP_VARIANTS:
+                try:
+                    net_c = TorchNet(state0, m, torch.float32)
+                    step = make_step(net_c, variant, LR)
+                    torch_pass(net_c, step, X32, T32, 1, limit=50 if args.quick else 100)  # warm-up
+                except Exception as exc:  # e.g. fused SGD not available on this build
+                    calib[variant] = f"unavailable ({type(exc).__name__})"
+                    continue
+                best = float("inf")
+                for _ in range(calib_reps):
+                    net_c = TorchNet(state0, m, torch.float32)
+                    step = make_step(net_c, variant, LR)
+                    gc.collect()
+                    t0 = time.perf_counter()
+                    torch_pass(net_c, step, X32, T32, 1, limit=calib_n)
+                    best = min(best, (time.perf_counter() - t0) / calib_n)
+                calib[variant] = best * 1e6  # microseconds per step
+            timed = {k: v for k, v in calib.items() if isinstance(v, float)}
+            variant = min(timed, key=timed.get)
+            res["torch_step_variant"] = variant
+            res["torch_step_calibration_us"] = calib
+            say("# PyTorch SGD update variants, batch 1 float32, us per step: "
+                + ", ".join(f"{k} {v:.0f}" if isinstance(v, float) else f"{k} {v}" for k, v in calib.items())
+                + f" -> {variant}", file=sys.stderr)
+
+            checks = {}
+            for c in configs:
+                name, dt = c["name"], c["dtype"]
+                X = torch.tensor(ds.x_train, dtype=dt)
+                T = torch.tensor(targets_np, dtype=dt)
+                Xa = torch.tensor(x_all, dtype=dt)
+                tor[name] = {}
+                with onednn(c["onednn"]):
+                    net_b1 = None
+                    for b in (1, 32):
+                        def setup(dt=dt):
+                            net = TorchNet(state0, m, dt)
+                            return net, make_step(net, variant, LR)
+                        net_w, step_w = setup()
+                        torch_pass(net_w, step_w, X, T, b, limit=256)  # warm-up
+                        times, (net_t, _) = time_runs(lambda s, X=X, T=T, b=b: torch_pass(s[0], s[1], X, T, b),
+                                                      repeat, setup)
+                        tor[name][b] = summary(times)
+                        say(f"# PyTorch {name} batch {b}: {fmt_s(tor[name][b])} s", file=sys.stderr)
+                        if b == 1:
+                            net_b1 = net_t
+                    torch_predict(net_b1, Xa[:infer_batch], infer_batch)  # warm-up
+                    times, _ = time_runs(lambda _s, n=net_b1, Xa=Xa: torch_predict(n, Xa, infer_batch), repeat_inf)
+                    tor[name]["infer"] = summary(times)
+                    say(f"# PyTorch {name} inference: {fmt_s(tor[name]['infer'])} s", file=sys.stderr)
+                    # Sanity: after the timed batch-1 pass, the test errors agree.
+                    out = torch_predict(net_b1, torch.tensor(ds_full.x_test, dtype=dt)).double().numpy()
+                miss = metrics.misses(out, ds_full.y_test)
+                lec_params = trainers[1].net.named_params()
+                w_diff = max(float(np.max(np.abs(t.detach().double().numpy() - lec_params[k])))
+                             for k, t in net_b1.p.items())
+                tol = 1 if dt == torch.float64 else 10
+                checks[name] = {"lecun89_test_misses": lec_test_misses, "torch_test_misses": miss,
+                                "n_test": len(ds_full.y_test), "tolerance": tol,
+                                "outputs_max_abs_diff": float(np.max(np.abs(out - lec_out_test))),
+                                "weights_max_abs_diff": w_diff,
+                                "ok": abs(miss - lec_test_misses) <= tol}
+            res["checks"]["after_batch1_pass"] = checks
+        else:
+            res["torch_error"] = TORCH_ERROR
+
+    res["load_start"] = load_start
+    res["load_end"] = loadavg()
+
+    # ---------------- numbers per workload ----------------
+    flops_train = 2 * mac["useful"]["train"]
+    flops_fwd = 2 * mac["useful"]["forward"]
+    exec_train = 2 * mac["executed"]["train"]
+    exec_fwd = 2 * mac["executed"]["forward"]
+    wl = [
+        ("train_b1", f"SGD pass, batch 1, {n_train:,} digits", 1, n_train * flops_train, n_train * exec_train),
+        ("train_b32", f"SGD pass, batch 32, {n_train:,} digits", 32, n_train * flops_train, n_train * exec_train),
+        ("infer", f"inference, {n_all:,} digits (batches of {infer_batch})", "infer", n_all * flops_fwd,
+         n_all * exec_fwd),
+    ]
+    for key, label, k, useful, executed in wl:
+        row = {"label": label, "useful_flops": useful, "lecun89_executed_flops": executed,
+               "lecun89_float64": {kk: v for kk, v in lec[k].items()}}
+        row["lecun89_float64"]["gflops"] = useful / lec[k]["best"] / 1e9
+        for name in tor:
+            row[f"torch_{name}"] = {kk: v for kk, v in tor[name][k].items()}
+            row[f"torch_{name}"]["gflops"] = useful / tor[name][k]["best"] / 1e9
+            row[f"speedup_vs_torch_{name}"] = tor[name][k]["best"] / lec[k]["best"]
+        if tor:
+            fastest = min(tor, key=lambda n: tor[n][k]["best"])
+            row["torch_fastest"] = fastest
+            row["speedup_vs_torch_fastest"] = tor[fastest][k]["best"] / lec[k]["best"]
+        tgt = TARGETS[key]
+        verdicts = []
+        scale = scale_i if key == "infer" else scale_b
+        if "speedup" in tgt:
+            ref = {"PyTorch float32": row.get("speedup_vs_torch_float32")}
+            if tor and row["torch_fastest"] != "float32":
+                ref[f"fastest, {row['torch_fastest']}"] = row.get("speedup_vs_torch_fastest")
+            verdicts.append({"what": f">= {tgt['speedup']:g}x faster than PyTorch",
+                             "met": {r: (None if v is None else v >= tgt["speedup"]) for r, v in ref.items()},
+                             "value": {r: v for r, v in ref.items()}})
+        if "seconds" in tgt:
+            limit = tgt["seconds"] * scale
+            what = f"<= {limit:.3g} s" + (f" (scaled from {tgt['seconds']:g} s)" if scale != 1 else "")
+            verdicts.append({"what": what, "met": lec[k]["best"] <= limit, "value": lec[k]["best"]})
+        row["targets"] = verdicts
+        res["workloads"][key] = row
+    return res
+
+
+def _verdict(t: dict) -> str:
+    word = lambda m: "n/a" if m is None else ("met" if m else "NOT met")  # noqa: E731
+    if isinstance(t["met"], dict):
+        return ", ".join(f"{word(m)} vs {r} ({'-' if t['value'][r] is None else format(t['value'][r], '.1f')}x)"
+                         for r, m in t["met"].items())
+    return f"{word(t['met'])} ({t['value']:.3f} s)"
+
+
+def _table(hdr: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(hdr) + " |", "|" + "|".join("---" for _ in hdr) + "|"] + \
+        ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def render(res: dict) -> str:
+    out = []
+    mach = res["machine"]
+    wls = res["workloads"]
+    names = [n for n in TORCH_CONFIGS if f"torch_{n}" in wls["train_b1"]]
+    load = lambda t: "n/a" if t is None else " ".join(f"{v:.2f}" for v in t)  # noqa: E731
+    out.append("## lecun89 vs PyTorch, one thread")
+    out.append("")
+    out.append(f"Command: `{res['command']}`")
+    out.append("")
+    out.append(f"Machine: {mach['cpu']}, {mach['cores']} cores ({mach['usable_cores']} usable), "
+               f"Python {mach['python']}, numpy {mach['numpy']}, torch {mach['torch'] or 'not installed'}; "
+               f"load average {load(res['load_start'])} at start, {load(res['load_end'])} at end")
+    blas = "; ".join(
+        " ".join(x for x in (b.get("internal_api"), b.get("version"),
+                             f"({b['architecture']})" if "architecture" in b else None,
+                             f"[{b.get('prefix')}]", f"threads {b.get('num_threads')}") if x)
+        for b in res["blas"])
+    out.append(f"Thread pools (threadpoolctl, inside the limit): {blas}")
+    env = " ".join(f"{k}={v}" for k, v in mach["env"].items()) or "none set"
+    out.append(f"BLAS environment variables: {env}")
+    if mach.get("torch"):
+        out.append(f"PyTorch: BLAS {mach['torch_blas']}, CPU capability {mach['torch_cpu_capability']}, "
+                   f"threads (intra, inter-op) {mach['torch_threads']}; SGD update used: {res['torch_step_variant']}"
+                   f" (fastest of: " + ", ".join(
+                       f"{k} {v:.0f} us/step" if isinstance(v, float) else f"{k} {v}"
+                       for k, v in res["torch_step_calibration_us"].items()) + ", batch 1 float32)")
+    else:
+        out.append(f"PyTorch: not available ({res.get('torch_error')}); lecun89 timed alone")
+    out.append(f"Data: USPS from {res['data_dir']}" + (" (--quick: first digits only)" if res["quick"] else "")
+               + f". Seconds, best / median of {res['repeat']} (inference: of {res['repeat_inference']}). "
+               f"lecun89 trains in float64; the main PyTorch column is float32 with PyTorch's defaults.")
+    out.append("")
+    hdr = ["workload", "lecun89 float64 s"]
+    if names:
+        hdr += ["PyTorch float32 s", "speed-up (PyTorch/lecun89)", "fastest PyTorch s", "speed-up vs fastest"]
+    hdr += ["target", "met"]
+    rows = []
+    for row in wls.values():
+        cells = [row["label"], fmt_s(row["lecun89_float64"])]
+        if names:
+            f32 = row.get("torch_float32")
+            cells += [fmt_s(f32), f"{row['speedup_vs_torch_float32']:.1f}x" if f32 else "-",
+                      f"{fmt_s(row['torch_' + row['torch_fastest']])} ({row['torch_fastest']})",
+                      f"{row['speedup_vs_torch_fastest']:.1f}x"]
+        cells += ["; ".join(t["what"] for t in row["targets"]), "; ".join(_verdict(t) for t in row["targets"])]
+        rows.append(cells)
+    out += _table(hdr, rows)
+    mac = res["macs_per_digit"]
+    out.append("")
+    out.append(f"Useful arithmetic per digit, from the geometry (biases not counted): forward "
+               f"{mac['useful']['forward']:,} MACs; training {mac['useful']['train']:,} MACs (forward + weight "
+               f"gradients + input gradients of every layer but H1); 2 FLOPs per MAC. lecun89 computes H2 with a "
+               f"dense 12x12-map kernel masked to the 8-of-12 table, so it executes {mac['executed']['forward']:,} "
+               f"/ {mac['executed']['train']:,} MACs per digit; GFLOP/s count useful FLOPs only (best times).")
+    out.append("")
+    hdr = ["workload", "useful GFLOP", "lecun89 executed GFLOP", "lecun89 float64"] + \
+          [f"PyTorch {n}" for n in names]
+    rows = []
+    for row in wls.values():
+        rows.append([row["label"], f"{row['useful_flops'] / 1e9:.3f}", f"{row['lecun89_executed_flops'] / 1e9:.3f}",
+                     f"{fmt_s(row['lecun89_float64'])} s, {row['lecun89_float64']['gflops']:.2f} GFLOP/s"]
+                    + [f"{fmt_s(row[f'torch_{n}'])} s, {row[f'torch_{n}']['gflops']:.2f} GFLOP/s, "
+                       f"{row[f'speedup_vs_torch_{n}']:.1f}x" for n in names])
+    out += _table(hdr, rows)
+    checks = res["checks"].get("after_batch1_pass")
+    if checks:
+        out.append("")
+        init = res["checks"]["initial_outputs_max_abs_diff"]
+        out.append("Sanity, same initial weights: outputs on 500 test digits, max |PyTorch - lecun89|: "
+                   + ", ".join(f"{k} {v:.1e}" for k, v in init.items()))
+        for n, c in checks.items():
+            out.append(f"Sanity ({n}), after the timed batch-1 pass: test errors lecun89 "
+                       f"{c['lecun89_test_misses']}/{c['n_test']}, PyTorch {c['torch_test_misses']}/{c['n_test']} "
+                       f"(tolerance {c['tolerance']}); max |diff| weights {c['weights_max_abs_diff']:.1e}, "
+                       f"test outputs {c['outputs_max_abs_diff']:.1e}: " + ("ok" if c["ok"] else "MISMATCH"))
+    return "\n".join(out)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", help=f"data directory (default: ${ENV_DATA}, else lecun89's default, "
+                                      "else <repo>/../shared/data)")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs per training workload (default 3; "
+                                                         "inference: max(5, 5 x this))")
+    p.add_argument("--quick", action="store_true", help=f"the first {QUICK_N:,} digits only, for a smoke run")
+    p.add_argument("--torch-configs", default=",".join(TORCH_CONFIGS), metavar="LIST",
+                   help=f"PyTorch set-ups to time, comma-separated, from {', '.join(TORCH_CONFIGS)} "
+                        f"(default: all; float32 is the main comparison)")
+    p.add_argument("--infer-batch", type=int, metavar="N",
+                   help="inference batch size for both (default: lecun89's Network.predict default)")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be >= 1")
+    if args.infer_batch is not None and args.infer_batch < 1:
+        p.error("--infer-batch must be >= 1")
+    args.torch_configs = [c.strip() for c in args.torch_configs.split(",") if c.strip()]
+    bad = [c for c in args.torch_configs if c not in TORCH_CONFIGS]
+    if bad or not args.torch_configs:
+        p.error(f"--torch-configs: unknown {', '.join(bad) or '(empty)'}; choose from {', '.join(TORCH_CONFIGS)}")
+    if "float32" not in args.torch_configs:
+        p.error("--torch-configs must include float32 (the main comparison)")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if torch is None:
+        print(f"PyTorch not available ({TORCH_ERROR}): timing lecun89 alone.", file=sys.stderr)
+    try:
+        res = run_bench(args)
+    except UserError as exc:
+        print(f"bench: {exc}\n(the benchmark looks in --data-dir, else ${ENV_DATA}, else lecun89's default "
+              f"{resolve_data_dir(None)}, else {REPO.parent / 'shared' / 'data'})", file=sys.stderr)
+        return 2
+    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in res["machine"]["env"].items())
+    cmd = ["python", "scripts/bench.py", *(sys.argv[1:] if argv is None else argv)]
+    res["command"] = (prefix + " " if prefix else "") + " ".join(shlex.quote(a) for a in cmd)
+    sys.stderr.flush()
+    print(render(res), flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=2, default=str)
+            fh.write("\n")
+    checks = res["checks"].get("after_batch1_pass", {})
+    return 0 if all(c["ok"] for c in checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Smoke test of scripts/bench.py: it runs on a small subset and prints its
+table. No timing is asserted (the machine may be busy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "scripts" / "bench.py"
+
+
+def test_bench_quick_runs_and_prints_table(data_dir, tmp_path):
+    if not (data_dir / "usps" / "zip.train.gz").is_file():
+        pytest.skip(f"USPS digits not found under {data_dir}")
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--repeat", "1", "--torch-configs", "float32",
+         "--data-dir", str(data_dir), "--json", str(out_json)],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "| workload | lecun89 float64 s |" in out
+    for label in ("SGD pass, batch 1, 1,000 digits", "SGD pass, batch 32, 1,000 digits", "inference, 1,000 digits"):
+        assert label in out
+    assert "Machine:" in out and "Command:" in out
+    res = json.loads(out_json.read_text())
+    assert res["macs_per_digit"]["useful"]["forward"] == 63_660
+    assert res["macs_per_digit"]["useful"]["train"] == 171_780
+    for row in res["workloads"].values():
+        assert row["lecun89_float64"]["best"] > 0
+
+
+def test_h2_groups_follow_the_table():
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    from lecun89.config import BLOCK_TABLE
+
+    assert bench._h2_groups(BLOCK_TABLE) == [(0, 4, [(0, 8)]), (4, 8, [(4, 12)]), (8, 12, [(0, 4), (8, 12)])]
+    full = [list(range(12))] * 12
+    assert bench._h2_groups(full) == [(0, 12, [(0, 12)])]
