@@ -886,6 +886,9 @@ def report_run(run_dir, out_dir=None, data_dir=None) -> Path:
 
 SWEEP_FIELDS = (("test_error", "test error", "pct2"), ("train_error", "train error", "pct2"),
                 ("rejection_at_1pct", "rejected for 1% error", "pct1"), ("seconds", "training seconds", "sec"))
+# A second table: the paper also reports misses and the mean squared error.
+SWEEP_MORE = (("test_misses", "test misses", "count"), ("train_misses", "train misses", "count"),
+              ("test_mse", "test MSE", "mse"), ("train_mse", "train MSE", "mse"))
 
 
 def _stat(values: list[float]) -> dict:
@@ -897,13 +900,15 @@ def _stat(values: list[float]) -> dict:
 def _fmt_stat(s: dict, kind: str) -> str:
     if s["mean"] is None:
         return "—"
-    if kind == "sec":
-        d = 2 if s["mean"] < 10 else 1
+    if kind in ("sec", "count"):
+        d = 1 if kind == "count" or s["mean"] >= 10 else 2
         f = lambda v: f"{v:.{d}f}"  # noqa: E731
+    elif kind == "mse":
+        return f"{s['mean']:.2e}" if s["std"] is None else f"{s['mean']:.2e} ± {s['std']:.1e}"
     else:
         d = 2 if kind == "pct2" else 1
         f = lambda v: f"{100 * v:.{d}f}"  # noqa: E731
-    unit = "" if kind == "sec" else "%"
+    unit = "" if kind in ("sec", "count") else "%"
     return f"{f(s['mean'])}{unit}" if s["std"] is None else f"{f(s['mean'])} ± {f(s['std'])}{unit}"
 
 
@@ -941,6 +946,7 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
                      "config_hash": r.get("config_hash"), "test_error": _f(r["test_error"]),
                      "train_error": _f(r["train_error"]), "rejection_at_1pct": _f(r.get("rejection_at_1pct")),
                      "seconds": _f(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
+                     **{k: _f(r.get(k)) for k, _, _ in SWEEP_MORE},
                      "report": _rel(report, sweep_dir) if report.is_file() else None})
     if not runs:
         raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
@@ -959,7 +965,7 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
         g = {"config_name": name, "dataset": ", ".join(datasets), "n": len(members),
              "references": [r["id"] for r in references_for(name, members[0]["arch"], refs_all)],
              "seeds": [r["seed"] for r in members]}
-        for key, _, _ in SWEEP_FIELDS:
+        for key, _, _ in SWEEP_FIELDS + SWEEP_MORE:
             g[key] = _stat([r[key] for r in members])
         groups.append(g)
         for r in members:
@@ -978,6 +984,13 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
     for g in groups:
         md.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
                   + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in SWEEP_FIELDS) + " |")
+    md += ["", "Misses (wrongly classified digits) and mean squared error (over the 10 output units, for "
+           "networks with ±1 targets; — for logit outputs):", "",
+           "| config | data | n | " + " | ".join(lbl for _, lbl, _ in SWEEP_MORE) + " |",
+           "|---|---|---:|" + "---:|" * len(SWEEP_MORE)]
+    for g in groups:
+        md.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
+                  + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in SWEEP_MORE) + " |")
     md += ["", f"![Test error per config]({FIG_SWEEP})", "", "## Reference figures", "",
            "| reference | data | test error | train error | rejected for 1% error | source |",
            "|---|---|---:|---:|---:|---|"]

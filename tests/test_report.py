@@ -360,13 +360,16 @@ def test_sweep_summary_statistics(tmp_path):
     for g in summary["configs"]:
         res = [json.loads((sweep / g["config_name"] / f"seed-{s}" / "results.json").read_text()) for s in (0, 1, 2)]
         assert g["n"] == 3 and g["seeds"] == [0, 1, 2]
-        for key in ("test_error", "train_error", "rejection_at_1pct", "seconds"):
+        for key in ("test_error", "train_error", "rejection_at_1pct", "seconds", "test_misses", "train_misses",
+                    "test_mse", "train_mse"):
             vals = np.array([r[key] for r in res])
             assert g[key]["mean"] == pytest.approx(np.mean(vals), rel=1e-12, abs=1e-15)
             assert g[key]["std"] == pytest.approx(np.std(vals, ddof=1), rel=1e-12, abs=1e-15)
     md = path.read_text()
     m = summary["configs"][0]["test_error"]
     assert f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f}%" in md
+    m = summary["configs"][1]["test_misses"]
+    assert "| fc-baseline | " in md and f"{m['mean']:.1f} ± {m['std']:.1f} |" in md
     assert "5.00%" in md and "4.09%" in md and "8.10%" in md
     assert f"![Test error per config](summary-test-error.png)" in md
     assert (sweep / "summary-test-error.png").stat().st_size > 1000
