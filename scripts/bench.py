@@ -13,6 +13,11 @@ USPS digits and the same initial weights on both sides. Workloads:
    ``Network.predict`` default, 64, or ``--infer-batch``): ``net.predict(x)``
    against the same batches forward under ``torch.inference_mode()``.
 
+Then a breakdown of lecun89's step for each workload: every layer's forward
+and backward timed alone, the BLAS products inside them timed alone, the loss
+gradient and the optimizer step, against the whole step: what the time is
+spent on, and how much of it is arithmetic.
+
 The PyTorch side is the loop a PyTorch user writes (as the 2022 replication
 did): parameters as leaf tensors, ``F.pad(..., value=-1)``, ``F.conv2d(stride=2)``
 plus a per-unit (C, H, W) bias, the H2 connection table as sliced convolutions
@@ -265,6 +270,74 @@ def summary(times: list[float]) -> dict:
     return {"best": min(times), "median": statistics.median(times), "runs": times}
 
 
+def _us_per_call(fn, reps: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return best * 1e6
+
+
+def breakdown(trainer: Trainer, x: np.ndarray, batch: int, train: bool, reps: int) -> dict:
+    """Where the time of one step goes: each layer's forward (and backward) timed
+    alone on a real batch, in microseconds per call (best of 3 loops of ``reps``),
+    of which BLAS products (the conv layers' im2col GEMMs, the linear layers'
+    GEMMs, timed alone on the same arrays); then the loss gradient and the
+    optimizer step; and the whole step (forward, loss, backward, step) as the
+    training loop runs it, whose excess over the sum is the loop's own cost."""
+    net, opt = trainer.net, trainer.opt
+    opt.lr = trainer.cfg.train.lr  # (a zero rate would let BLAS skip the update)
+    xb = x[:batch]
+    tb = trainer._targets[:batch]
+    grad = trainer._grad
+    rows, inputs = [], []
+    h = xb
+    for lay in net.layers:
+        inputs.append(h)
+        h = lay.forward(h, train)
+    out = h
+    for i, lay in enumerate(net.layers):
+        row = {"layer": lay.name or type(lay).__name__, "kind": type(lay).__name__,
+               "forward_us": _us_per_call(lambda lay=lay, a=inputs[i]: lay.forward(a, train), reps)}
+        if isinstance(lay, L.Conv2d):
+            row["blas_forward_us"] = _us_per_call(lambda lay=lay: np.dot(lay.cols, lay.wd.T), reps)
+        elif isinstance(lay, L.Linear):
+            row["blas_forward_us"] = _us_per_call(
+                lambda lay=lay, a=inputs[i]: np.dot(a, lay.params["weight"].T), reps)
+        rows.append(row)
+    res = {"batch": batch, "train": train, "layers": rows}
+    if train:
+        for lay, a in zip(net.layers, inputs):  # restore every layer's forward state
+            lay.forward(a, True)
+        d = grad(out, tb)
+        dys = {}
+        for i in range(len(net.layers) - 1, net._first - 1, -1):
+            dys[i] = d
+            d = net.layers[i].backward(d, i != net._first)
+        for i, dy in dys.items():
+            lay = net.layers[i]
+            rows[i]["backward_us"] = _us_per_call(lambda lay=lay, dy=dy, i=i: lay.backward(dy, i != net._first), reps)
+        res["loss_grad_us"] = _us_per_call(lambda: grad(out, tb), reps)
+        flat0 = net.flat.copy()
+        res["step_us"] = _us_per_call(opt.step, reps)
+        net.flat[...] = flat0
+
+        def whole():
+            net.backward(grad(net.forward(xb, True), tb))
+            opt.step()
+        res["whole_step_us"] = _us_per_call(whole, reps)
+        net.flat[...] = flat0
+    else:
+        res["whole_step_us"] = _us_per_call(lambda: net.forward(xb), reps)
+    parts = sum(r["forward_us"] + r.get("backward_us", 0.0) for r in rows)
+    res["sum_us"] = parts + res.get("loss_grad_us", 0.0) + res.get("step_us", 0.0)
+    res["blas_us"] = sum(r.get("blas_forward_us", 0.0) for r in rows)
+    return res
+
+
 # ----------------------------------------------------------------------------
 # machine
 
@@ -409,6 +482,11 @@ def run_bench(args) -> dict:
             times, _ = time_runs(lambda _s: net_inf.predict(x_all, infer_batch), repeat_inf)
         lec["infer"] = summary(times)
         say(f"# lecun89 float64 inference: {fmt_s(lec['infer'])} s", file=sys.stderr)
+        res["breakdown"] = {
+            "train_b1": breakdown(Trainer(cfgs[1], ds), ds.x_train, 1, True, 2000),
+            "train_b32": breakdown(Trainer(cfgs[32], ds), ds.x_train, 32, True, 200),
+            "infer": breakdown(Trainer(base, ds), x_all, infer_batch, False, 200),
+        }
         lec_out_test = trainers[1].net.predict(ds_full.x_test)
         lec_test_misses = metrics.misses(lec_out_test, ds_full.y_test)
 
@@ -622,6 +700,9 @@ def render(res: dict) -> str:
                     + [f"{fmt_s(row[f'torch_{n}'])} s, {row[f'torch_{n}']['gflops']:.2f} GFLOP/s, "
                        f"{row[f'speedup_vs_torch_{n}']:.1f}x" for n in names])
     out += _table(hdr, rows)
+    bd = res.get("breakdown")
+    if bd:
+        out += [""] + render_breakdown(bd)
     checks = res["checks"].get("after_batch1_pass")
     if checks:
         out.append("")
@@ -634,6 +715,37 @@ def render(res: dict) -> str:
                        f"(tolerance {c['tolerance']}); max |diff| weights {c['weights_max_abs_diff']:.1e}, "
                        f"test outputs {c['outputs_max_abs_diff']:.1e}: " + ("ok" if c["ok"] else "MISMATCH"))
     return "\n".join(out)
+
+
+def render_breakdown(bd: dict) -> list[str]:
+    cols = [("train_b1", "batch 1 step"), ("train_b32", "batch 32 step"),
+            ("infer", f"inference, batch {bd['infer']['batch']}")]
+    f = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
+    out = ["Where lecun89's time goes: each layer's forward (and backward) timed alone on real digits, "
+           "microseconds per call, best of 3 loops; in brackets the BLAS products alone (the conv layers' "
+           "im2col GEMM, the linear layers' GEMM) on the same arrays.", ""]
+    hdr = ["layer"] + [f"{lbl}: {d}" for _, lbl in cols[:2] for d in ("forward", "backward")] + \
+          [f"{cols[2][1]}: forward"]
+
+    def fwd(r):
+        return f(r["forward_us"]) + (f" [{r['blas_forward_us']:.1f}]" if "blas_forward_us" in r else "")
+    rows = []
+    for i, r1 in enumerate(bd["train_b1"]["layers"]):
+        cells = [r1["layer"]]
+        for key, _ in cols[:2]:
+            r = bd[key]["layers"][i]
+            cells += [fwd(r), f(r.get("backward_us"))]
+        rows.append(cells + [fwd(bd["infer"]["layers"][i])])
+    b1, b32, inf = bd["train_b1"], bd["train_b32"], bd["infer"]
+    rows.append(["loss gradient", "", f(b1["loss_grad_us"]), "", f(b32["loss_grad_us"]), ""])
+    rows.append(["optimizer step (SGD)", "", f(b1["step_us"]), "", f(b32["step_us"]), ""])
+    rows.append(["**sum of the parts**", f"{b1['sum_us']:.1f} [{b1['blas_us']:.1f}]", "",
+                 f"{b32['sum_us']:.1f} [{b32['blas_us']:.1f}]", "", f"{inf['sum_us']:.1f} [{inf['blas_us']:.1f}]"])
+    rows.append(["**whole step, as the loop runs it**", f(b1["whole_step_us"]), "", f(b32["whole_step_us"]), "",
+                 f(inf["whole_step_us"])])
+    rows.append(["per digit", f(b1["whole_step_us"]), "", f(b32["whole_step_us"] / 32), "",
+                 f(inf["whole_step_us"] / inf["batch"])])
+    return out + _table(hdr, rows)
 
 
 def parse_args(argv=None):

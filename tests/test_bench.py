@@ -28,11 +28,15 @@ def test_bench_quick_runs_and_prints_table(data_dir, tmp_path):
     for label in ("SGD pass, batch 1, 1,000 digits", "SGD pass, batch 32, 1,000 digits", "inference, 1,000 digits"):
         assert label in out
     assert "Machine:" in out and "Command:" in out
+    assert "| H2 |" in out and "**whole step, as the loop runs it**" in out
     res = json.loads(out_json.read_text())
     assert res["macs_per_digit"]["useful"]["forward"] == 63_660
     assert res["macs_per_digit"]["useful"]["train"] == 171_780
     for row in res["workloads"].values():
         assert row["lecun89_float64"]["best"] > 0
+    for key in ("train_b1", "train_b32", "infer"):
+        bd = res["breakdown"][key]
+        assert 0 < bd["blas_us"] < bd["sum_us"] and bd["whole_step_us"] > 0
 
 
 def test_h2_groups_follow_the_table():
