@@ -897,6 +897,16 @@ def _stat(values: list[float]) -> dict:
             "std": float(a.std(ddof=1)) if len(a) > 1 else None, "values": a.tolist()}
 
 
+def _stat_table(groups: list[dict], fields) -> list[str]:
+    """A markdown table: one row per config group, mean ± std of each field."""
+    lines = ["| config | data | n | " + " | ".join(lbl for _, lbl, _ in fields) + " |",
+             "|---|---|---:|" + "---:|" * len(fields)]
+    for g in groups:
+        lines.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
+                     + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in fields) + " |")
+    return lines
+
+
 def _fmt_stat(s: dict, kind: str) -> str:
     if s["mean"] is None:
         return "—"
@@ -979,18 +989,10 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
           f"{len(runs)} run(s) of {len(groups)} config(s). Mean ± sample standard deviation (ddof=1) over "
           "seeds; n = number of seeds. Errors in percent of the test / training set; rejection: percent of "
           "the test digits rejected (smallest output gap first) to reach 1% error on the rest.", "",
-          "| config | data | n | " + " | ".join(lbl for _, lbl, _ in SWEEP_FIELDS) + " |",
-          "|---|---|---:|" + "---:|" * len(SWEEP_FIELDS)]
-    for g in groups:
-        md.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
-                  + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in SWEEP_FIELDS) + " |")
-    md += ["", "Misses (wrongly classified digits) and mean squared error (over the 10 output units, for "
-           "networks with ±1 targets; — for logit outputs):", "",
-           "| config | data | n | " + " | ".join(lbl for _, lbl, _ in SWEEP_MORE) + " |",
-           "|---|---|---:|" + "---:|" * len(SWEEP_MORE)]
-    for g in groups:
-        md.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
-                  + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in SWEEP_MORE) + " |")
+          *_stat_table(groups, SWEEP_FIELDS),
+          "", "Misses (wrongly classified digits) and mean squared error (over the 10 output units, for "
+          "networks with ±1 targets; — for logit outputs):", "",
+          *_stat_table(groups, SWEEP_MORE)]
     md += ["", f"![Test error per config]({FIG_SWEEP})", "", "## Reference figures", "",
            "| reference | data | test error | train error | rejected for 1% error | source |",
            "|---|---|---:|---:|---:|---|"]
