@@ -199,15 +199,22 @@ class Conv2d(Layer):
             a += self._bias_view()
         return a.reshape(n, self.OH, self.OW, self.O)
 
-    def _col2im(self, dcols, n):
-        # Scatter-add of the overlapping windows (a sparse product; reads of the
-        # padding are dropped).
+    def _input_grad(self, d, w, n):
+        """Back to the input through the kernel ``w`` (O, CKK): dE/dx from dE/da
+        (``w`` the kernel), or d2E/dx2 from d2E/da2 (``w`` its square); ``d`` is
+        (N*P, O). d(cols) is made in the (P*CKK, N) layout the sparse scatter-add
+        reads row by row (a batch: one (CKK, O) @ (O, N) product per position),
+        then the overlapping windows are summed back (reads of the padding dropped)."""
         m = self._col2im_mat
-        if n == 1 and _csr_matvec is not None:
-            dx = np.zeros(self.in_size)
-            _csr_matvec(m.shape[0], m.shape[1], m.indptr, m.indices, m.data, dcols.reshape(-1), dx)
-            return dx.reshape((1,) + self.in_shape)
-        dx = m.dot(dcols.reshape(n, self.P * self.CKK).T)
+        if n == 1:
+            dcols = np.dot(d, w)  # (P, CKK): already the (P*CKK, 1) layout
+            if _csr_matvec is not None:
+                dx = np.zeros(self.in_size)
+                _csr_matvec(m.shape[0], m.shape[1], m.indptr, m.indices, m.data, dcols.reshape(-1), dx)
+                return dx.reshape((1,) + self.in_shape)
+        else:
+            dcols = np.matmul(w.T, d.reshape(n, self.P, self.O).transpose(1, 2, 0))
+        dx = m.dot(dcols.reshape(self.P * self.CKK, n))
         return dx.T.reshape((n,) + self.in_shape)
 
     def _bias_grad(self, da3, out):
@@ -222,29 +229,15 @@ class Conv2d(Layer):
         self._compact(np.dot(da.T, self.cols), self.grads["weight"])
         if self.bias_mode != "none":
             self._bias_grad(da.reshape(n, self.P, self.O), self.grads["bias"])
-        if not need_dx:
-            return None
-        if n == 1:
-            return self._col2im(np.dot(da, self.wd), n)
-        # Batches: d(cols) made directly in the (P*CKK, N) layout the sparse
-        # scatter-add reads row by row (one (CKK, O) @ (O, N) product per
-        # position), instead of (N*P, CKK) and a strided transpose inside scipy:
-        # 25% off H2's backward at batch 32.
-        dcols = np.matmul(self.wd.T, da.reshape(n, self.P, self.O).transpose(1, 2, 0))
-        dx = self._col2im_mat.dot(dcols.reshape(self.P * self.CKK, n))
-        return dx.T.reshape((n,) + self.in_shape)
+        return self._input_grad(da, self.wd, n) if need_dx else None
 
     def backward_h(self, d2y, need_dx=True):
-        # (Kept on the (N*P, CKK) product: it runs once per pass, for SDLM's
-        # estimate, whose bits, and so the lecun1989 results, it leaves as they were.)
         n = d2y.shape[0]
         d2a = d2y.reshape(n * self.P, self.O)
         self._compact(d2a.T @ np.square(self.cols), self.hess["weight"])
         if self.bias_mode != "none":
             self._bias_grad(d2a.reshape(n, self.P, self.O), self.hess["bias"])
-        if not need_dx:
-            return None
-        return self._col2im(d2a @ np.square(self.wd), n)
+        return self._input_grad(d2a, np.square(self.wd), n) if need_dx else None
 
     def init_params(self, rng, scheme, scale):
         fan_in = self.k_in * self.K * self.K
