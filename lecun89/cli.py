@@ -46,16 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from lecun89.threads import one_thread
+
     try:
-        return int(args.func(args) or 0)
+        # Every command computes with one BLAS thread: bit-identical numbers on any machine.
+        with one_thread():
+            return int(args.func(args) or 0)
     except UserError as exc:
         print(f"lecun89: error: {exc}", file=sys.stderr)
         return exc.status

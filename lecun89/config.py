@@ -83,7 +83,6 @@ class TrainConfig:
     sdlm_samples: int = 500    # sdlm: patterns used to re-estimate h before each pass
     loss: str = "mse"          # mse (+-1 targets, the paper) | ce (softmax cross-entropy)
     augment: str = "none"      # none | shift (+-1 pixel, background fill)
-    eval_batch: int = 64       # batch size for evaluation (small batches stay in cache; fastest here)
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,9 @@ QUICK = {
 }
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# Keys older versions wrote into run directories' config.toml, read and ignored.
+# train.eval_batch: evaluation now always runs in blocks of model.PREDICT_BATCH.
+RETIRED_KEYS = {("train", "eval_batch")}
 
 
 def _err(msg: str) -> UserError:
@@ -210,7 +212,6 @@ def _validate(cfg: Config) -> Config:
     _positive("train.sdlm_samples", t.sdlm_samples)
     _choice("train.loss", t.loss, LOSSES)
     _choice("train.augment", t.augment, AUGMENTS)
-    _positive("train.eval_batch", t.eval_batch)
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)
     return dataclasses.replace(
@@ -234,6 +235,8 @@ def _build(raw: dict, source: str) -> Config:
             sub_fields = {f.name: f for f in fields(cls)}
             sub = {}
             for k, v in value.items():
+                if (key, k) in RETIRED_KEYS:
+                    continue
                 if k not in sub_fields:
                     raise _err(f"{source}: unknown key '{key}.{k}' (allowed: {', '.join(sub_fields)})")
                 sub[k] = _check_type(f"{key}.{k}", v, sub_fields[k].default)

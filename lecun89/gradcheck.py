@@ -16,12 +16,10 @@ one the backward pass describes.
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
 from lecun89 import layers as L
-from lecun89.errors import UserError
 
 TOLERANCE = 1e-6
 FLOOR = 1e-8

@@ -16,9 +16,13 @@ import numpy as np
 from lecun89 import layers as L
 from lecun89.config import ModelConfig, config_from_dict, to_dict
 from lecun89.errors import UserError
+from lecun89.threads import one_thread
 
 INPUT_SHAPE = (1, 16, 16)  # the paper: 16x16 grey levels in [-1, 1]
 N_CLASSES = 10
+# Inference runs in blocks of this many digits: small enough to stay in cache
+# (fastest here), and fixed, so every caller gets the same bits.
+PREDICT_BATCH = 64
 
 
 class Network:
@@ -83,9 +87,15 @@ class Network:
         for i in range(len(self.layers) - 1, self._first - 1, -1):
             d = self.layers[i].backward_h(d, i != self._first)
 
-    def predict(self, x: np.ndarray, batch: int = 64) -> np.ndarray:
-        return np.concatenate([self.forward(x[i:i + batch]) for i in range(0, len(x), batch)]) if len(x) else \
-            np.zeros((0, N_CLASSES))
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs (N, 10) in inference mode, bit-identical for the same weights and
+        digits whatever the caller's thread settings: computed with one BLAS thread
+        (:mod:`lecun89.threads`), in blocks of :data:`PREDICT_BATCH` digits (a BLAS
+        product's rounding can depend on how many rows it gets)."""
+        if not len(x):
+            return np.zeros((0, N_CLASSES))
+        with one_thread():
+            return np.concatenate([self.forward(x[i:i + PREDICT_BATCH]) for i in range(0, len(x), PREDICT_BATCH)])
 
     # --- the paper's table ------------------------------------------------
     def summary_rows(self) -> list[dict]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from lecun89.config import Config, config_hash, load_config, read_toml, config_f
 from lecun89.errors import UserError
 from lecun89.model import Network, build_model, save_checkpoint
 from lecun89.optim import lr_at, make_optimizer
+from lecun89.threads import one_thread, thread_info
 
 RUNS_DIR = Path("runs")
 
@@ -72,12 +72,12 @@ def shift_batch(padded: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 # --- evaluation ------------------------------------------------------------------
 
-def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, loss_kind: str, batch: int = 1000) -> dict:
+def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, loss_kind: str) -> dict:
     """Outputs and scores of the network on (x, labels), in inference mode.
 
     ``mse`` (against +-1 targets, the paper's figure) is None for a network whose
     outputs are unsquashed logits, where it would mean nothing."""
-    out = net.predict(x, batch)
+    out = net.predict(x)
     loss = L.make_loss(loss_kind).forward(out, labels) if len(labels) else float("nan")
     return {
         "outputs": out,
@@ -184,13 +184,6 @@ def _versions() -> dict:
             "platform": platform.platform()}
 
 
-def _thread_info() -> list:
-    from threadpoolctl import threadpool_info
-
-    return [{k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version")}
-            for d in threadpool_info()]
-
-
 def final_results(cfg: Config, net: Network, train_ev: dict, test_ev: dict, data, seconds: float) -> dict:
     tot = net.totals()
     return {
@@ -252,8 +245,6 @@ class Progress:
 def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
                  progress: bool | None = None, data=None) -> dict:
     """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict."""
-    from threadpoolctl import threadpool_limits
-
     say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     out_dir = Path(out_dir)
     if data is None:
@@ -292,8 +283,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
         f"{t_cfg.optimizer}, batch {t_cfg.batch_size}, {t_cfg.passes} passes, seed {cfg.seed} -> {out_dir}")
     train_seconds = sum(r["seconds"] for r in rows)
     tr = te = None
-    with threadpool_limits(limits=1):
-        threads = _thread_info()
+    with one_thread():
+        threads = thread_info()
         while trainer.passes_done < t_cfg.passes:
             p = trainer.passes_done + 1
             bar, update = prog.bar(n_train, f"pass {p}/{t_cfg.passes}")
@@ -305,8 +296,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
                     bar.close()
             seconds = time.perf_counter() - t0
             train_seconds += seconds
-            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss, t_cfg.eval_batch)
-            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss, t_cfg.eval_batch)
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss)
             row = {"pass": p, "train_loss": tr["loss"], "train_error": tr["error"], "test_loss": te["loss"],
                    "test_error": te["error"], "train_mse": tr["mse"], "test_mse": te["mse"], "lr": lr,
                    "seconds": seconds}
@@ -319,8 +310,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
                 f"test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
         if tr is None:  # resumed a finished run: evaluate the saved weights
-            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss, t_cfg.eval_batch)
-            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss, t_cfg.eval_batch)
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss)
     results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
     _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,
                                         "test_outputs": te["outputs"], "test_labels": data.y_test})

@@ -1,6 +1,5 @@
 """Configs: defaults, files, --set overrides, and every way to get them wrong."""
 
-from pathlib import Path
 
 import pytest
 

@@ -312,8 +312,27 @@ def test_forward_train_and_eval_agree_without_dropout():
     net = make_net()
     x, _ = batch(5)
     np.testing.assert_array_equal(net.forward(x, train=True), net.forward(x, train=False))
-    np.testing.assert_allclose(net.predict(x, batch=2), net.forward(x), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(net.predict(x), net.forward(x), rtol=0, atol=1e-13)
     assert net.predict(x[:0]).shape == (0, 10)
+
+
+def test_predict_is_bit_identical_whatever_the_callers_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    from lecun89.model import PREDICT_BATCH
+
+    net = make_net()
+    x = np.random.default_rng(3).uniform(-1, 1, size=(PREDICT_BATCH * 2 + 9, 1, 16, 16))
+    with threadpool_limits(limits=1):
+        ref = net.predict(x)
+    for threads in (2, 4):
+        with threadpool_limits(limits=threads):
+            assert np.array_equal(net.predict(x), ref), threads
+    # predict restores the caller's limits
+    with threadpool_limits(limits=2, user_api="blas"):
+        net.predict(x[:3])
+        from threadpoolctl import threadpool_info
+        assert {d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"} == {2}
 
 
 def test_dropout_only_in_training():

@@ -371,7 +371,7 @@ def test_sweep_summary_statistics(tmp_path):
     m = summary["configs"][1]["test_misses"]
     assert "| fc-baseline | " in md and f"{m['mean']:.1f} ± {m['std']:.1f} |" in md
     assert "5.00%" in md and "4.09%" in md and "8.10%" in md
-    assert f"![Test error per config](summary-test-error.png)" in md
+    assert "![Test error per config](summary-test-error.png)" in md
     assert (sweep / "summary-test-error.png").stat().st_size > 1000
     first = {n: (sweep / n).read_bytes() for n in ("summary.md", "summary.json", "summary-test-error.png")}
     report_sweep(sweep, dirs)

@@ -143,6 +143,68 @@ def test_eval_matches_results(tmp_path, capsys):
     assert "rejection" in capsys.readouterr().out
 
 
+def _blas_threads_env(n):
+    """The environment a user with an n-core machine and no thread settings has,
+    made explicit: every BLAS and OpenMP pool allowed n threads."""
+    import os
+
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        env[var] = str(n)
+    return env
+
+
+def test_eval_and_predict_match_the_run_with_blas_allowed_two_threads(tmp_path):
+    """The defect a fresh 2-core machine showed: training pinned BLAS to one
+    thread, eval and predict used every core, and the last bits moved."""
+    import subprocess
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    out = tmp_path / "run"
+    run_training(load_config(None, ["train.passes=1"]), out, quiet=True)
+    r = json.loads((out / "results.json").read_text())
+    o = _arrays(out / "outputs.npz")
+    from lecun89.data import load_dataset
+
+    data = load_dataset("digits")
+    net = load_checkpoint(out / "model.npz")
+    with threadpool_limits(limits=2):
+        assert np.array_equal(net.predict(data.x_test), o["test_outputs"])
+        assert np.array_equal(net.predict(data.x_train), o["train_outputs"])
+    for split in ("test", "train"):
+        proc = subprocess.run([sys.executable, "-m", "lecun89", "eval", str(out / "model.npz"), "--split", split,
+                               "--json"], capture_output=True, text=True, env=_blas_threads_env(2), timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        e = json.loads(proc.stdout)
+        # eval's rejection figure is for the split it scores; results.json's for the test set
+        shared = set(e) & set(r) - ({"rejection_at_1pct"} if split == "train" else set())
+        assert {f"{split}_error", f"{split}_mse", f"{split}_misses"} <= shared
+        for key in sorted(shared):
+            assert e[key] == r[key], (split, key)
+
+
+def test_two_blas_threads_would_change_the_bits_here():
+    """Shows that the test above can fail: on this machine, the network's forward
+    pass with two BLAS threads differs from one thread in the last bits (skipped
+    where the BLAS happens to give the same bits either way)."""
+    from threadpoolctl import threadpool_limits
+
+    from lecun89.data import load_dataset
+    from lecun89.model import build_model
+
+    net = build_model(load_config(None).model, 0)
+    x = load_dataset("digits").x_test[:256]
+    with threadpool_limits(limits=1):
+        one = net.forward(x)
+    with threadpool_limits(limits=2):
+        two = net.forward(x)
+    if np.array_equal(one, two):
+        pytest.skip("this BLAS gives the same bits with 1 and 2 threads")
+    assert np.abs(one - two).max() < 1e-12
+
+
 def test_eval_refuses_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
     bad = tmp_path / "model.npz"
     bad.write_text("not a zip")
