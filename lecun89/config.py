@@ -30,6 +30,9 @@ LOSSES = ("mse", "ce")
 ORDERS = ("fixed", "shuffle")
 AUGMENTS = ("none", "shift")
 INITS = ("sqrt", "fanin")
+SDLM_ESTIMATORS = ("snapshot", "running")
+EPS_SCALES = ("none", "fanin", "sqrt_fanin", "sqrt_fanin_share")
+COST_SCALES = ("mean", "half_sum")
 BIASES = ("unit", "map", "none")
 
 # paper [open]: "not described"; the common block choice, as data.
@@ -80,8 +83,16 @@ class TrainConfig:
     betas: Any = (0.9, 0.999)  # adamw
     adam_eps: float = 1e-8     # adamw
     sdlm_mu: float = 0.02      # sdlm: eta = epsilon / (mu + h)
-    sdlm_samples: int = 500    # sdlm: patterns used to re-estimate h before each pass
+    sdlm_estimator: str = "snapshot"  # sdlm: how h is estimated: "snapshot" (LeNet-5, 1998: on sdlm_samples
+    #                            patterns before each pass) | "running" (SN2.8: a running average, every step)
+    sdlm_samples: int = 500    # sdlm snapshot: patterns used to re-estimate h before each pass
+    sdlm_gamma: float = 0.05   # sdlm running: h <- (1 - gamma) h + gamma h(this pattern), before its step
+    sdlm_eps_scale: str = "none"  # sdlm: per-weight epsilon, SN2.8's helpers: none | fanin (x/F) |
+    #                            sqrt_fanin (x/sqrt F) | sqrt_fanin_share (x/sqrt(F S)); F: the unit's
+    #                            fan-in with its bias, S: how many connections share the weight
     loss: str = "mse"          # mse (+-1 targets, the paper) | ce (softmax cross-entropy)
+    cost_scale: str = "mean"   # mse per pattern: "mean" over the outputs (the MSE the paper reports) |
+    #                            "half_sum" (SN2.8: 1/2 sum over the outputs, K/2 = 5 times "mean")
     augment: str = "none"      # none | shift (+-1 pixel, background fill)
 
 
@@ -209,8 +220,18 @@ def _validate(cfg: Config) -> Config:
         raise _err(f"train.betas: expected two numbers in [0, 1), got {betas!r}")
     _positive("train.adam_eps", t.adam_eps)
     _positive("train.sdlm_mu", t.sdlm_mu, allow_zero=True)
+    _choice("train.sdlm_estimator", t.sdlm_estimator, SDLM_ESTIMATORS)
     _positive("train.sdlm_samples", t.sdlm_samples)
+    if not 0.0 < t.sdlm_gamma <= 1.0:
+        raise _err(f"train.sdlm_gamma: must be in (0, 1], got {t.sdlm_gamma!r}")
+    _choice("train.sdlm_eps_scale", t.sdlm_eps_scale, EPS_SCALES)
     _choice("train.loss", t.loss, LOSSES)
+    _choice("train.cost_scale", t.cost_scale, COST_SCALES)
+    if t.loss == "ce" and t.cost_scale != "mean":
+        raise _err(f"train.cost_scale: {t.cost_scale!r} applies to loss = \"mse\"; cross-entropy takes \"mean\"")
+    if t.optimizer == "sdlm" and t.sdlm_estimator == "running" and t.loss != "mse":
+        raise _err("train.sdlm_estimator: \"running\" (SN2.8) is implemented for loss = \"mse\"; "
+                   "use \"snapshot\" with cross-entropy")
     _choice("train.augment", t.augment, AUGMENTS)
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)

@@ -39,13 +39,15 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
     )
     x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
     out = net.predict(x)
+    mse = metrics.mse_pm1(out, y) if net.config.output_activation != "none" else None
     return {
         "dataset": name,
         "split": split,
         f"{split}_size": int(len(y)),
         f"{split}_error": metrics.error_rate(out, y),
         f"{split}_misses": metrics.misses(out, y),
-        f"{split}_mse": metrics.mse_pm1(out, y) if net.config.output_activation != "none" else None,
+        f"{split}_mse": mse,
+        f"{split}_half_mse": None if mse is None else mse / 2,  # SN2.8's printed error
         "rejection_at_1pct": metrics.rejection_at(out, y, 0.01),
         "units": net.totals()["units"],
         "connections": net.totals()["connections"],

@@ -476,17 +476,34 @@ class Dropout(Layer):
 
 
 class MSELoss:
-    """Mean squared error against +-1 targets, averaged over patterns and output
-    units: the paper's reported MSE. E = mean((y - t)^2)."""
+    """Squared error against +-1 targets, averaged over patterns. Per pattern, the
+    cost is scaled one of two ways (``cost_scale``):
+
+    - ``"mean"``: mean over the K output units, E = mean((y - t)^2): the paper's
+      reported MSE; dE/dy = 2 (y - t) / (N K), d2E/dy2 = 2 / (N K);
+    - ``"half_sum"``: SN2.8's cost, E = 1/2 sum over outputs of (y - t)^2;
+      dE/dy = (y - t) / N, d2E/dy2 = 1 / N (1 at each output, per pattern).
+
+    The two differ by the factor K/2 (5 for 10 outputs), in the gradient and the
+    second derivative alike."""
 
     kind = "mse"
+
+    def __init__(self, cost_scale: str = "mean"):
+        if cost_scale not in ("mean", "half_sum"):
+            raise ValueError(f"unknown cost_scale {cost_scale!r}")
+        self.half_sum = cost_scale == "half_sum"
+
+    def _factor(self, y) -> float:
+        """d2E/dy2 at every output, and dE/dy = factor * (y - t)."""
+        return 1.0 / len(y) if self.half_sum else 2.0 / y.size
 
     def forward(self, y, labels):
         t = np.full_like(y, -1.0)
         t[np.arange(len(labels)), labels] = 1.0
         self.diff = y - t
-        self.scale = 2.0 / y.size
-        return float(np.vdot(self.diff, self.diff)) / y.size
+        self.scale = self._factor(y)
+        return float(np.vdot(self.diff, self.diff)) / (2 * len(y) if self.half_sum else y.size)
 
     def backward(self):
         return self.diff * self.scale
@@ -497,15 +514,18 @@ class MSELoss:
         t[np.arange(len(labels)), labels] = 1.0
         return t
 
-    @staticmethod
-    def grad(y, t):
+    def grad(self, y, t):
         """dE/dy from precomputed targets: the training loop's fast path."""
         d = y - t
-        d *= 2.0 / y.size
+        d *= self._factor(y)
         return d
 
+    def hess(self, y):
+        """d2E/dy2 for outputs ``y`` (the same at every output): exact, so the
+        Gauss-Newton term is the whole second derivative here."""
+        return np.full_like(y, self._factor(y))
+
     def backward_h(self):
-        # d2E/dy2 = 2/(N K) for every output: the Gauss-Newton term is exact here.
         return np.full_like(self.diff, self.scale)
 
 
@@ -550,9 +570,11 @@ class CrossEntropyLoss:
         return self.p * (1.0 - self.p) / len(self.labels)
 
 
-def make_loss(kind: str):
+def make_loss(kind: str, cost_scale: str = "mean"):
     if kind == "mse":
-        return MSELoss()
+        return MSELoss(cost_scale)
     if kind == "ce":
+        if cost_scale != "mean":
+            raise ValueError("the cross-entropy loss has no cost_scale other than 'mean'")
         return CrossEntropyLoss()
     raise ValueError(f"unknown loss {kind!r}")

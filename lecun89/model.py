@@ -50,6 +50,8 @@ class Network:
             off += n
         # The first layer with parameters never needs dE/dx (its input is the image).
         self._first = self.layers.index(self.param_layers[0])
+        self.n_out = N_CLASSES
+        self.batch = 0  # patterns in the last forward pass
 
     # --- parameters -------------------------------------------------------
     def named_params(self) -> dict[str, np.ndarray]:
@@ -71,6 +73,7 @@ class Network:
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, 1, 16, 16) -> outputs (N, 10). ``train`` keeps what backward needs
         and turns dropout on."""
+        self.batch = len(x)
         for lay in self.layers:
             x = lay.forward(x, train)
         return x

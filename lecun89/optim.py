@@ -6,10 +6,10 @@ operations per step, whatever the network.
 
 SDLM is the paper's "special version of Newton's algorithm that uses a
 positive, diagonal approximation of the Hessian" (stochastic diagonal
-Levenberg-Marquardt, LeCun's later papers): before each pass the Gauss-Newton
-diagonal h_kk is estimated on a sample of patterns with the second-derivative
-backward pass, and each weight then moves by ``epsilon / (mu + h_kk)`` times
-its gradient.
+Levenberg-Marquardt): each weight moves by ``epsilon / (mu + h_kk)`` times its
+gradient, h_kk being the Gauss-Newton diagonal from the second-derivative
+backward pass. Two estimators of h: SN2.8's running average updated at every
+pattern (the 1989 simulator) and LeNet-5's snapshot before each pass (1998).
 """
 
 from __future__ import annotations
@@ -115,15 +115,52 @@ class AdamW(Optimizer):
         w -= tmp2
 
 
+def epsilon_scale(net, kind: str) -> np.ndarray | None:
+    """Per-weight multiplier of SDLM's epsilon (None for "none"), as SN2.8's
+    helpers set it: one value per unit, given to all of its incoming connections
+    (its bias included): ``fanin`` 1/F (``epsi``), ``sqrt_fanin`` 1/sqrt(F)
+    (``epsi-sqrt``), ``sqrt_fanin_share`` 1/sqrt(F S) (``mask-epsi``, for shared
+    weights), with F the unit's fan-in counting its bias and S the number of
+    connections that share each of its kernel weights (1 in a fully connected
+    layer)."""
+    if kind == "none":
+        return None
+    out = np.empty_like(net.flat)
+    for lay in net.param_layers:
+        units, connections, _ = lay.counts()
+        fan_in = connections / units
+        share = lay.P if isinstance(lay, L.Conv2d) else 1
+        value = {"fanin": 1.0 / fan_in, "sqrt_fanin": 1.0 / math.sqrt(fan_in),
+                 "sqrt_fanin_share": 1.0 / math.sqrt(fan_in * share)}[kind]
+        for k in lay.params:
+            out[net.slices[f"{lay.name}.{k}"]] = value
+    return out
+
+
 class SDLM(Optimizer):
-    """Stochastic diagonal Levenberg-Marquardt: w_k -= epsilon / (mu + h_kk) * dE/dw_k."""
+    """Stochastic diagonal Levenberg-Marquardt: w_k -= epsilon_k / (mu + h_kk) * dE/dw_k,
+    with h_kk the Gauss-Newton diagonal (summed over the connections sharing w_k).
+
+    ``sdlm_estimator`` chooses how h is estimated:
+
+    - ``"snapshot"`` (LeNet-5, 1998): averaged over ``sdlm_samples`` training
+      patterns before each pass, then fixed for the pass;
+    - ``"running"`` (SN2.8, the 1989 simulator): an exponential running average,
+      h <- (1 - gamma) h + gamma h(pattern), updated from every step's own
+      second-derivative pass before that step's update; h starts at 0.
+
+    epsilon_k is the pass's learning rate times :func:`epsilon_scale`."""
 
     def __init__(self, net, cfg):
         super().__init__(net, cfg)
         self.state["h"] = np.zeros_like(net.flat)
         self.eta = np.zeros_like(net.flat)
         self._tmp = np.empty_like(net.flat)
-        self.loss = L.make_loss(cfg.loss)
+        self.loss = L.make_loss(cfg.loss, cfg.cost_scale)
+        self.scale = epsilon_scale(net, cfg.sdlm_eps_scale)
+        self.running = cfg.sdlm_estimator == "running"
+        self._eps = None            # per-weight epsilon (running, with a scale)
+        self._d2out: dict[int, np.ndarray] = {}  # d2E/dy2 per batch size (constant for MSE)
 
     def estimate_h(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Average per-pattern Gauss-Newton diagonal of the loss over (x, labels)."""
@@ -136,14 +173,41 @@ class SDLM(Optimizer):
 
     def start_pass(self, lr, x, labels, rng):
         self.lr = lr
+        if self.running:
+            self._eps = None if self.scale is None else lr * self.scale
+            return
         n = min(self.cfg.sdlm_samples, len(x))
         pick = np.sort(rng.choice(len(x), size=n, replace=False))
         self.state["h"][...] = self.estimate_h(x[pick], labels[pick])
-        np.divide(lr, self.cfg.sdlm_mu + self.state["h"], out=self.eta)
+        np.divide(lr if self.scale is None else lr * self.scale, self.cfg.sdlm_mu + self.state["h"], out=self.eta)
+
+    def _update_h(self) -> None:
+        """This step's second-derivative pass (after its forward and backward),
+        folded into the running average."""
+        net = self.net
+        n = net.batch
+        d2out = self._d2out.get(n)
+        if d2out is None:
+            d2out = self._d2out[n] = self.loss.hess(np.zeros((n, net.n_out)))
+        net.backward_h(d2out)
+        h = self.state["h"]
+        h *= 1.0 - self.cfg.sdlm_gamma
+        daxpy(net.flat_hess, h, a=self.cfg.sdlm_gamma)
 
     def step(self):
-        np.multiply(self.eta, self.net.flat_grad, out=self._tmp)
-        self.net.flat -= self._tmp
+        net, tmp = self.net, self._tmp
+        if not self.running:
+            np.multiply(self.eta, net.flat_grad, out=tmp)
+            net.flat -= tmp
+            return
+        self._update_h()
+        np.add(self.state["h"], self.cfg.sdlm_mu, out=tmp)
+        np.divide(net.flat_grad, tmp, out=tmp)
+        if self._eps is None:
+            daxpy(tmp, net.flat, a=-self.lr)
+        else:
+            tmp *= self._eps
+            net.flat -= tmp
 
 
 OPTIMIZERS = {"sgd": SGD, "adamw": AdamW, "sdlm": SDLM}

@@ -72,19 +72,23 @@ def shift_batch(padded: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 # --- evaluation ------------------------------------------------------------------
 
-def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, loss_kind: str) -> dict:
+def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg) -> dict:
     """Outputs and scores of the network on (x, labels), in inference mode.
 
-    ``mse`` (against +-1 targets, the paper's figure) is None for a network whose
-    outputs are unsquashed logits, where it would mean nothing."""
+    ``loss`` is the training cost; ``mse`` (per output unit, against +-1 targets,
+    the paper's figure) is None for a network whose outputs are unsquashed
+    logits, where it would mean nothing; ``half_mse`` is the error SN2.8 prints
+    (its half-sum cost over the outputs: MSE / 2)."""
     out = net.predict(x)
-    loss = L.make_loss(loss_kind).forward(out, labels) if len(labels) else float("nan")
+    loss = L.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
+    mse = metrics.mse_pm1(out, labels) if net.config.output_activation != "none" else None
     return {
         "outputs": out,
         "loss": loss,
         "error": metrics.error_rate(out, labels),
         "misses": metrics.misses(out, labels),
-        "mse": metrics.mse_pm1(out, labels) if net.config.output_activation != "none" else None,
+        "mse": mse,
+        "half_mse": None if mse is None else mse / 2,
     }
 
 
@@ -101,7 +105,7 @@ class Trainer:
         # model's own generator (dropout) was seeded by build_model.
         self.rng = np.random.default_rng([cfg.seed, 1])
         self.passes_done = 0
-        loss = L.make_loss(cfg.train.loss)
+        loss = L.make_loss(cfg.train.loss, cfg.train.cost_scale)
         self._grad = loss.grad
         self._targets = loss.targets(data.y_train)
 
@@ -197,6 +201,8 @@ def final_results(cfg: Config, net: Network, train_ev: dict, test_ev: dict, data
         "test_misses": test_ev["misses"],
         "train_mse": train_ev["mse"],
         "test_mse": test_ev["mse"],
+        "train_half_mse": train_ev["half_mse"],
+        "test_half_mse": test_ev["half_mse"],
         "train_loss": train_ev["loss"],
         "test_loss": test_ev["loss"],
         "train_size": int(len(data.y_train)),
@@ -296,8 +302,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
                     bar.close()
             seconds = time.perf_counter() - t0
             train_seconds += seconds
-            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss)
-            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss)
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg)
             row = {"pass": p, "train_loss": tr["loss"], "train_error": tr["error"], "test_loss": te["loss"],
                    "test_error": te["error"], "train_mse": tr["mse"], "test_mse": te["mse"], "lr": lr,
                    "seconds": seconds}
@@ -310,8 +316,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
                 f"test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
         if tr is None:  # resumed a finished run: evaluate the saved weights
-            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg.loss)
-            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg.loss)
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg)
     results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
     _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,
                                         "test_outputs": te["outputs"], "test_labels": data.y_test})

@@ -468,26 +468,46 @@ def loss_inputs(rng, n=5, k=10):
     return y, labels
 
 
-@pytest.mark.parametrize("kind", ["mse", "ce"])
-def test_loss_backward_matches_numeric(kind, rng):
+LOSS_KINDS = [("mse", "mean"), ("mse", "half_sum"), ("ce", "mean")]
+
+
+@pytest.mark.parametrize("kind,scale", LOSS_KINDS)
+def test_loss_backward_matches_numeric(kind, scale, rng):
     y, labels = loss_inputs(rng)
-    loss = L.make_loss(kind)
+    loss = L.make_loss(kind, scale)
     loss.forward(y, labels)
     analytic = loss.backward().copy()
     numeric = G.numeric_grad(lambda: loss.forward(y, labels), y)
     assert G.rel_error(analytic, numeric) < TOL
+    # the training loop's fast path gives the same gradient
+    np.testing.assert_allclose(loss.grad(y, loss.targets(labels)), analytic, rtol=1e-15, atol=0)
 
 
-@pytest.mark.parametrize("kind", ["mse", "ce"])
-def test_loss_backward_h_is_exact_diagonal(kind, rng):
-    """MSE: d2E/dy2 = 2/(N K) exactly; CE: the Hessian's diagonal p(1-p)/N, also exact."""
+@pytest.mark.parametrize("kind,scale", LOSS_KINDS)
+def test_loss_backward_h_is_exact_diagonal(kind, scale, rng):
+    """MSE: d2E/dy2 = 2/(N K) ("mean") or 1/N ("half_sum") exactly; CE: the
+    Hessian's diagonal p(1-p)/N, also exact."""
     y, labels = loss_inputs(rng)
-    loss = L.make_loss(kind)
+    loss = L.make_loss(kind, scale)
     loss.forward(y, labels)
     analytic = loss.backward_h().copy()
     numeric = second_diff(lambda: loss.forward(y, labels), y, h=1e-3)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-10)
     assert np.all(analytic >= 0)
+    if kind == "mse":
+        np.testing.assert_array_equal(loss.hess(y), analytic)
+        assert analytic[0, 0] == (1 / len(y) if scale == "half_sum" else 2 / y.size)
+
+
+def test_half_sum_cost_is_sn28s_and_five_times_the_mean(rng):
+    y, labels = loss_inputs(rng)
+    t = -np.ones_like(y)
+    t[np.arange(len(labels)), labels] = 1.0
+    half = L.make_loss("mse", "half_sum").forward(y, labels)
+    assert abs(half - np.mean(0.5 * ((y - t) ** 2).sum(axis=1))) < 1e-14
+    assert abs(half - 5 * L.make_loss("mse").forward(y, labels)) < 1e-13
+    with pytest.raises(ValueError):
+        L.make_loss("ce", "half_sum")
 
 
 def test_loss_values(rng):

@@ -14,7 +14,7 @@ from lecun89 import layers as L
 from lecun89.config import config_from_dict
 from lecun89.gradcheck import standalone
 from lecun89.model import build_model
-from lecun89.optim import SDLM, lr_at
+from lecun89.optim import SDLM, epsilon_scale, lr_at
 
 
 def _jacobian(f, w, h=1e-6):
@@ -174,3 +174,108 @@ def test_linear_and_cosine_schedules():
     np.testing.assert_allclose([lr_at(cfg.train, p) for p in range(5)], np.linspace(3e-4, 1e-4, 5))
     cfg = config_from_dict({"train": {"schedule": "cosine", "lr": 1.0, "lr_final": 0.0, "passes": 3}})
     np.testing.assert_allclose([lr_at(cfg.train, p) for p in range(3)], [1.0, 0.5, 0.0], atol=1e-15)
+
+
+# --- SN2.8's variant: running average, half-sum cost, per-weight epsilon -------
+
+# Net-1989 by hand: (fan-in with the bias, connections sharing each kernel weight)
+NET1989_FAN_IN_SHARE = {"H1": (26, 64), "H2": (201, 16), "H3": (193, 1), "out": (31, 1)}
+
+
+@pytest.mark.parametrize("kind,f", [
+    ("fanin", lambda F, S: 1 / F),
+    ("sqrt_fanin", lambda F, S: 1 / np.sqrt(F)),
+    ("sqrt_fanin_share", lambda F, S: 1 / np.sqrt(F * S)),
+])
+def test_epsilon_scale_is_sn28s_per_unit_helpers(kind, f):
+    net = build_model(config_from_dict({}).model)
+    scale = epsilon_scale(net, kind)
+    for name, sl in net.slices.items():
+        F, S = NET1989_FAN_IN_SHARE[name.split(".")[0]]
+        np.testing.assert_allclose(scale[sl], f(F, S), rtol=1e-15, err_msg=name)  # bias included
+    assert epsilon_scale(net, "none") is None
+    no_bias = build_model(config_from_dict({"model": {"bias": "none"}}).model)
+    sl = no_bias.slices["H1.weight"]
+    np.testing.assert_allclose(epsilon_scale(no_bias, "sqrt_fanin_share")[sl], 1 / np.sqrt(25 * 64))
+
+
+def _sn28_reference_run(cfg, x, labels, lr, scale_of):
+    """SN2.8's online update written from its manual: per pattern, forward,
+    gradient of 1/2 sum (y - t)^2, the Gauss-Newton second derivatives by the
+    loop-over-connections recursion above (d2E/dy2 = 1), sigma <- (1 - gamma)
+    sigma + gamma h, then w <- w - epsilon * dE/dw / (mu + sigma)."""
+    t = cfg.train
+    net = build_model(cfg.model, seed=0)
+    sigma = {k: np.zeros_like(v) for k, v in net.named_params().items()}
+    for i in range(len(x)):
+        xb = x[i:i + 1]
+        y = net.forward(xb, train=True)
+        target = -np.ones_like(y)
+        target[0, labels[i]] = 1.0
+        net.backward(y - target)
+        grads = {k: v.copy() for k, v in net.named_grads().items()}
+        h = _reference_h(net, xb, np.ones_like(y))
+        for k, w in net.named_params().items():
+            sigma[k] = (1 - t.sdlm_gamma) * sigma[k] + t.sdlm_gamma * h[k]
+            w -= lr * scale_of(k) * grads[k] / (t.sdlm_mu + sigma[k])
+    return net, sigma
+
+
+@pytest.mark.parametrize("eps_scale", ["none", "sqrt_fanin_share"])
+def test_running_sdlm_matches_sn28s_update_pattern_by_pattern(eps_scale):
+    cfg = config_from_dict({"train": {"optimizer": "sdlm", "sdlm_estimator": "running", "cost_scale": "half_sum",
+                                      "sdlm_mu": 0.05, "sdlm_gamma": 0.3, "sdlm_eps_scale": eps_scale,
+                                      "schedule": "constant", "lr": 0.02}})
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, size=(4, 1, 16, 16))
+    labels = np.array([3, 7, 0, 3])
+    net = build_model(cfg.model, seed=0)
+    opt = SDLM(net, cfg.train)
+    loss = L.make_loss("mse", "half_sum")
+    targets = loss.targets(labels)
+    opt.start_pass(0.02, x, labels, np.random.default_rng(0))
+    for i in range(len(x)):
+        net.backward(loss.grad(net.forward(x[i:i + 1], train=True), targets[i:i + 1]))
+        opt.step()
+
+    def scale_of(k):
+        F, S = NET1989_FAN_IN_SHARE[k.split(".")[0]]
+        return 1.0 if eps_scale == "none" else 1 / np.sqrt(F * S)
+
+    ref, sigma = _sn28_reference_run(cfg, x, labels, 0.02, scale_of)
+    got_h = {k: opt.state["h"][sl].reshape(sigma[k].shape) for k, sl in net.slices.items()}
+    for k, w in ref.named_params().items():
+        np.testing.assert_allclose(got_h[k], sigma[k], rtol=1e-10, atol=1e-15, err_msg=k)
+        np.testing.assert_allclose(net.named_params()[k], w, rtol=1e-10, atol=1e-14, err_msg=k)
+    assert not np.allclose(net.flat, build_model(cfg.model, seed=0).flat)  # the weights did move
+
+
+def test_snapshot_sdlm_applies_the_per_weight_epsilon():
+    cfg = config_from_dict({"train": {"optimizer": "sdlm", "sdlm_mu": 0.01, "sdlm_samples": 10,
+                                      "sdlm_eps_scale": "fanin"}})
+    net = build_model(cfg.model, seed=0)
+    opt = SDLM(net, cfg.train)
+    rng = np.random.default_rng(0)
+    opt.start_pass(1e-3, rng.uniform(-1, 1, size=(20, 1, 16, 16)), rng.integers(0, 10, size=20),
+                   np.random.default_rng(1))
+    net.flat_grad[...] = rng.normal(size=net.flat.size)
+    before = net.flat.copy()
+    opt.step()
+    F = np.concatenate([np.full(sl.stop - sl.start, NET1989_FAN_IN_SHARE[k.split(".")[0]][0])
+                        for k, sl in net.slices.items()])
+    np.testing.assert_allclose(net.flat, before - 1e-3 / F / (0.01 + opt.state["h"]) * net.flat_grad, rtol=1e-14)
+
+
+@pytest.mark.parametrize("train,msg", [
+    ({"loss": "ce", "cost_scale": "half_sum"}, "train.cost_scale"),
+    ({"loss": "ce", "sdlm_estimator": "running"}, "train.sdlm_estimator"),
+    ({"sdlm_gamma": 0.0}, "train.sdlm_gamma"),
+    ({"sdlm_gamma": 1.5}, "train.sdlm_gamma"),
+    ({"sdlm_eps_scale": "share"}, "train.sdlm_eps_scale"),
+    ({"sdlm_estimator": "average"}, "train.sdlm_estimator"),
+])
+def test_sdlm_options_are_checked(train, msg):
+    from lecun89.errors import UserError
+
+    with pytest.raises(UserError, match=msg):
+        config_from_dict({"train": train})
