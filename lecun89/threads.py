@@ -49,5 +49,5 @@ def one_thread():
 
 def thread_info() -> list[dict]:
     """The loaded thread pools and their current sizes (for meta.json)."""
-    return [{k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version")}
+    return [{k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version", "architecture")}
             for d in _get_controller().info()]

@@ -477,6 +477,18 @@ def run_bench(args) -> dict:
             lec[b] = summary(times)
             trainers[b] = tr
             say(f"# lecun89 float64 batch {b}: {fmt_s(lec[b])} s (best / median of {repeat})", file=sys.stderr)
+        # SDLM at batch 1: SN2.8's running-average estimator adds a second-derivative
+        # pass per digit; LeNet-5's snapshot one a batched estimate per pass.
+        sdlm = {}
+        for name in ("lecun1989", "lecun1989-lenet5"):
+            cfg_s = load_config(CONFIG_DIR / f"{name}.toml")
+            Trainer(cfg_s, warm).run_pass()  # warm-up
+            times, _ = time_runs(lambda t: t.run_pass(), repeat, lambda c=cfg_s: Trainer(c, ds))
+            sdlm[name] = dict(summary(times), estimator=cfg_s.train.sdlm_estimator,
+                              ratio_to_sgd_b1=summary(times)["best"] / lec[1]["best"])
+            say(f"# lecun89 float64 SDLM ({name}, {cfg_s.train.sdlm_estimator}) batch 1: {fmt_s(sdlm[name])} s",
+                file=sys.stderr)
+        res["sdlm"] = sdlm
         net_inf = trainers[1].net
         predict_in_batches(net_inf, x_all[:infer_batch], infer_batch)  # warm-up
         if args.infer_batch is None:  # what users run: predict's own default
@@ -703,6 +715,14 @@ def render(res: dict) -> str:
                     + [f"{fmt_s(row[f'torch_{n}'])} s, {row[f'torch_{n}']['gflops']:.2f} GFLOP/s, "
                        f"{row[f'speedup_vs_torch_{n}']:.1f}x" for n in names])
     out += _table(hdr, rows)
+    if res.get("sdlm"):
+        out.append("")
+        out.append(f"SDLM passes at batch 1 (lecun89 only, {res['n_train']:,} digits), against the SGD batch-1 pass "
+                   "above: the second-derivative pass per digit may at most double it.")
+        out.append("")
+        out += _table(["config", "curvature estimate", "seconds (best / median)", "x SGD batch-1 pass"],
+                      [[f"`{n}`", r["estimator"], fmt_s(r), f"{r['ratio_to_sgd_b1']:.2f}x"]
+                       for n, r in res["sdlm"].items()])
     bd = res.get("breakdown")
     if bd:
         out += [""] + render_breakdown(bd)

@@ -28,8 +28,10 @@ def test_bench_quick_runs_and_prints_table(data_dir, tmp_path):
     for label in ("SGD pass, batch 1, 1,000 digits", "SGD pass, batch 32, 1,000 digits", "inference, 1,000 digits"):
         assert label in out
     assert "Machine:" in out and "Command:" in out
+    assert "SDLM passes at batch 1" in out and "| `lecun1989` | running |" in out
     assert "| H2 |" in out and "**whole step, as the loop runs it**" in out
     res = json.loads(out_json.read_text())
+    assert res["sdlm"]["lecun1989"]["ratio_to_sgd_b1"] > 0
     assert res["macs_per_digit"]["useful"]["forward"] == 63_660
     assert res["macs_per_digit"]["useful"]["train"] == 171_780
     for row in res["workloads"].values():

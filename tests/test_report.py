@@ -150,6 +150,10 @@ def test_report_numbers_match_the_run_files(reported):
     assert f"{100 * results['test_error']:.2f}% ({results['test_misses']} of 200)" in md
     assert "5.00% (102 of 2,007)" in md and "0.14% (10 of 7,291)" in md and "12.1%" in md
     assert "2.50e-03" in md and "1.80e-02" in md
+    # both MSE conventions beside the paper's figure: per output, and SN2.8's printed half
+    for split in ("train", "test"):
+        line = next(ln for ln in md.splitlines() if ln.startswith(f"| {split} half-MSE"))
+        assert f"| {results[f'{split}_mse'] / 2:.2e} |" in line
     assert results["config_hash"] in md and results["data_checksum"] in md
 
 

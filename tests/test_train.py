@@ -66,11 +66,14 @@ def test_train_cli_writes_a_complete_run_directory(tmp_path, capsys):
     assert load_config(out / "config.toml") == load_config(None, ["train.passes=2"])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["seed"] == 0 and meta["versions"]["numpy"] == np.__version__ and meta["data_checksum"]
+    assert meta["install"] == "checkout" and meta["threads"] and all(t["num_threads"] == 1 for t in meta["threads"])
     assert r["test_error"] < 0.5  # two passes learn something on the digits
 
 
 @pytest.mark.parametrize("sets", [
     ["train.optimizer=sdlm", "train.sdlm_samples=100"],
+    ["train.optimizer=sdlm", "train.sdlm_estimator=running", "train.cost_scale=half_sum", "train.sdlm_mu=0.05",
+     "train.schedule=constant", "train.sdlm_eps_scale=sqrt_fanin_share", "model.init=fanin"],
     ["train.optimizer=sgd", "train.momentum=0.5", "train.weight_decay=1e-4", "train.order=shuffle"],
     ["train.optimizer=adamw", "train.lr=1e-3", "model.dropout=0.25", "model.activation=relu",
      "model.output_activation=none", "train.loss=ce", "train.augment=shift", "train.batch_size=8"],
@@ -87,6 +90,8 @@ def test_same_config_seed_and_data_give_bit_identical_runs(tmp_path, sets):
 
 @pytest.mark.parametrize("sets", [
     ["train.optimizer=sdlm", "train.sdlm_samples=100"],
+    ["train.optimizer=sdlm", "train.sdlm_estimator=running", "train.cost_scale=half_sum", "train.sdlm_mu=0.05",
+     "train.schedule=constant", "train.sdlm_eps_scale=sqrt_fanin_share", "model.init=fanin"],
     ["train.optimizer=adamw", "train.lr=1e-3", "model.dropout=0.25", "train.augment=shift", "train.order=shuffle"],
 ])
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, sets):
