@@ -13,7 +13,6 @@ import argparse
 import importlib
 import sys
 
-from lecun89 import __version__
 from lecun89.errors import UserError
 
 # (module, one of its commands) in the order `lecun89 --help` lists them.
@@ -25,7 +24,21 @@ COMMAND_MODULES = (
     "lecun89.summary",
     "lecun89.gradcheck",
     "lecun89.data",
+    "lecun89.shipped",
 )
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, with the git commit for a checkout (looked up only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from lecun89.provenance import version_line
+
+        print(version_line())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lecun89",
         description="LeCun et al. 1989 zip-code network, hand-written backprop in numpy.",
     )
-    parser.add_argument("--version", action="version", version=f"lecun89 {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="version, and the git commit of a checkout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

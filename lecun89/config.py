@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -19,7 +20,19 @@ from typing import Any
 
 from lecun89.errors import UserError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _config_dir() -> Path:
+    """The shipped configs: the installed package ``lecun89.configs`` (the
+    repository's configs/ folder, mapped at build time), else, in a source tree
+    that was never installed, that folder itself."""
+    try:
+        return Path(str(importlib.resources.files("lecun89.configs")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "configs"
+
+
+CONFIG_DIR = _config_dir()
 
 DATASET_NAMES = ("usps", "mnist16", "digits")
 ARCHS = ("net1989", "fc")
@@ -104,15 +117,6 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
-
-# configs/quick.toml, for an install without the repository's configs/ folder;
-# a test keeps the two equal.
-QUICK = {
-    "name": "quick", "seed": 0,
-    "data": {"name": "digits"},
-    "model": {"arch": "net1989"},
-    "train": {"passes": 10, "batch_size": 1, "optimizer": "sgd", "lr": 0.03, "schedule": "constant"},
-}
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 # Keys older versions wrote into run directories' config.toml, read and ignored.
@@ -311,14 +315,41 @@ def read_toml(path: str | Path) -> dict:
         raise _err(f"config {path}: cannot read: {exc}") from None
 
 
+def shipped_configs() -> dict[str, Path]:
+    """Name -> file of every shipped config, sorted by name."""
+    return {p.stem: p for p in sorted(CONFIG_DIR.glob("*.toml"))}
+
+
+def resolve_config(spec: str | Path) -> Path:
+    """A config argument as a file: a path that exists wins; else a bare name
+    (``lecun1989`` or ``lecun1989.toml``) is a shipped config."""
+    path = Path(spec)
+    if path.exists():
+        return path
+    shipped = shipped_configs()
+    if path.parent == Path(".") and path.suffix in ("", ".toml") and path.stem in shipped:
+        return shipped[path.stem]
+    names = ", ".join(shipped) or "none found"
+    raise _err(f"config {spec}: no such file, and no shipped config of that name (shipped: {names})")
+
+
+def describe_config(path: Path) -> str:
+    """A config file's one-line description: its leading comment's first
+    paragraph (up to a bare "#" line)."""
+    lines = []
+    for line in Path(path).read_text().splitlines():
+        if not line.startswith("#") or not line.lstrip("#").strip():
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(lines).rstrip(".")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = (), seed: int | None = None) -> Config:
-    """Read a config file (default: configs/quick.toml), apply ``--set`` overrides
-    and an optional seed, validate, and return the frozen :class:`Config`."""
-    if path is None:
-        path = CONFIG_DIR / "quick.toml"
-        raw = read_toml(path) if path.exists() else QUICK
-    else:
-        raw = read_toml(path)
+    """Read a config (a file, or a shipped config's name; default: the shipped
+    ``quick``), apply ``--set`` overrides and an optional seed, validate, and
+    return the frozen :class:`Config`."""
+    path = resolve_config("quick" if path is None else path)
+    raw = read_toml(path)
     raw = dict(raw)
     raw.setdefault("name", Path(path).stem)
     source = str(path)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from lecun89.config import Config, config_hash, load_config, read_toml, config_f
 from lecun89.errors import UserError
 from lecun89.model import Network, build_model, save_checkpoint
 from lecun89.optim import lr_at, make_optimizer
+from lecun89.provenance import source
 from lecun89.threads import one_thread, thread_info
 
 RUNS_DIR = Path("runs")
@@ -169,15 +169,6 @@ def _save_npz(path: Path, arrays: dict) -> None:
     with open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     tmp.replace(path)
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _versions() -> dict:
@@ -322,7 +313,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,
                                         "test_outputs": te["outputs"], "test_labels": data.y_test})
     meta.update({
-        "versions": _versions(), "git_commit": _git_commit(), "seed": cfg.seed,
+        "versions": _versions(), "git_commit": source()["git_commit"], "install": source()["install"],
+        "git_dirty": source()["git_dirty"], "seed": cfg.seed,
         "config_hash": config_hash(cfg), "data": data.meta, "data_checksum": data.meta.get("checksum"),
         "threads": threads, "blas_threads": 1,
         "end": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -1,6 +1,8 @@
 """Configs: defaults, files, --set overrides, and every way to get them wrong."""
 
 
+from pathlib import Path
+
 import pytest
 
 from lecun89.cli import main
@@ -30,14 +32,16 @@ def test_paper_config_says_what_the_paper_says():
     assert cfg.model.h2_table == BLOCK_TABLE
     t = cfg.train
     assert (t.passes, t.batch_size, t.order, t.loss, t.optimizer) == (23, 1, "fixed", "mse", "sdlm")
+    assert (cfg.model.init, cfg.model.init_scale) == ("fanin", 2.4)  # paper: U(+-2.4/F)
+    # SN2.8's second-order method as its manual states it (docs/fidelity.md)
+    assert (t.schedule, t.lr, t.sdlm_estimator, t.sdlm_gamma, t.sdlm_mu, t.cost_scale, t.sdlm_eps_scale) == (
+        "constant", 5e-4, "running", 0.05, 0.05, "half_sum", "none")
 
 
 def test_default_config_is_quick():
-    from lecun89.config import QUICK, config_from_dict
-
     cfg = load_config(None)
     assert cfg.name == "quick" and cfg.data.name == "digits"
-    assert cfg == load_config(CONFIG_DIR / "quick.toml") == config_from_dict(QUICK)
+    assert cfg == load_config(CONFIG_DIR / "quick.toml") == load_config("quick")
 
 
 def test_overrides_are_typed():
@@ -104,4 +108,64 @@ def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, capsy
     assert not out.exists() and not (tmp_path / "runs").exists()
     assert main(["train", str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"lecun89: error: config {tmp_path / 'missing.toml'}: no such file"]
+    assert len(err) == 1 and err[0].startswith(f"lecun89: error: config {tmp_path / 'missing.toml'}: no such file")
+
+
+# --- shipped configs, by name, from anywhere ------------------------------------
+
+REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def test_shipped_configs_are_the_repositorys_configs_folder():
+    """One source: the installed lecun89.configs is configs/ itself (mapped at
+    build time), file for file and byte for byte."""
+    import importlib.resources
+
+    installed = {p.name: p.read_bytes() for p in importlib.resources.files("lecun89.configs").iterdir()
+                 if p.name.endswith(".toml")}
+    repo = {p.name: p.read_bytes() for p in REPO_CONFIGS.glob("*.toml")}
+    assert installed == repo and "lecun1989.toml" in installed
+
+
+def test_a_bare_name_is_a_shipped_config_and_a_path_wins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paper = load_config(CONFIG_DIR / "lecun1989.toml")
+    assert load_config("lecun1989") == load_config("lecun1989.toml") == paper
+    (tmp_path / "lecun1989.toml").write_text('name = "mine"\n[train]\npasses = 2\n')
+    assert load_config("lecun1989.toml").name == "mine"  # a file in the working directory wins
+    assert load_config("lecun1989") == paper               # "lecun1989" is no file here: the shipped one
+    with pytest.raises(UserError) as exc:
+        load_config("lecun1990")
+    assert "no shipped config of that name" in str(exc.value) and "lecun1989-lenet5" in str(exc.value)
+    with pytest.raises(UserError):
+        load_config("sub/lecun1989.toml")  # a path with a folder is a path, never a name
+
+
+def test_configs_command_lists_and_shows(capsys, tmp_path, monkeypatch):
+    from lecun89.config import describe_config, shipped_configs
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    for name, path in shipped_configs().items():
+        desc = describe_config(path)
+        assert desc and f"{name}  " in out and desc in out, name
+    assert describe_config(CONFIG_DIR / "lecun1989.toml").startswith("The paper: Net-1989")
+    assert main(["configs", "show", "lecun1989"]) == 0
+    assert capsys.readouterr().out == (CONFIG_DIR / "lecun1989.toml").read_text()
+    assert main(["configs", "show", "nope"]) == 2
+    assert main(["configs", "show"]) == 2
+
+
+def test_version_names_the_checkouts_commit(capsys):
+    import subprocess
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_CONFIGS.parent, capture_output=True, text=True,
+                          check=False).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    assert out.startswith("lecun89 0.") and f"checkout, git {head[:12]}" in out
