@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates every number in the README's results table: the paper's network
-# (SDLM and plain SGD), the paper's fully connected baseline, the 2022
-# replication's setup and its modern recipe on MNIST-16 and on the real USPS
-# digits (as shipped and with a tuned learning rate), 5 seeds each, as one
-# sweep (about 18 minutes on 2 cores).
+# as SN2.8 trained it (20 seeds) and with LeNet-5's recipe (10 seeds), plain
+# SGD, the paper's fully connected baseline, the 2022 replication's setup and
+# its modern recipe on MNIST-16 and on the real USPS digits (5 seeds each),
+# then one summary over all of them (about 60 minutes on 2 cores).
 #
 #   bash scripts/replicate.sh [--data-dir DIR] [--out DIR] [--jobs J]
 #
@@ -14,15 +14,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=runs/replication
+data=()
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
         --out=*) out="${1#--out=}"; shift ;;
+        --data-dir) data=(--data-dir "$2"); shift 2 ;;
+        --data-dir=*) data=(--data-dir "${1#--data-dir=}"); shift ;;
         *) args+=("$1"); shift ;;
     esac
 done
-exec python -m lecun89 sweep \
-    configs/lecun1989.toml configs/lecun1989-sgd.toml configs/fc-baseline.toml \
-    configs/karpathy2022.toml configs/modern.toml configs/modern-usps.toml configs/modern-usps-tuned.toml \
-    --seeds 5 --jobs 2 --out "$out" "${args[@]+"${args[@]}"}"
+sweep() { python -m lecun89 sweep "$@" --jobs 2 --out "$out" "${data[@]+"${data[@]}"}" "${args[@]+"${args[@]}"}"; }
+sweep lecun1989 --seeds 20
+sweep lecun1989-lenet5 --seeds 10
+sweep lecun1989-sgd fc-baseline karpathy2022 modern modern-usps modern-usps-tuned --seeds 5
+python -m lecun89 report "$out" "${data[@]+"${data[@]}"}"    # one summary.md over every run above
