@@ -164,7 +164,11 @@ def test_version_names_the_checkouts_commit(capsys):
         main(["--version"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_CONFIGS.parent, capture_output=True, text=True,
+    import lecun89
+
+    # the checkout the running package comes from (not necessarily this test file's)
+    root = Path(lecun89.__file__).resolve().parent.parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                           check=False).stdout.strip()
     if not head:
         pytest.skip("not a git checkout")
