@@ -159,7 +159,7 @@ class SDLM(Optimizer):
         self.loss = L.make_loss(cfg.loss, cfg.cost_scale)
         self.scale = epsilon_scale(net, cfg.sdlm_eps_scale)
         self.running = cfg.sdlm_estimator == "running"
-        self._eps = None            # per-weight epsilon (running, with a scale)
+        self._eps = None            # per-weight epsilon of this pass (with a scale)
         self._d2out: dict[int, np.ndarray] = {}  # d2E/dy2 per batch size (constant for MSE)
 
     def estimate_h(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -173,13 +173,13 @@ class SDLM(Optimizer):
 
     def start_pass(self, lr, x, labels, rng):
         self.lr = lr
+        self._eps = None if self.scale is None else lr * self.scale
         if self.running:
-            self._eps = None if self.scale is None else lr * self.scale
             return
         n = min(self.cfg.sdlm_samples, len(x))
         pick = np.sort(rng.choice(len(x), size=n, replace=False))
         self.state["h"][...] = self.estimate_h(x[pick], labels[pick])
-        np.divide(lr if self.scale is None else lr * self.scale, self.cfg.sdlm_mu + self.state["h"], out=self.eta)
+        np.divide(lr if self._eps is None else self._eps, self.cfg.sdlm_mu + self.state["h"], out=self.eta)
 
     def _update_h(self) -> None:
         """This step's second-derivative pass (after its forward and backward),
