@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "lecun89.gradcheck",
     "lecun89.data",
     "lecun89.shipped",
+    "lecun89.predict",
+    "lecun89.serve",
 )
 
 

@@ -68,6 +68,19 @@ def rejection_at(outputs: np.ndarray, labels: np.ndarray, target_error: float = 
     return float(rejected[ok[0]]) if len(ok) else 1.0
 
 
+def gap_threshold(outputs: np.ndarray, labels: np.ndarray, target_error: float = 0.01) -> float:
+    """The output gap a digit needs to be accepted (``gap >= threshold``) so that the
+    accepted digits have error <= target_error, rejecting as few as possible: the
+    smallest gap among the digits :func:`rejection_at` accepts. ``inf`` when even
+    the most confident digit alone errs more (reject all)."""
+    rejected, err = rejection_curve(outputs, labels)
+    ok = np.flatnonzero(err <= target_error + 1e-12)
+    if not len(ok):
+        return float("inf")
+    n_accepted = round((1.0 - rejected[ok[0]]) * len(labels))
+    return float(np.sort(output_gap(outputs))[::-1][n_accepted - 1])
+
+
 def confusion_matrix(outputs: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
     """counts[true, predicted]."""
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)

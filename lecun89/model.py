@@ -100,6 +100,26 @@ class Network:
         with one_thread():
             return np.concatenate([self.forward(x[i:i + PREDICT_BATCH]) for i in range(0, len(x), PREDICT_BATCH)])
 
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Each parameter layer's units after their squashing function, for up to
+        :data:`PREDICT_BATCH` digits in inference mode, keyed by layer name (H1,
+        H2, H3, out): feature maps as (N, maps, rows, cols), the rest (N, units).
+        The last entry is what :meth:`predict` returns, bit for bit."""
+        if len(x) > PREDICT_BATCH:
+            raise ValueError(f"activations: at most {PREDICT_BATCH} digits at a time, got {len(x)}")
+        out: dict[str, np.ndarray] = {}
+        owner = None
+        with one_thread():
+            self.batch = len(x)
+            for lay in self.layers:
+                x = lay.forward(x, False)
+                if lay.param_shapes:
+                    owner = lay
+                elif owner is not None and isinstance(lay, L.Activation):
+                    out[owner.name] = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+                    owner = None
+        return out
+
     # --- the paper's table ------------------------------------------------
     def summary_rows(self) -> list[dict]:
         rows = [{"layer": "input", "shape": "1 x 16x16", "units": 256, "connections": 0, "params": 0}]

@@ -1,0 +1,210 @@
+"""``lecun89 predict`` and ``lecun89 models``: read a person's own digits.
+
+The shipped models (``lecun89/models/<name>.npz`` beside ``<name>.json``) are
+checkpoints trained by the shipped configs on the real USPS digits, made and
+checked by ``scripts/ship_models.py``. Each carries the output gap under which
+a digit is rejected: the paper's criterion, the threshold that leaves 1% error
+on the test set. ``--model`` also takes any run's ``model.npz``; its threshold
+comes from the run's ``outputs.npz`` when it is there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from lecun89.errors import UserError
+
+DEFAULT_MODEL = "lecun1989"
+# The order `lecun89 models` lists them and the page offers them.
+SHIPPED = ("lecun1989", "modern-usps")
+
+
+def models_dir() -> Path:
+    return Path(str(resources.files("lecun89") / "models"))
+
+
+def shipped_models() -> dict[str, Path]:
+    """name -> checkpoint path, for the shipped models present in this install."""
+    d = models_dir()
+    return {n: d / f"{n}.npz" for n in SHIPPED if (d / f"{n}.npz").is_file()}
+
+
+@dataclass
+class Model:
+    """A network ready to read digits, with its rejection threshold."""
+
+    name: str
+    net: object
+    threshold: float | None  # accept a digit when its output gap >= threshold
+    info: dict = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        r = self.info.get("results", {})
+        return {"name": self.name, "description": self.info.get("description", ""),
+                "threshold": self.threshold, "test_error": r.get("test_error"),
+                "rejection_at_1pct": r.get("rejection_at_1pct"),
+                "outputs": "logits" if self.net.config.output_activation == "none" else "scaled tanh",
+                "layers": [lay.name for lay in self.net.param_layers]}
+
+
+def load_model(spec: str | Path | None = None) -> Model:
+    """A shipped model by name (default: the paper's), or a ``model.npz`` path."""
+    from lecun89.model import load_checkpoint
+
+    spec = str(spec) if spec is not None else DEFAULT_MODEL
+    shipped = shipped_models()
+    p = Path(spec)
+    if spec in shipped and not p.is_file():
+        info = json.loads(shipped[spec].with_suffix(".json").read_text())
+        return Model(spec, load_checkpoint(shipped[spec]), info["reject_gap"], info)
+    if p.is_dir() and (p / "model.npz").is_file():
+        p = p / "model.npz"
+    if not p.is_file():
+        names = ", ".join(shipped) or "none in this install"
+        raise UserError(f"--model {spec}: neither a shipped model ({names}) nor a model.npz file", status=2)
+    net = load_checkpoint(p)
+    return Model(str(p), net, _threshold_from_run(p), {"description": f"checkpoint {p}"})
+
+
+def _threshold_from_run(model_path: Path) -> float | None:
+    """The 1%-error gap threshold from the run's own test outputs, if saved beside it."""
+    from lecun89.metrics import gap_threshold
+
+    out = model_path.parent / "outputs.npz"
+    if not out.is_file():
+        return None
+    try:
+        with np.load(out, allow_pickle=False) as z:
+            return gap_threshold(z["test_outputs"], z["test_labels"], 0.01)
+    except Exception:  # an unreadable outputs.npz only costs the rejection
+        return None
+
+
+def analyse(model: Model, x16: np.ndarray, maps: bool = True) -> dict:
+    """The network's reading of one digit (16x16 in [-1, 1]): outputs, decision,
+    top two and their gap, rejection, and (``maps``) every layer's units."""
+    x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
+    acts = model.net.activations(x)
+    out = acts[model.net.param_layers[-1].name][0]
+    order = np.argsort(-out, kind="stable")
+    d1, d2 = int(order[0]), int(order[1])
+    gap = float(out[d1] - out[d2])
+    r = {
+        "model": model.name,
+        "digit": d1,
+        "outputs": out.tolist(),
+        "top2": [[d1, float(out[d1])], [d2, float(out[d2])]],
+        "gap": gap,
+        "threshold": model.threshold,
+        "rejected": bool(model.threshold is not None and gap < model.threshold),
+    }
+    if maps:
+        r["input"] = x[0, 0].tolist()
+        r["layers"] = [{"name": k, "shape": list(v.shape[1:]), "values": v[0].tolist()} for k, v in acts.items()]
+    return r
+
+
+# --- the command ------------------------------------------------------------
+
+def _line(path: str, r: dict) -> str:
+    outs = " ".join(f"{i}:{v:+.2f}" for i, v in enumerate(r["outputs"]))
+    (a, va), (b, vb) = r["top2"]
+    verdict = f"{r['digit']}"
+    if r["threshold"] is not None:
+        verdict += (f"  REJECTED (gap {r['gap']:.3f} < {r['threshold']:.3f})" if r["rejected"]
+                    else f"  accepted (gap {r['gap']:.3f} >= {r['threshold']:.3f})")
+    return (f"{path}: {verdict}\n  top 2: {a} ({va:+.3f}), {b} ({vb:+.3f}), gap {r['gap']:.3f}\n"
+            f"  outputs: {outs}")
+
+
+def _show(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(items), 2, figsize=(4.4, 2.2 * len(items)), squeeze=False)
+    for row, (path, gray, x16, r) in zip(axes, items):
+        if gray is not None:
+            row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
+        else:
+            row[0].text(0.5, 0.5, ".npy\n(used as is)", ha="center", va="center")
+        row[0].set_title(Path(path).name, fontsize=8)
+        row[1].imshow(x16, cmap="gray_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+        row[1].set_title(f"16x16: {r['digit']}{' (rejected)' if r['rejected'] else ''}", fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    tmp = out.with_name(out.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(out)
+
+
+def _run(args) -> int:
+    from lecun89.digits_in import read_digit
+
+    if args.show and Path(args.show).suffix.lower() != ".png":
+        raise UserError(f"--show {args.show}: expected a .png file name", status=2)
+    model = load_model(args.model)
+    failed = 0
+    shown = []
+    for path in args.images:
+        try:
+            x16, gray = read_digit(path)
+        except UserError as exc:
+            print(f"lecun89: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        r = analyse(model, x16, maps=False)
+        if args.json:
+            print(json.dumps({"file": path, **r}), flush=True)
+        else:
+            print(_line(path, r), flush=True)
+        shown.append((path, gray, x16, r))
+    if args.show and shown:
+        _show(shown, Path(args.show))
+        if not args.json:
+            print(f"preprocessing shown in {args.show}")
+    if failed:
+        print(f"lecun89: {failed} of {len(args.images)} file(s) could not be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _list(args) -> int:
+    shipped = shipped_models()
+    if args.json:
+        print(json.dumps([load_model(n).describe() for n in shipped]))
+        return 0
+    for name in shipped:
+        d = load_model(name).describe()
+        print(f"{name:<12} test error {d['test_error']:.2%}, reject gap < {d['threshold']:.3f} "
+              f"({d['rejection_at_1pct']:.1%} of test digits) for 1% error; {d['description']}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("predict", help="read digits from image files with a trained network",
+                       description="Read handwritten digits from images (PNG, JPEG, BMP, GIF; any size, "
+                                   "dark or light background) or 16x16 .npy arrays in [-1, 1]. Each image is "
+                                   "normalised as the paper's digits were (bounding box fitted into 16x16, "
+                                   "aspect kept, gray levels in [-1, 1]) and read by the network.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or 16x16 .npy arrays")
+    p.add_argument("--model", help=f"a shipped model ({', '.join(SHIPPED)}; default {DEFAULT_MODEL}) "
+                                   "or a model.npz / run directory")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--show", metavar="OUT.png", help="save each original beside its 16x16 input")
+    p.set_defaults(func=_run)
+
+    m = sub.add_parser("models", help="list the shipped trained models",
+                       description="The trained networks shipped with lecun89 (used by predict and serve).")
+    m.add_argument("--json", action="store_true", help="one JSON list")
+    m.set_defaults(func=_list)

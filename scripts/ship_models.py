@@ -1,0 +1,135 @@
+"""Make (or check) the trained models shipped in the package, lecun89/models/.
+
+Each shipped model is one shipped config trained with seed 0 on the real USPS
+digits; it travels as ``<name>.npz`` (the run's model.npz, ~80 KB) and
+``<name>.json``: the config, the run's results, the output-gap threshold that
+leaves 1% error on the test set (the paper's rejection criterion), and where and
+how it was made. The seed is fixed by the issue that asked for them, not chosen
+by results.
+
+    python scripts/ship_models.py --data-dir DIR           # train and write lecun89/models/
+    python scripts/ship_models.py --data-dir DIR --check   # train again; compare with what is shipped
+
+Runs go under ``--work`` (default runs/ship-models/<config>/seed-0, the layout
+of `lecun89 sweep`); a finished run there of exactly the same resolved config
+is reused, e.g. ``--work runs/replication`` after scripts/replicate.sh.
+Training takes about 1 minute (lecun1989) and 4 minutes (modern-usps) here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lecun89 import metrics  # noqa: E402
+from lecun89.config import config_hash, load_config, to_dict  # noqa: E402
+from lecun89.errors import UserError  # noqa: E402
+from lecun89.predict import SHIPPED  # noqa: E402
+
+DESCRIPTIONS = {
+    "lecun1989": "the paper's network trained as SN2.8 did (configs/lecun1989.toml, seed 0)",
+    "modern-usps": "the paper's network with the 2022 replication's modern recipe "
+                   "(configs/modern-usps.toml, seed 0)",
+}
+RESULT_KEYS = ("config_name", "config_hash", "dataset", "passes", "seed", "train_error", "test_error",
+               "train_misses", "test_misses", "train_mse", "test_mse", "train_half_mse", "test_half_mse",
+               "rejection_at_1pct", "data_checksum")
+
+
+def train(name: str, work: Path, data_dir) -> Path:
+    from lecun89.sweep import run_status
+    from lecun89.train import run_training
+
+    cfg = dataclasses.replace(load_config(name), seed=0)
+    run_dir = work / cfg.name / "seed-0"
+    status = run_status(run_dir, cfg)
+    if status == "other":
+        raise UserError(f"{run_dir} holds a run of a different config; use another --work")
+    if status == "done":
+        print(f"{name}: reusing {run_dir} (same resolved config, finished)", flush=True)
+    else:
+        print(f"{name}: training into {run_dir}", flush=True)
+        run_training(cfg, run_dir, data_dir, resume=status == "partial", quiet=True)
+    return run_dir
+
+
+def describe(name: str, run_dir: Path) -> dict:
+    from lecun89.provenance import source
+
+    results = json.loads((run_dir / "results.json").read_text())
+    meta = json.loads((run_dir / "meta.json").read_text())
+    with np.load(run_dir / "outputs.npz", allow_pickle=False) as z:
+        out, labels = z["test_outputs"], z["test_labels"]
+    threshold = metrics.gap_threshold(out, labels, 0.01)
+    cfg = load_config(name)
+    return {
+        "name": name,
+        "description": DESCRIPTIONS[name],
+        "config": to_dict(dataclasses.replace(cfg, seed=0)),
+        "results": {k: results.get(k) for k in RESULT_KEYS},
+        "reject_gap": threshold,
+        "reject_note": "a digit is rejected when the gap between its two largest outputs is below "
+                       "reject_gap: the smallest gap the paper's criterion accepts for 1% error on the "
+                       "2,007 USPS test digits",
+        "made": {
+            "by": "python scripts/ship_models.py",
+            "trained": {k: meta.get(k) for k in ("end", "git_commit", "git_dirty", "versions", "threads")},
+            "shipped_from": source(),
+            "shipped": dt.date.today().isoformat(),
+        },
+    }
+
+
+def arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", help="directory with usps/ (default: $LECUN89_DATA, else the user cache)")
+    ap.add_argument("--work", default="runs/ship-models", help="where the training runs go")
+    ap.add_argument("--check", action="store_true", help="compare a fresh training with the shipped files")
+    ap.add_argument("--only", choices=SHIPPED, action="append", help="one model (repeatable)")
+    args = ap.parse_args()
+    dest = ROOT / "lecun89" / "models"
+    bad = 0
+    try:
+        for name in args.only or SHIPPED:
+            run_dir = train(name, Path(args.work), args.data_dir)
+            info = describe(name, run_dir)
+            if args.check:
+                shipped = json.loads((dest / f"{name}.json").read_text())
+                a, b = arrays(run_dir / "model.npz"), arrays(dest / f"{name}.npz")
+                same_w = a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+                same_cfg = shipped["results"]["config_hash"] == config_hash(
+                    dataclasses.replace(load_config(name), seed=0))
+                same_thr = shipped["reject_gap"] == info["reject_gap"]
+                ok = same_w and same_cfg and same_thr
+                bad += not ok
+                print(f"{name}: weights {'identical' if same_w else 'DIFFER'}, config "
+                      f"{'same' if same_cfg else 'CHANGED'}, threshold {'same' if same_thr else 'DIFFERS'}")
+                continue
+            dest.mkdir(exist_ok=True)
+            (dest / f"{name}.npz").write_bytes((run_dir / "model.npz").read_bytes())
+            (dest / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+            r = info["results"]
+            print(f"{name}: test error {r['test_error']:.2%}, reject gap {info['reject_gap']:.4f} "
+                  f"({r['rejection_at_1pct']:.1%} rejected) -> {dest / name}.npz")
+    except UserError as exc:
+        print(f"ship_models: error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
