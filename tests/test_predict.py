@@ -275,3 +275,15 @@ def test_unknown_model_is_refused(capsys, tmp_path):
     draw(1, 64, 5).save(p)
     assert main(["predict", str(p), "--model", "nonesuch"]) == 2
     assert "neither a shipped model (lecun1989, modern-usps)" in capsys.readouterr().err
+
+
+def test_readme_example_is_what_the_command_prints(capsys, monkeypatch):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    lines = (repo / "README.md").read_text().splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("    $ lecun89 predict docs/seven.png"))
+    shown = [line[4:] for line in lines[i + 1:i + 4]]
+    monkeypatch.chdir(repo)
+    assert main(["predict", "docs/seven.png"]) == 0
+    assert capsys.readouterr().out.splitlines() == shown
