@@ -42,6 +42,7 @@ SCHEDULES = ("constant", "step", "linear", "cosine")
 LOSSES = ("mse", "ce")
 ORDERS = ("fixed", "shuffle")
 AUGMENTS = ("none", "shift")
+ENGINES = ("numpy", "numba")
 INITS = ("sqrt", "fanin")
 SDLM_ESTIMATORS = ("snapshot", "running")
 EPS_SCALES = ("none", "fanin", "sqrt_fanin", "sqrt_fanin_share")
@@ -107,6 +108,9 @@ class TrainConfig:
     cost_scale: str = "mean"   # mse per pattern: "mean" over the outputs (the MSE the paper reports) |
     #                            "half_sum" (SN2.8: 1/2 sum over the outputs, K/2 = 5 times "mean")
     augment: str = "none"      # none | shift (+-1 pixel, background fill)
+    engine: str = "numpy"      # numpy (the layers, the reference) | numba (whole online passes compiled:
+    #                            the same arithmetic summed in another order, so other last bits; see
+    #                            lecun89/engine_numba.py for what it covers)
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,14 @@ def _validate(cfg: Config) -> Config:
         raise _err("train.sdlm_estimator: \"running\" (SN2.8) is implemented for loss = \"mse\"; "
                    "use \"snapshot\" with cross-entropy")
     _choice("train.augment", t.augment, AUGMENTS)
+    _choice("train.engine", t.engine, ENGINES)
+    if t.engine == "numba":
+        from lecun89.engine import unsupported
+
+        why = unsupported(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table)))
+        if why:
+            raise _err(f"train.engine: \"numba\" does not run {why} (it runs net1989 with scaled tanh, mse, "
+                       "batch 1, SGD or SDLM's running estimator); use train.engine = \"numpy\"")
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)
     return dataclasses.replace(
@@ -401,7 +413,16 @@ def to_toml(cfg: Config) -> str:
     return "\n".join(lines)
 
 
+# Keys added after run directories existed: hashed only when set away from their
+# default, so every older run keeps its identity (and a sweep still resumes it).
+HASH_IF_SET = {("train", "engine"): "numpy"}
+
+
 def config_hash(cfg: Config) -> str:
     """sha256 of the resolved config (canonical JSON); the run's identity."""
-    text = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    d = to_dict(cfg)
+    for (section, key), default in HASH_IF_SET.items():
+        if d[section].get(key) == default:
+            del d[section][key]
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

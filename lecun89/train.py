@@ -108,6 +108,14 @@ class Trainer:
         loss = L.make_loss(cfg.train.loss, cfg.train.cost_scale)
         self._grad = loss.grad
         self._targets = loss.targets(data.y_train)
+        self.engine = None
+        if cfg.train.engine == "numba":
+            from lecun89.engine import NumbaPass
+
+            self.engine = NumbaPass(self.net, cfg.train, cfg.model)
+            # A writeable copy: the compiled pass is specialised for writeable arrays
+            # (and was compiled for them before the first pass).
+            self._x16 = np.array(data.x_train[:, 0], dtype=np.float64, order="C", copy=True)
 
     # -- state for resume --
     def state(self) -> dict[str, np.ndarray]:
@@ -133,6 +141,8 @@ class Trainer:
         x, t = self.data.x_train, self._targets
         lr = lr_at(cfg, self.passes_done)
         opt.start_pass(lr, x, self.data.y_train, self.rng)
+        if self.engine is not None:
+            return self._compiled_pass(lr, progress)
         if cfg.order == "shuffle":
             perm = self.rng.permutation(len(x))
             x, t = x[perm], t[perm]
@@ -152,6 +162,20 @@ class Trainer:
                 progress(start + b)
         if progress is not None:
             progress(n)
+        self.passes_done += 1
+        return lr
+
+
+    def _compiled_pass(self, lr: float, progress=None) -> float:
+        """The same pass with the numba engine: the same order (and generator
+        draws), in chunks so progress shows and Ctrl-C lands between digits."""
+        n = len(self._x16)
+        order = self.rng.permutation(n) if self.cfg.train.order == "shuffle" else np.arange(n)
+        h = self.opt.state.get("h")
+        for start in range(0, n, 512):
+            self.engine.run(self._x16, self._targets, order[start:start + 512], lr, h)
+            if progress is not None:
+                progress(min(n, start + 512))
         self.passes_done += 1
         return lr
 
@@ -317,6 +341,7 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
         "git_dirty": source()["git_dirty"], "seed": cfg.seed,
         "config_hash": config_hash(cfg), "data": data.meta, "data_checksum": data.meta.get("checksum"),
         "threads": threads, "blas_threads": 1,
+        "engine": trainer.engine.info() if trainer.engine is not None else {"name": "numpy"},
         "end": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })
     _write_atomic(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -269,6 +269,32 @@ def time_runs(run, repeat: int, setup=None) -> tuple[list[float], object]:
     return times, state
 
 
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def numba_compile_seconds() -> dict:
+    """The numba engine's set-up in a fresh process: with an empty cache (compiling)
+    and again with the cache that run wrote."""
+    import subprocess
+    import tempfile
+
+    code = ("from lecun89.config import load_config; from lecun89.model import build_model; "
+            "from lecun89.engine import NumbaPass; c = load_config('lecun1989', ['train.engine=numba']); "
+            "print(NumbaPass(build_model(c.model), c.train, c.model).compile_seconds)")
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for key in ("cold", "cached"):
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            out[key] = float(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
 def summary(times: list[float]) -> dict:
     return {"best": min(times), "median": statistics.median(times), "runs": times}
 
@@ -489,6 +515,22 @@ def run_bench(args) -> dict:
             say(f"# lecun89 float64 SDLM ({name}, {cfg_s.train.sdlm_estimator}) batch 1: {fmt_s(sdlm[name])} s",
                 file=sys.stderr)
         res["sdlm"] = sdlm
+        # The compiled engine (train.engine = "numba") on the same two batch-1 workloads.
+        if numba_available():
+            eng: dict = {}
+            for key, name, ref in (("sgd_b1", "lecun1989-sgd", lec[1]), ("sdlm_running", "lecun1989",
+                                                                         sdlm["lecun1989"])):
+                cfg_n = load_config(CONFIG_DIR / f"{name}.toml", ["train.engine=numba"])
+                Trainer(cfg_n, warm).run_pass()  # warm-up (and compile, or load numba's cache)
+                times, _ = time_runs(lambda t: t.run_pass(), repeat, lambda c=cfg_n: Trainer(c, ds))
+                eng[key] = dict(summary(times), config=name, numpy=ref["best"],
+                                speedup_vs_numpy=ref["best"] / min(times))
+                say(f"# lecun89 numba engine, {name} batch 1: {fmt_s(eng[key])} s "
+                    f"({eng[key]['speedup_vs_numpy']:.2f}x the numpy engine)", file=sys.stderr)
+            eng["compile"] = numba_compile_seconds()
+            say(f"# numba compile: {eng['compile']['cold']:.1f} s cold, {eng['compile']['cached']:.2f} s "
+                "from its cache", file=sys.stderr)
+            res["numba"] = eng
         net_inf = trainers[1].net
         predict_in_batches(net_inf, x_all[:infer_batch], infer_batch)  # warm-up
         if args.infer_batch is None:  # what users run: predict's own default
@@ -634,6 +676,15 @@ def run_bench(args) -> dict:
             verdicts.append({"what": what, "met": lec[k]["best"] <= limit, "value": lec[k]["best"]})
         row["targets"] = verdicts
         res["workloads"][key] = row
+    eng = res.get("numba")
+    if eng:
+        eng["sgd_b1"]["gflops"] = n_train * flops_train / eng["sgd_b1"]["best"] / 1e9
+        if tor:
+            fastest = min(tor, key=lambda n: tor[n][1]["best"])
+            eng["sgd_b1"]["torch_fastest"] = fastest
+            eng["sgd_b1"]["speedup_vs_torch_fastest"] = tor[fastest][1]["best"] / eng["sgd_b1"]["best"]
+            eng["sgd_b1"]["speedup_vs_torch_float32"] = (tor["float32"][1]["best"] / eng["sgd_b1"]["best"]
+                                                         if "float32" in tor else None)
     return res
 
 
@@ -723,6 +774,26 @@ def render(res: dict) -> str:
         out += _table(["config", "curvature estimate", "seconds (best / median)", "x SGD batch-1 pass"],
                       [[f"`{n}`", r["estimator"], fmt_s(r), f"{r['ratio_to_sgd_b1']:.2f}x"]
                        for n, r in res["sdlm"].items()])
+    eng = res.get("numba")
+    if eng:
+        out.append("")
+        out.append(f"The compiled engine (`train.engine = \"numba\"`, {res['n_train']:,} digits, batch 1) against "
+                   f"the numpy engine in the same run; numba's set-up in a fresh process: "
+                   f"{eng['compile']['cold']:.1f} s compiling, {eng['compile']['cached']:.2f} s from its cache.")
+        out.append("")
+        rows = []
+        for key, label in (("sgd_b1", "SGD pass"), ("sdlm_running", "SDLM pass (running, SN2.8)")):
+            r = eng[key]
+            extra = ""
+            if key == "sgd_b1":
+                extra = f", {r['gflops']:.2f} GFLOP/s"
+                if r.get("speedup_vs_torch_fastest") is not None:
+                    extra += f"; {r['speedup_vs_torch_fastest']:.1f}x PyTorch's fastest ({r['torch_fastest']})"
+                    if r.get("speedup_vs_torch_float32") is not None:
+                        extra += f", {r['speedup_vs_torch_float32']:.1f}x its default (float32)"
+            rows.append([f"{label}, `{r['config']}`", f"{r['numpy']:.3f} s", fmt_s(r) + " s" + extra,
+                         f"{r['speedup_vs_numpy']:.2f}x"])
+        out += _table(["workload", "numpy engine (best)", "numba engine (best / median)", "speed-up"], rows)
     bd = res.get("breakdown")
     if bd:
         out += [""] + render_breakdown(bd)

@@ -1,0 +1,245 @@
+"""The numba engine's compiled kernels (see :mod:`lecun89.engine`): whole online
+passes of Net-1989, forward, backward, second-derivative pass and update for
+every digit in one compiled loop.
+
+The arithmetic is the numpy layers' (:mod:`lecun89.layers`), written as loops
+over the real connections (the H2 table is walked, not masked); the sums run in
+another order, so results agree with the numpy engine to rounding, not bit for
+bit. Importing this module imports numba.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# reassoc lets the compiler vectorise the dot products' sums (the order of the
+# additions changes, not what is added); contract allows fused multiply-adds.
+jit = numba.njit(cache=True, fastmath={"reassoc", "contract"}, boundscheck=False)
+
+
+@jit
+def _im2col(xp, OW, cols):
+    """cols (C, 25, P): the 5x5 window of every map at each of the P positions of
+    a stride-2 convolution over xp (C, H+4, W+4), the input padded by 2;
+    positions last, so the products below run along contiguous rows."""
+    C, _, P = cols.shape
+    for ch in range(C):
+        for ki in range(5):
+            for kj in range(5):
+                t = ki * 5 + kj
+                for p in range(P):
+                    cols[ch, t, p] = xp[ch, 2 * (p // OW) + ki, 2 * (p % OW) + kj]
+
+
+@jit
+def _conv_fwd(cols, w, b, bmode, table, a):
+    """a (M, P) = bias + sum over the table's maps c of w[o, c] . windows."""
+    M, P = a.shape
+    k = table.shape[1]
+    for o in range(M):
+        if bmode == 2:
+            a[o, :] = b[o * P:(o + 1) * P]
+        elif bmode == 1:
+            a[o, :] = b[o]
+        else:
+            a[o, :] = 0.0
+        for c in range(k):
+            ch = table[o, c]
+            for t in range(25):
+                wv = w[o, c, t]
+                for p in range(P):
+                    a[o, p] += wv * cols[ch, t, p]
+
+
+@jit
+def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
+    """dE/dw into gw (M, k, 25), dE/db into gb and, with need_dx, dE/d(windows)
+    into dcols (C, 25, P), from da (M, P). The second-derivative pass calls it
+    with the windows and weights squared."""
+    M, P = da.shape
+    k = table.shape[1]
+    if need_dx:
+        dcols[...] = 0.0
+    for o in range(M):
+        for c in range(k):
+            ch = table[o, c]
+            for t in range(25):
+                s = 0.0
+                for p in range(P):
+                    s += da[o, p] * cols[ch, t, p]
+                gw[o, c, t] = s
+                if need_dx:
+                    wv = w[o, c, t]
+                    for p in range(P):
+                        dcols[ch, t, p] += wv * da[o, p]
+    if bmode == 2:
+        for o in range(M):
+            gb[o * P:(o + 1) * P] = da[o, :]
+    elif bmode == 1:
+        for o in range(M):
+            gb[o] = np.sum(da[o, :])
+
+
+@jit
+def _col2im(dcols, OW, dx):
+    """dx (C, H, W) = the windows' gradients summed back; reads of the padding dropped."""
+    C, H, W = dx.shape
+    P = dcols.shape[2]
+    dx[...] = 0.0
+    for ch in range(C):
+        for ki in range(5):
+            for kj in range(5):
+                t = ki * 5 + kj
+                for p in range(P):
+                    r = 2 * (p // OW) + ki - 2
+                    q = 2 * (p % OW) + kj - 2
+                    if 0 <= r < H and 0 <= q < W:
+                        dx[ch, r, q] += dcols[ch, t, p]
+
+
+@jit
+def _tanh_layer(a, A, S, y, fp):
+    """y = A tanh(S a), fp = f'(a) = A S (1 - tanh^2), elementwise over flat arrays."""
+    for n in range(a.size):
+        t = np.tanh(a[n] * S) if S != 1.0 else np.tanh(a[n])
+        fp[n] = (1.0 - t * t) * (A * S)
+        y[n] = t * A if A != 1.0 else t
+
+
+@jit
+def _linear_fwd(x, w, b, a):
+    for o in range(w.shape[0]):
+        s = 0.0
+        for i in range(w.shape[1]):
+            s += x[i] * w[o, i]
+        a[o] = s + b[o]
+
+
+@jit
+def _linear_bwd(x, w, da, gw, gb, dx):
+    """The second-derivative pass calls it with x and w squared."""
+    dx[:] = 0.0
+    for o in range(w.shape[0]):
+        d = da[o]
+        gb[o] = d
+        for i in range(w.shape[1]):
+            gw[o, i] = d * x[i]
+        for i in range(w.shape[1]):
+            dx[i] += w[o, i] * d
+
+
+@jit
+def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, pad2,
+             Ah, Sh, Ao, So, loss_factor, lr, sdlm, mu, gamma):
+    """Online steps over X (N, 16, 16) in ``order``: flat (and SDLM's running h)
+    updated in place; outs[step] gets each digit's outputs before its update, and
+    grad and hess are left holding the last digit's dE/dw and d2E/dw2.
+
+    offs: offsets of H1.w, H1.b, H2.w, H2.b, H3.w, H3.b, out.w, out.b in flat
+    (bias offsets unused when bmode == 0); t1, t2: the H1 and H2 tables."""
+    O1, k1 = t1.shape
+    O2, k2 = t2.shape
+    n3 = offs[6] - offs[5]  # H3 units: the length of its bias
+    n4 = 10
+    w1 = flat[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25)
+    b1 = flat[offs[1]:]
+    w2 = flat[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25)
+    b2 = flat[offs[3]:]
+    w3 = flat[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16)
+    b3 = flat[offs[5]:offs[5] + n3]
+    w4 = flat[offs[6]:offs[6] + n4 * n3].reshape(n4, n3)
+    b4 = flat[offs[7]:offs[7] + n4]
+    xp = np.full((1, 20, 20), pad1)
+    y1p = np.full((O1, 12, 12), pad2)
+    cols1 = np.empty((1, 25, 64))
+    cols2 = np.empty((O1, 25, 16))
+    sq1 = np.empty((1, 25, 64))
+    sq2 = np.empty((O1, 25, 16))
+    wsq = np.empty(flat.size)  # the weights squared, for the second-derivative pass
+    a1 = np.empty((O1, 64))
+    y1 = np.empty((O1, 64))
+    f1 = np.empty((O1, 64))
+    a2 = np.empty((O2, 16))
+    y2 = np.empty((O2, 16))
+    f2 = np.empty((O2, 16))
+    y2sq = np.empty(O2 * 16)
+    a3 = np.empty(n3)
+    y3 = np.empty(n3)
+    f3 = np.empty(n3)
+    y3sq = np.empty(n3)
+    a4 = np.empty(n4)
+    y4 = np.empty(n4)
+    f4 = np.empty(n4)
+    d4 = np.empty(n4)
+    d3 = np.empty(n3)
+    dy2 = np.empty(O2 * 16)
+    d2 = np.empty((O2, 16))
+    dcols2 = np.empty((O1, 25, 16))
+    dy1 = np.empty((O1, 8, 8))
+    d1 = np.empty((O1, 64))
+    for step in range(order.size):
+        n = order[step]
+        xp[0, 2:18, 2:18] = X[n]
+        _im2col(xp, 8, cols1)
+        _conv_fwd(cols1, w1, b1, bmode, t1, a1)
+        _tanh_layer(a1.ravel(), Ah, Sh, y1.ravel(), f1.ravel())
+        y1p[:, 2:10, 2:10] = y1.reshape(O1, 8, 8)
+        _im2col(y1p, 4, cols2)
+        _conv_fwd(cols2, w2, b2, bmode, t2, a2)
+        _tanh_layer(a2.ravel(), Ah, Sh, y2.ravel(), f2.ravel())
+        y2f = y2.ravel()
+        _linear_fwd(y2f, w3, b3, a3)
+        _tanh_layer(a3, Ah, Sh, y3, f3)
+        _linear_fwd(y3, w4, b4, a4)
+        _tanh_layer(a4, Ao, So, y4, f4)
+        outs[step, :] = y4
+        for pas in range(2 if sdlm else 1):
+            square = pas == 1
+            if square:
+                g = hess
+                np.multiply(flat, flat, wsq)
+                W = wsq
+                np.multiply(cols1, cols1, sq1)
+                np.multiply(cols2, cols2, sq2)
+                for i in range(O2 * 16):
+                    y2sq[i] = y2f[i] * y2f[i]
+                for i in range(n3):
+                    y3sq[i] = y3[i] * y3[i]
+                c1, c2, x2, x3 = sq1, sq2, y2sq, y3sq
+            else:
+                g = grad
+                W = flat
+                c1, c2, x2, x3 = cols1, cols2, y2f, y3
+            for o in range(n4):
+                if square:
+                    d4[o] = loss_factor * (f4[o] * f4[o])
+                else:
+                    d4[o] = (y4[o] - T[n, o]) * loss_factor * f4[o]
+            _linear_bwd(x3, W[offs[6]:offs[6] + n4 * n3].reshape(n4, n3), d4,
+                        g[offs[6]:offs[6] + n4 * n3].reshape(n4, n3), g[offs[7]:offs[7] + n4], d3)
+            for i in range(n3):
+                d3[i] *= f3[i] * f3[i] if square else f3[i]
+            _linear_bwd(x2, W[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16), d3,
+                        g[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16), g[offs[5]:offs[5] + n3], dy2)
+            d2f = d2.ravel()
+            f2f = f2.ravel()
+            for i in range(O2 * 16):
+                d2f[i] = dy2[i] * (f2f[i] * f2f[i] if square else f2f[i])
+            _conv_bwd(c2, W[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), bmode, t2, d2,
+                      g[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), g[offs[3]:], dcols2, True)
+            _col2im(dcols2, 4, dy1)
+            d1f = d1.ravel()
+            dy1f = dy1.ravel()
+            f1f = f1.ravel()
+            for i in range(O1 * 64):
+                d1f[i] = dy1f[i] * (f1f[i] * f1f[i] if square else f1f[i])
+            _conv_bwd(c1, W[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), bmode, t1, d1,
+                      g[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), g[offs[1]:], dcols2, False)
+        if sdlm:
+            for i in range(flat.size):
+                h[i] = h[i] * (1.0 - gamma) + gamma * hess[i]
+                flat[i] -= lr * (grad[i] / (h[i] + mu))
+        else:
+            for i in range(flat.size):
+                flat[i] -= lr * grad[i]

@@ -1,0 +1,99 @@
+"""Engines that run a training pass: ``numpy`` (the layers, the reference) and
+``numba`` (whole online passes compiled, :mod:`lecun89._numba_kernels`).
+
+The numba engine covers the paper's regime: Net-1989 with scaled-tanh units,
+squared error, batch 1, no dropout or augmentation, and SGD (no momentum or
+weight decay) or SDLM with SN2.8's running estimator and one epsilon.
+It sums in another order than numpy's BLAS, so a run's last bits differ between
+engines; runs of one engine are bit-identical. A config chooses its engine
+(``train.engine``), and the run directory's config.toml and meta.json record it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from lecun89.errors import UserError
+
+ENGINES = ("numpy", "numba")
+INSTALL = 'pip install -e ".[fast]"'
+
+
+def unsupported(cfg) -> str | None:
+    """Why the numba engine cannot train ``cfg`` (a key and its value), or None."""
+    m, t = cfg.model, cfg.train
+    checks = [
+        (m.arch == "net1989", f"model.arch = {m.arch!r}"),
+        (m.activation in ("lecun", "tanh"), f"model.activation = {m.activation!r}"),
+        (m.output_activation in ("lecun", "tanh"), f"model.output_activation = {m.output_activation!r}"),
+        (m.dropout == 0, f"model.dropout = {m.dropout!r}"),
+        (t.batch_size == 1, f"train.batch_size = {t.batch_size!r}"),
+        (t.loss == "mse", f"train.loss = {t.loss!r}"),
+        (t.augment == "none", f"train.augment = {t.augment!r}"),
+        (t.optimizer in ("sgd", "sdlm"), f"train.optimizer = {t.optimizer!r}"),
+        (t.optimizer != "sgd" or not t.momentum, f"train.momentum = {t.momentum!r}"),
+        (t.optimizer != "sgd" or not t.weight_decay, f"train.weight_decay = {t.weight_decay!r}"),
+        (t.optimizer != "sdlm" or t.sdlm_estimator == "running", f"train.sdlm_estimator = {t.sdlm_estimator!r}"),
+        (t.optimizer != "sdlm" or t.sdlm_eps_scale == "none", f"train.sdlm_eps_scale = {t.sdlm_eps_scale!r}"),
+    ]
+    return next((what for ok, what in checks if not ok), None)
+
+
+def load_kernels():
+    """The compiled kernels' module; a UserError saying how to install numba if absent."""
+    try:
+        from lecun89 import _numba_kernels
+    except ImportError as exc:
+        raise UserError(f"train.engine = \"numba\" needs numba ({exc}); install it with {INSTALL}, "
+                        "or use --set train.engine=numpy") from None
+    return _numba_kernels
+
+
+_ACT = {"lecun": (1.7159, 2.0 / 3.0), "tanh": (1.0, 1.0)}
+_PARAMS = ("H1.weight", "H1.bias", "H2.weight", "H2.bias", "H3.weight", "H3.bias", "out.weight", "out.bias")
+
+
+class NumbaPass:
+    """Runs online passes of a Trainer's network and optimizer with the compiled kernels."""
+
+    def __init__(self, net, train_cfg, model_cfg):
+        self.k = load_kernels()
+        self.net, self.t = net, train_cfg
+        h1, h2 = net.param_layers[0], net.param_layers[1]
+        self.offs = np.array([net.slices[k].start if k in net.slices else 0 for k in _PARAMS], dtype=np.int64)
+        self.t1 = np.zeros((h1.O, 1), dtype=np.int64)  # every H1 map reads the one input map
+        self.t2 = np.ascontiguousarray(h2.table if h2.table is not None
+                                       else np.tile(np.arange(h1.O), (h2.O, 1)), dtype=np.int64)
+        self.bmode = {"none": 0, "map": 1, "unit": 2}[model_cfg.bias]
+        self.pads = (float(model_cfg.pad_value_h1), float(model_cfg.pad_value_h2))
+        self.act_h, self.act_o = _ACT[model_cfg.activation], _ACT[model_cfg.output_activation]
+        # dE/dy = factor (y - t) and d2E/dy2 = factor, per pattern (layers.MSELoss)
+        self.factor = (1.0 if train_cfg.cost_scale == "half_sum" else 2.0 / net.n_out)
+        self.sdlm = train_cfg.optimizer == "sdlm"
+        self.mu = float(train_cfg.sdlm_mu) if self.sdlm else 0.0
+        self.gamma = float(train_cfg.sdlm_gamma) if self.sdlm else 0.0
+        self._no_h = np.zeros(0)
+        # Compile (or load from numba's on-disk cache) before any pass is timed.
+        t0 = time.perf_counter()
+        self.run(np.zeros((0, 16, 16)), np.zeros((0, net.n_out)), np.zeros(0, dtype=np.int64), 0.0, self._no_h,
+                 np.zeros((0, net.n_out)))
+        self.compile_seconds = time.perf_counter() - t0
+
+    def run(self, x, targets, order, lr, h, outputs=None):
+        """Steps over x[order] (x (N, 16, 16)); outputs, if given, receives each
+        digit's network outputs (before its own update)."""
+        net = self.net
+        if outputs is None:
+            outputs = np.empty((len(order), net.n_out))
+        self.k.run_pass(x, targets, order, net.flat, net.flat_grad, net.flat_hess, h if self.sdlm else self._no_h,
+                        outputs, self.offs, self.t1, self.t2, self.bmode, self.pads[0], self.pads[1],
+                        self.act_h[0], self.act_h[1], self.act_o[0], self.act_o[1], self.factor, float(lr),
+                        self.sdlm, self.mu, self.gamma)
+        return outputs
+
+    def info(self) -> dict:
+        import numba
+
+        return {"name": "numba", "numba": numba.__version__, "compile_seconds": round(self.compile_seconds, 3)}

@@ -1,0 +1,135 @@
+"""The numba engine against the numpy layers (the reference): gradients, second
+derivatives and outputs to 1e-12 relative, whole passes to rounding, runs
+bit-identical for the same engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from lecun89 import layers as L
+from lecun89.config import config_hash, load_config, to_dict
+from lecun89.errors import UserError
+from lecun89.model import build_model
+
+VARIANTS = [
+    [],
+    ["model.bias=map"],
+    ["model.bias=none", "model.h2_table=full"],
+    ["model.pad_value_h1=0.0", "model.pad_value_h2=0.0", "model.activation=tanh", "model.output_activation=tanh"],
+    ["train.cost_scale=mean", "train.optimizer=sgd"],
+    ["model.h1_maps=4", "model.h2_maps=6", "model.h2_table=full", "model.h3_units=7"],
+]
+
+
+def _config(overrides):
+    return load_config("lecun1989", ["train.engine=numba", *overrides])
+
+
+def _relerr(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    pytest.importorskip("numba", reason="the numba engine's extra is not installed (pip install -e \".[fast]\")")
+    from lecun89.engine import load_kernels
+
+    return load_kernels()
+
+
+@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda o: ",".join(o) or "lecun1989")
+def test_gradients_second_derivatives_and_outputs_match_numpy(kernels, overrides, rng):
+    from lecun89.engine import NumbaPass
+
+    cfg = _config(overrides)
+    net = build_model(cfg.model, seed=3)
+    net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.size)  # biases too, not just the init's zeros
+    eng = NumbaPass(net, dataclasses.replace(cfg.train, optimizer="sdlm", sdlm_estimator="running"), cfg.model)
+    loss = L.make_loss("mse", cfg.train.cost_scale)
+    x = rng.uniform(-1, 1, (4, 16, 16))
+    labels = rng.integers(0, 10, 4)
+    t = loss.targets(labels)
+    for i in range(4):
+        # numba, lr = 0: the weights stay, grad and hess hold this digit's
+        out = eng.run(x, t, np.array([i]), 0.0, np.zeros(net.flat.size))
+        g, h = net.flat_grad.copy(), net.flat_hess.copy()
+        y = net.forward(x[i][None, None], True)
+        net.backward(loss.grad(y, t[i:i + 1]))
+        assert _relerr(out, y) <= 1e-12
+        assert _relerr(g, net.flat_grad) <= 1e-12
+        net.backward_h(loss.hess(y))
+        assert _relerr(h, net.flat_hess) <= 1e-12
+        for name, sl in net.slices.items():  # every parameter, not just the largest
+            assert _relerr(g[sl], net.flat_grad[sl]) <= 1e-11, name
+
+
+@pytest.mark.parametrize("name", ["lecun1989", "lecun1989-sgd"])
+def test_a_pass_matches_the_numpy_engine_to_rounding(kernels, name):
+    from lecun89.data import load_dataset
+    from lecun89.train import Trainer
+
+    data = load_dataset("digits")
+    data = dataclasses.replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
+    flats = {}
+    for engine in ("numpy", "numba"):
+        cfg = load_config(name, [f"train.engine={engine}", "data.name=digits", "train.order=shuffle"])
+        tr = Trainer(cfg, data)
+        w0 = tr.net.flat.copy()
+        tr.run_pass()
+        flats[engine] = tr.net.flat.copy()
+    change = np.abs(flats["numpy"] - w0).max()
+    assert np.abs(flats["numba"] - flats["numpy"]).max() <= 1e-10 * change
+
+
+def test_runs_are_bit_identical_and_record_the_engine(kernels, tmp_path):
+    from lecun89.train import run_training
+
+    cfg = load_config("quick", ["train.passes=2", "train.engine=numba"])
+    run_training(cfg, tmp_path / "a", quiet=True)
+    run_training(cfg, tmp_path / "b", quiet=True)
+    # resumed after one pass: the same bits as straight through
+    run_training(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, passes=1)), tmp_path / "c", quiet=True)
+    (tmp_path / "c" / "config.toml").write_text((tmp_path / "a" / "config.toml").read_text())
+    run_training(cfg, tmp_path / "c", resume=True, quiet=True)
+    rows = {}
+    for run in "abc":
+        with np.load(tmp_path / run / "model.npz") as z:
+            rows[run] = ({k: z[k] for k in z.files if k != "config"},
+                         [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                          for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()])
+    for run in "bc":
+        assert rows[run][1] == rows["a"][1]
+        assert all(np.array_equal(rows[run][0][k], rows["a"][0][k]) for k in rows["a"][0])
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["engine"]["name"] == "numba" and meta["engine"]["compile_seconds"] >= 0
+    assert 'engine = "numba"' in (tmp_path / "a" / "config.toml").read_text()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("train.optimizer=adamw", "train.optimizer = 'adamw'"),
+    ("train.batch_size=8", "train.batch_size = 8"),
+    ("train.sdlm_estimator=snapshot", "train.sdlm_estimator = 'snapshot'"),
+    ("model.dropout=0.25", "model.dropout = 0.25"),
+])
+def test_configs_the_engine_does_not_cover_are_refused(override, key):
+    with pytest.raises(UserError, match="train.engine") as exc:
+        _config([override])
+    assert key in str(exc.value)
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(UserError, match="train.engine"):
+        load_config("lecun1989", ["train.engine=cuda"])
+
+
+def test_the_default_engine_leaves_older_runs_identity_unchanged():
+    cfg = load_config("lecun1989")
+    d = to_dict(cfg)
+    assert d["train"].pop("engine") == "numpy"
+    assert config_hash(cfg) == hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert config_hash(_config([])) != config_hash(cfg)
