@@ -1,0 +1,450 @@
+// lecun89 serve: draw a digit, watch the 1989 network read it. No build step, no libraries.
+"use strict";
+
+const THROTTLE_MS = 100;      // at most one request per 100 ms while drawing (and one at stroke end)
+const BRUSH = 0.09;           // brush width as a share of the pad: ~2 px strokes at 16x16, as USPS digits
+// The drawing goes to the server at 140x140, half the pad's size: a quarter of the pixels to read,
+// the same 16x16 digit in the end (the server fits the ink's bounding box into 16x16).
+const SEND_SIZE = 140;
+const CAPTIONS = {
+  H1: (s) => `<b>H1</b> ${s[0]} maps ${s[1]}&times;${s[2]}<br><span>5&times;5 kernels, stride 2, on the input</span>`,
+  H2: (s) => `<b>H2</b> ${s[0]} maps ${s[1]}&times;${s[2]}<br><span>5&times;5 kernels on 8 of the H1 maps</span>`,
+  H3: (s) => `<b>H3</b> ${s[0]} units<br><span>fully connected to H2</span>`,
+};
+
+const $ = (id) => document.getElementById(id);
+const pad = $("pad");
+const padCtx = pad.getContext("2d");
+
+const sendCanvas = document.createElement("canvas");
+sendCanvas.width = sendCanvas.height = SEND_SIZE;
+
+const state = {
+  models: [], model: null, tab: "draw",
+  hasInk: false, epoch: 0, lastDraw: null,   // the drawing and the network's latest reading of it
+  busy: 0, timer: null, lastSent: 0,
+  test: null, pos: 0,                        // the test-set order for the current model, the position in it
+  lastPNG: null,                             // the drawing as last sent
+};
+window.lecun89 = state;                      // for the browser test and the curious
+
+// --- talking to the server ---------------------------------------------------------
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  };
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (e) {
+    throw new Error("the server does not answer (is lecun89 serve still running?)");
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) throw new Error((data && data.error) || `HTTP ${res.status}`);
+  return data;
+}
+
+function updateState() {
+  const busy = state.busy > 0 || state.timer !== null;
+  document.body.dataset.state = busy ? "busy" : "idle";
+}
+
+// At most one request in flight; calls made meanwhile collapse into one, made when it returns.
+function coalesced(run) {
+  let inFlight = false, again = false;
+  const go = async () => {
+    inFlight = true; state.busy++; updateState();
+    try { await run(); } catch (e) { status(e.message, true); }
+    finally {
+      inFlight = false; state.busy--;
+      if (again) { again = false; go(); }
+      updateState();
+    }
+  };
+  return () => { if (inFlight) again = true; else go(); };
+}
+
+function status(text, isError) {
+  const el = $("status");
+  el.textContent = text || "";
+  el.classList.toggle("error", !!isError);
+}
+
+// --- drawing -------------------------------------------------------------------------
+
+function padPNG() {
+  const ctx = sendCanvas.getContext("2d");
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(pad, 0, 0, SEND_SIZE, SEND_SIZE);
+  return sendCanvas.toDataURL("image/png");
+}
+
+function padClear() {
+  padCtx.fillStyle = "#fff";
+  padCtx.fillRect(0, 0, pad.width, pad.height);
+}
+
+function padPoint(e) {
+  const r = pad.getBoundingClientRect();
+  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
+}
+
+function stroke(a, b) {
+  padCtx.strokeStyle = "#000";
+  padCtx.lineWidth = BRUSH * pad.width;
+  padCtx.lineCap = "round";
+  padCtx.lineJoin = "round";
+  padCtx.beginPath();
+  padCtx.moveTo(a[0], a[1]);
+  padCtx.lineTo(b[0], b[1]);
+  padCtx.stroke();
+}
+
+let pointer = null, last = null;
+
+pad.addEventListener("pointerdown", (e) => {
+  if (pointer !== null || (e.pointerType === "mouse" && e.button !== 0)) return;
+  e.preventDefault();
+  pointer = e.pointerId;
+  pad.setPointerCapture(e.pointerId);
+  last = padPoint(e);
+  stroke(last, last);
+  state.hasInk = true;
+  schedule(false);
+});
+
+pad.addEventListener("pointermove", (e) => {
+  if (e.pointerId !== pointer) return;
+  e.preventDefault();
+  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+  for (const ev of (events.length ? events : [e])) {
+    const p = padPoint(ev);
+    stroke(last, p);
+    last = p;
+  }
+  schedule(false);
+});
+
+function strokeEnd(e) {
+  if (e.pointerId !== pointer) return;
+  pointer = null;
+  schedule(true);
+}
+pad.addEventListener("pointerup", strokeEnd);
+pad.addEventListener("pointercancel", strokeEnd);
+
+// Throttled: a request at most every THROTTLE_MS while drawing, and one at once at a stroke's end.
+function schedule(now) {
+  if (!state.hasInk) return;
+  const wait = THROTTLE_MS - (performance.now() - state.lastSent);
+  if (now || wait <= 0) {
+    if (state.timer !== null) { clearTimeout(state.timer); state.timer = null; }
+    state.lastSent = performance.now();
+    sendDrawing();
+  } else if (state.timer === null) {
+    state.timer = setTimeout(() => {
+      state.timer = null;
+      state.lastSent = performance.now();
+      sendDrawing();
+    }, wait);
+  }
+  updateState();
+}
+
+const sendDrawing = coalesced(async () => {
+  if (!state.hasInk) return;
+  const epoch = state.epoch;
+  state.lastPNG = padPNG();
+  const r = await api("/api/predict", { model: state.model, png: state.lastPNG });
+  if (epoch !== state.epoch) return;          // cleared meanwhile
+  state.lastDraw = r;
+  if (state.tab !== "draw") return;
+  status("");
+  if (r.blank) { resetViews(); status("nothing drawn yet"); } else render(r);
+});
+
+$("clear").addEventListener("click", () => {
+  state.epoch++;
+  state.hasInk = false;
+  state.lastDraw = null;
+  if (state.timer !== null) { clearTimeout(state.timer); state.timer = null; }
+  padClear();
+  resetViews();
+  status("");
+  updateState();
+});
+
+// --- the network's views -----------------------------------------------------------------
+
+function el(tag, attrs, html) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (html !== undefined) e.innerHTML = html;
+  return e;
+}
+
+// The panels for a model's layers (all but the output, drawn as bars).
+function buildViews(shapes) {
+  const box = $("hidden-layers");
+  box.replaceChildren();
+  const names = Object.keys(shapes);
+  for (const name of names.slice(0, -1)) {
+    const s = shapes[name];
+    const fig = el("figure", { class: "layer", id: `layer-${name}` });
+    const known = CAPTIONS[name] && s.length === (name === "H3" ? 1 : 3);   // the paper's layers
+    const cap = known ? CAPTIONS[name](s) : `<b>${name}</b> ${s.join("&times;")}`;
+    fig.append(el("figcaption", {}, cap));
+    if (s.length === 3) {
+      const grid = el("div", { class: "maps" });
+      for (let k = 0; k < s[0]; k++) {
+        grid.append(el("canvas", { class: "map", "data-layer": name, "data-map": k, width: s[2], height: s[1] }));
+      }
+      fig.append(grid);
+    } else {
+      const n = s.reduce((a, b) => a * b, 1);
+      const c = el("canvas", { class: "strip", "data-layer": name, width: 1, height: n });
+      c.style.height = `${Math.min(9 * n, 360)}px`;
+      fig.append(c);
+    }
+    box.append(fig);
+  }
+  const out = $("outputs");
+  out.replaceChildren();
+  const n = shapes[names[names.length - 1]][0];
+  for (let d = 0; d < n; d++) {
+    const row = el("div", { class: "bar-row", "data-digit": d });
+    row.append(el("span", { class: "digit" }, String(d)));
+    const track = el("div", { class: "track" });
+    track.append(el("div", { class: "zero" }), el("div", { class: "bar" }));
+    row.append(track, el("span", { class: "val" }, ""));
+    out.append(row);
+  }
+}
+
+function gray(v, lo, hi) {
+  const t = Math.min(1, Math.max(0, (v - lo) / (hi - lo)));
+  return Math.round(255 * (1 - t));      // lo white, hi black
+}
+
+function paint(canvas, rows, lo, hi) {     // rows: a 2-D array (or a flat list for a 1-pixel-wide strip)
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(canvas.width, canvas.height);
+  const flat = rows.flat();
+  for (let i = 0; i < flat.length; i++) {
+    const g = gray(flat[i], lo, hi);
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g;
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+function fmt(v) { return (v >= 0 ? "+" : "\u2212") + Math.abs(v).toFixed(2); }
+
+function render(r) {
+  paint($("input16"), r.input, -1, 1);
+  const outLayer = r.layers[r.layers.length - 1];
+  for (const layer of r.layers.slice(0, -1)) {
+    const [lo, hi] = r.ranges[layer.name];
+    const canvases = document.querySelectorAll(`canvas[data-layer="${layer.name}"]`);
+    if (layer.shape.length === 3) {
+      canvases.forEach((c, k) => paint(c, layer.values[k], lo, hi));
+    } else if (canvases.length) {
+      paint(canvases[0], layer.values, lo, hi);
+    }
+  }
+  // outputs: bars from zero, to the right for positive values
+  const [lo, hi] = r.ranges[outLayer.name];
+  const span = Math.max(Math.abs(lo), Math.abs(hi));
+  const zero = lo < 0 ? 50 : 0;                     // % of the track where 0 sits
+  const scale = lo < 0 ? 50 : 100;
+  document.querySelectorAll("#outputs .bar-row").forEach((row, d) => {
+    const v = r.outputs[d];
+    const w = Math.min(1, Math.abs(v) / span) * scale;
+    const bar = row.querySelector(".bar");
+    bar.style.left = `${v >= 0 ? zero : zero - w}%`;
+    bar.style.width = `${w}%`;
+    row.querySelector(".zero").style.left = `${zero}%`;
+    row.querySelector(".val").textContent = fmt(v);
+    row.classList.toggle("top", d === r.digit);
+    row.classList.toggle("second", d === r.top2[1][0]);
+    row.classList.toggle("neg", v < 0);
+  });
+  // the decision
+  const p = $("prediction");
+  p.textContent = String(r.digit);
+  p.dataset.model = r.model;
+  const dec = $("decision");
+  dec.classList.toggle("rejected", r.rejected);
+  dec.classList.add("shown");
+  const [[a, va], [b, vb]] = r.top2;
+  if (r.threshold === null) {
+    $("verdict").textContent = "read (this model has no rejection threshold)";
+    $("gap").textContent = `gap ${r.gap.toFixed(3)} between ${a} (${fmt(va)}) and ${b} (${fmt(vb)})`;
+  } else {
+    $("verdict").textContent = r.rejected ? "rejected" : "accepted";
+    $("gap").textContent = `gap ${r.gap.toFixed(3)} ${r.rejected ? "<" : "\u2265"} threshold ${r.threshold.toFixed(3)}; `
+      + `top two: ${a} (${fmt(va)}), ${b} (${fmt(vb)})`;
+  }
+  legend(r.ranges);
+}
+
+function resetViews() {
+  document.querySelectorAll("#net canvas").forEach((c) => c.getContext("2d").clearRect(0, 0, c.width, c.height));
+  document.querySelectorAll("#outputs .bar-row").forEach((row) => {
+    row.classList.remove("top", "second", "neg");
+    row.querySelector(".bar").style.width = "0";
+    row.querySelector(".val").textContent = "";
+  });
+  const p = $("prediction");
+  p.textContent = "";
+  p.dataset.model = "";
+  $("decision").classList.remove("rejected", "shown");
+  $("verdict").textContent = "";
+  $("gap").textContent = "";
+}
+
+function legend(ranges) {
+  const hidden = Object.entries(ranges).filter(([k]) => k !== "input");
+  const parts = [];
+  const seen = new Set();
+  for (const [name, [lo, hi]] of hidden) {
+    const key = `${lo.toFixed(3)}|${hi.toFixed(3)}`;
+    if (seen.has(key)) { parts[parts.length - 1][0].push(name); continue; }
+    seen.add(key);
+    parts.push([[name], lo, hi]);
+  }
+  $("legend-text").textContent = "white \u2192 black: input \u22121 \u2192 +1; "
+    + parts.map(([names, lo, hi]) => `${names.join(", ")} ${fmt(lo)} \u2192 ${fmt(hi)}`).join("; ");
+}
+
+// --- the USPS test set ---------------------------------------------------------------------
+
+async function loadTestOrder() {
+  state.test = null;
+  $("test-summary").textContent = "loading the USPS test set\u2026";
+  const model = state.model;
+  state.busy++;
+  updateState();
+  let t;
+  try {
+    t = await api(`/api/testset?model=${encodeURIComponent(model)}`);
+  } catch (e) {
+    if (model !== state.model) return;
+    $("test-summary").textContent = e.message;
+    $("test-info").textContent = "";
+    $("test-digit").getContext("2d").clearRect(0, 0, 16, 16);
+    resetViews();
+    return;
+  } finally {
+    state.busy--;
+    updateState();
+  }
+  if (model !== state.model) return;   // another model chosen meanwhile
+  state.test = t;
+  $("test-slider").max = String(t.n - 1);
+  $("test-summary").textContent = `${state.model}: ${t.errors} of ${t.n} test digits misclassified `
+    + `(${(100 * t.errors / t.n).toFixed(2)}%); they come first, then the ones it reads right.`;
+  state.pos = 0;
+  showTest();
+}
+
+const fetchTest = coalesced(async () => {
+  const t = state.test;
+  if (!t || state.tab !== "test") return;
+  const pos = state.pos, model = state.model;
+  const r = await api(`/api/testset/${t.order[pos]}?model=${encodeURIComponent(model)}`);
+  if (state.tab !== "test" || state.test !== t || pos !== state.pos) return;  // moved on meanwhile
+  status("");
+  render(r);
+  paint($("test-digit"), r.input, -1, 1);
+  const part = pos < t.errors ? `mistake ${pos + 1} of ${t.errors}` : `read right (${pos + 1 - t.errors} of ${t.n - t.errors})`;
+  const info = $("test-info");
+  info.replaceChildren();
+  info.append(el("span", {}, `test digit #${r.index}: label <b>${r.label}</b>, network <b>${r.digit}</b> `));
+  info.append(el("span", { class: r.correct ? "ok" : "wrong" }, r.correct ? "right" : "wrong"));
+  info.append(el("br"), el("span", { class: "hint" }, `position ${pos + 1} of ${t.n}: ${part}`));
+  info.dataset.label = r.label;
+  info.dataset.index = r.index;
+});
+
+function showTest() {
+  if (!state.test) return;
+  $("test-slider").value = String(state.pos);
+  fetchTest();
+}
+
+function step(d) {
+  if (!state.test) return;
+  state.pos = Math.min(state.test.n - 1, Math.max(0, state.pos + d));
+  showTest();
+}
+
+$("prev").addEventListener("click", () => step(-1));
+$("next").addEventListener("click", () => step(1));
+$("test-slider").addEventListener("input", (e) => { state.pos = Number(e.target.value); showTest(); });
+document.addEventListener("keydown", (e) => {
+  if (state.tab !== "test" || ["INPUT", "SELECT"].includes(e.target.tagName)) return;
+  if (e.key === "ArrowLeft") step(-1);
+  if (e.key === "ArrowRight") step(1);
+});
+
+// --- tabs and models -------------------------------------------------------------------------
+
+function showTab(tab) {
+  state.tab = tab;
+  $("tab-draw").setAttribute("aria-selected", String(tab === "draw"));
+  $("tab-test").setAttribute("aria-selected", String(tab === "test"));
+  $("draw-panel").hidden = tab !== "draw";
+  $("test-panel").hidden = tab !== "test";
+  status("");
+  resetViews();
+  if (tab === "test") {
+    if (state.test && state.test.model === state.model) showTest(); else loadTestOrder();
+  } else if (state.lastDraw && state.lastDraw.model === state.model && !state.lastDraw.blank) {
+    render(state.lastDraw);
+  } else if (state.hasInk) {
+    schedule(true);
+  }
+}
+
+$("tab-draw").addEventListener("click", () => showTab("draw"));
+$("tab-test").addEventListener("click", () => showTab("test"));
+
+function useModel(name) {
+  state.model = name;
+  const info = state.models.find((m) => m.name === name);
+  buildViews(info.shapes);
+  resetViews();
+  const err = info.test_error === null || info.test_error === undefined ? "" : `, test error ${(100 * info.test_error).toFixed(2)}%`;
+  $("model").title = `${info.description}${err}`;
+  if (state.tab === "test") loadTestOrder();
+  else if (state.hasInk) schedule(true);
+}
+
+$("model").addEventListener("change", (e) => useModel(e.target.value));
+
+async function start() {
+  padClear();
+  const ramp = $("legend-ramp");
+  paint(ramp, [Array.from({ length: ramp.width }, (_, i) => i / (ramp.width - 1))], 0, 1);
+  try {
+    const info = await api("/api/models");
+    state.models = info.models;
+    const select = $("model");
+    for (const m of info.models) {
+      const o = el("option", { value: m.name });
+      o.textContent = m.name;
+      select.append(o);
+    }
+    select.value = info.default;
+    useModel(info.default);
+  } catch (e) {
+    status(e.message, true);
+  }
+  updateState();
+}
+
+start();
