@@ -138,7 +138,7 @@ def run_sweep(configs: list[Config], seeds: list[int], out: Path, data_dir=None,
 
 
 def write_summary(out: Path, run_dirs: list[Path]) -> Path:
-    from lecun89.report import report_sweep
+    from lecun89.sweep_report import report_sweep
 
     path = report_sweep(out, run_dirs)
     print(f"summary: {path}")
