@@ -486,8 +486,9 @@ def _rect(x0, y0, w, h):
 
 # --- the run report -------------------------------------------------------------
 
-def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, data_dir):
-    """``(x_test, None)`` or ``(None, note)`` explaining why the digit grid is skipped."""
+def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, data_dir, data=None):
+    """``(x_test, None)`` or ``(None, note)`` explaining why the digit grid is skipped;
+    ``data``: the run's already loaded data set (a sweep's worker has no data files)."""
     data_cfg = (config or {}).get("data", {}) if isinstance(config, dict) else {}
     name = data_cfg.get("name", results.get("dataset"))
     subset = data_cfg.get("subset", "paper")
@@ -498,7 +499,7 @@ def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, da
     except Exception as exc:  # module not there yet, or broken
         return None, f"The digit grid is skipped: the data module is unavailable ({_one_line(exc)})."
     try:
-        ds = load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
+        ds = data if data is not None else load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
     except Exception as exc:  # UserError (files absent or bad) or anything else: never fail the report
         return None, f"The digit grid is skipped: the {name} data could not be loaded ({_one_line(exc)}); {how}."
     y = np.asarray(ds.y_test)
@@ -651,8 +652,9 @@ def _provenance_lines(p: dict) -> list[str]:
     return lines
 
 
-def report_run(run_dir, out_dir=None, data_dir=None) -> Path:
-    """Write report.md, report.json and the report-*.png figures of a run; returns report.md's path."""
+def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
+    """Write report.md, report.json and the report-*.png figures of a run; returns report.md's path.
+    ``data``: the run's data set, already loaded (else it is loaded from ``data_dir`` for the digit grid)."""
     run = read_run(run_dir)
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir
@@ -803,7 +805,7 @@ def report_run(run_dir, out_dir=None, data_dir=None) -> Path:
         if len(wrong) == 0:
             grid["note"] = "No test digit is misclassified."
         else:
-            x, note = _load_test_images(results, config, lab, data_dir)
+            x, note = _load_test_images(results, config, lab, data_dir, data)
             if x is None:
                 grid["note"] = note
             else:
@@ -897,8 +899,10 @@ def _unique_names(dirs: list[Path]) -> list[str]:
 
 
 def _run(args) -> int:
+    from lecun89.study import check_sort
     from lecun89.sweep_report import find_sweep_runs, report_sweep
 
+    check_sort(args.sort, "--sort")
     dirs = [Path(d) for d in args.run_dirs]
     out = Path(args.out) if args.out else None
     targets = _unique_names(dirs) if len(dirs) > 1 else [None]
@@ -912,7 +916,7 @@ def _run(args) -> int:
                     rel = Path(os.path.relpath(r, d))
                     paths[r] = report_run(r, None if target is None else target / rel, args.data_dir)
                     print(f"report: {paths[r]}")
-                path = report_sweep(d if target is None else target, runs, paths)
+                path = report_sweep(d if target is None else target, runs, paths, sort=args.sort)
                 print(f"summary: {path}")
                 continue
         path = report_run(d, target, args.data_dir)
@@ -932,4 +936,6 @@ def add_parser(sub) -> None:
                                  "(several runs: one subfolder per run)")
     p.add_argument("--data-dir", help="data directory for the digit images (default: $LECUN89_DATA, "
                                       "else the user cache)")
+    p.add_argument("--sort", metavar="COLUMN", help="a sweep's summary sorted by this column, e.g. test_error "
+                                                    "(-test_error: descending); default: the order of the runs")
     p.set_defaults(func=_run)

@@ -1,14 +1,16 @@
 """Sweep summaries: ``summary.md``, ``summary.json`` and ``summary-test-error.png``.
 
 :func:`report_sweep` reads the results.json of every run of a sweep (or a study)
-and writes mean +- sample standard deviation (ddof=1) over seeds per config,
-with the reference figures as extra rows. :func:`find_sweep_runs` finds the
+and writes mean +- sample standard deviation (ddof=1) over seeds per (config,
+variant), optionally sorted by any column, with the reference figures as
+extra rows. :func:`find_sweep_runs` finds the
 run directories below a sweep folder. (Split from :mod:`lecun89.report`, which
 writes the report of one run.)
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,6 +33,10 @@ SWEEP_MORE = (("test_misses", "test misses", "count"), ("train_misses", "train m
               ("test_mse", "test MSE", "mse"), ("train_mse", "train MSE", "mse"))
 
 
+# Columns the summary can be sorted by (``--sort``, a study's ``sort``; "-" first: descending).
+SORT_KEYS = ("config", "variant", "data", "n") + tuple(k for k, _, _ in SWEEP_FIELDS + SWEEP_MORE)
+
+
 def _stat(values: list[float]) -> dict:
     a = np.asarray([v for v in values if v is not None], dtype=float)
     return {"n": int(len(a)), "mean": float(a.mean()) if len(a) else None,
@@ -38,13 +44,35 @@ def _stat(values: list[float]) -> dict:
 
 
 def _stat_table(groups: list[dict], fields) -> list[str]:
-    """A markdown table: one row per config group, mean ± std of each field."""
-    lines = ["| config | data | n | " + " | ".join(lbl for _, lbl, _ in fields) + " |",
-             "|---|---|---:|" + "---:|" * len(fields)]
+    """A markdown table: one row per (config, variant) group, mean ± std of each field;
+    a variant column only when some group has a variant."""
+    variants = any(g["variant"] for g in groups)
+    lines = ["| config | " + ("variant | " if variants else "") + "data | n | "
+             + " | ".join(lbl for _, lbl, _ in fields) + " |",
+             "|---|" + ("---|" if variants else "") + "---|---:|" + "---:|" * len(fields)]
     for g in groups:
-        lines.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
+        lines.append(f"| {g['config_name']} | " + (f"{g['variant'] or '—'} | " if variants else "")
+                     + f"{g['dataset']} | {g['n']} | "
                      + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in fields) + " |")
     return lines
+
+
+def _sort_groups(groups: list[dict], sort: str | None) -> list[dict]:
+    """Groups in first-seen order, or sorted by a column (groups without a value last)."""
+    if not sort:
+        return groups
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise UserError(f"--sort {sort!r}: not a summary column; one of {', '.join(SORT_KEYS)} "
+                        "(a leading '-' sorts descending)", status=2)
+    field = {"config": "config_name", "data": "dataset"}.get(key, key)
+
+    def value(g):
+        v = g[field]
+        return v["mean"] if isinstance(v, dict) else ("" if v is None else v)
+
+    have = [g for g in groups if value(g) is not None]
+    return sorted(have, key=value, reverse=sort.startswith("-")) + [g for g in groups if value(g) is None]
 
 
 def _fmt_stat(s: dict, kind: str) -> str:
@@ -62,10 +90,12 @@ def _fmt_stat(s: dict, kind: str) -> str:
     return f"{f(s['mean'])}{unit}" if s["std"] is None else f"{f(s['mean'])} ± {f(s['std'])}{unit}"
 
 
-def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
+def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: str | None = None) -> Path:
     """Write summary.md, summary.json and summary-test-error.png into ``sweep_dir``;
-    returns summary.md's path. Runs are grouped by results.json's config name;
-    statistics are mean and sample standard deviation (ddof=1) over the seeds.
+    returns summary.md's path. Runs are grouped by results.json's config name
+    and variant (a study's label, none for a plain sweep), in first-seen order or
+    sorted by the column ``sort`` (one of :data:`SORT_KEYS`, "-" first for
+    descending); statistics are mean and sample standard deviation (ddof=1) over the seeds.
     Each run's row links ``report_paths[run_dir]`` if given, else its
     ``run_dir/report.md`` when that exists."""
     sweep_dir = Path(sweep_dir)
@@ -91,8 +121,8 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
         arch_rows = r.get("architecture") or []
         arch = "fc" if any(a.get("layer") == "H1" and "x" not in str(a.get("shape", "")) for a in arch_rows) \
             else "net1989"
-        runs.append({"config_name": r["config_name"], "seed": r.get("seed"), "dataset": r.get("dataset"),
-                     "arch": arch,
+        runs.append({"config_name": r["config_name"], "variant": r.get("variant"), "seed": r.get("seed"),
+                     "dataset": r.get("dataset"), "arch": arch, "overrides": r.get("overrides"),
                      "config_hash": r.get("config_hash"), "test_error": _f(r["test_error"]),
                      "train_error": _f(r["train_error"]), "rejection_at_1pct": _f(r.get("rejection_at_1pct")),
                      "seconds": _f(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
@@ -101,32 +131,35 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
     if not runs:
         raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
                         "run directories)")
-    order: list[str] = []
+    order: list[tuple] = []
     for r in runs:
-        if r["config_name"] not in order:
-            order.append(r["config_name"])
+        if (r["config_name"], r["variant"]) not in order:
+            order.append((r["config_name"], r["variant"]))
     groups = []
-    for name in order:
-        members = sorted((r for r in runs if r["config_name"] == name),
+    for name, variant in order:
+        members = sorted((r for r in runs if (r["config_name"], r["variant"]) == (name, variant)),
                          key=lambda r: (r["seed"] is None, r["seed"] if isinstance(r["seed"], int) else 0))
+        who = name if variant is None else f"{name} [{variant}]"
         datasets = sorted({str(r["dataset"]) for r in members})
         if len(datasets) > 1:
-            notes.append(f"{name}: runs on different data sets ({', '.join(datasets)}) are grouped together.")
-        g = {"config_name": name, "dataset": ", ".join(datasets), "n": len(members),
+            notes.append(f"{who}: runs on different data sets ({', '.join(datasets)}) are grouped together.")
+        if len({json.dumps(r["overrides"], sort_keys=True) for r in members}) > 1:
+            notes.append(f"{who}: runs with different overrides under the same label are grouped together.")
+        g = {"config_name": name, "variant": variant, "dataset": ", ".join(datasets), "n": len(members),
              "references": [r["id"] for r in references_for(name, members[0]["arch"], refs_all)],
              "seeds": [r["seed"] for r in members]}
         for key, _, _ in SWEEP_FIELDS + SWEEP_MORE:
             g[key] = _stat([r[key] for r in members])
+        g["_members"] = members
         groups.append(g)
-        for r in members:
-            r["_group"] = len(groups) - 1
-    runs_sorted = [r for g_i in range(len(groups)) for r in runs if r["_group"] == g_i]
-    for r in runs_sorted:
-        del r["_group"]
+    groups = _sort_groups(groups, sort)
+    runs_sorted = [r for g in groups for r in g.pop("_members")]
+    variants = any(g["variant"] for g in groups)
     ref_rows = [dict(refs_all["references"][i], id=i) for i in refs_all["sweep_rows"]]
 
     md = [f"# Sweep summary: {sweep_dir.name}", "",
-          f"{len(runs)} run(s) of {len(groups)} config(s). Mean ± sample standard deviation (ddof=1) over "
+          f"{len(runs)} run(s) of {len(groups)} config(s){' and variant(s)' if variants else ''}"
+          + (f", sorted by {sort}" if sort else "") + ". Mean ± sample standard deviation (ddof=1) over "
           "seeds; n = number of seeds. Errors in percent of the test / training set; rejection: percent of "
           "the test digits rejected (smallest output gap first) to reach 1% error on the rest.", "",
           *_stat_table(groups, SWEEP_FIELDS),
@@ -140,12 +173,14 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
         f = ref["figures"]
         md.append(f"| {ref['label']} | {ref.get('dataset', '')} | {_pct(f.get('test_error'))} | "
                   f"{_pct(f.get('train_error'))} | {_pct(f.get('rejection_at_1pct'), 1)} | {ref['source']} |")
-    md += ["", "## Runs", "", "| config | seed | test error | train error | rejected for 1% error | seconds | report |",
-           "|---|---:|---:|---:|---:|---:|---|"]
+    md += ["", "## Runs", "", "| config | " + ("variant | " if variants else "")
+           + "seed | test error | train error | rejected for 1% error | seconds | report |",
+           "|---|" + ("---|" if variants else "") + "---:|---:|---:|---:|---:|---|"]
     for r in runs_sorted:
         link = f"[report]({r['report']})" if r["report"] else "—"
         secs = "—" if r["seconds"] is None else f"{r['seconds']:.{2 if r['seconds'] < 10 else 1}f}"
-        md.append(f"| {r['config_name']} | {r['seed']} | {_pct(r['test_error'])} | {_pct(r['train_error'])} | "
+        md.append(f"| {r['config_name']} | " + (f"{r['variant'] or '—'} | " if variants else "")
+                  + f"{r['seed']} | {_pct(r['test_error'])} | {_pct(r['train_error'])} | "
                   f"{_pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
@@ -177,7 +212,8 @@ def fig_sweep(path: Path, groups: list[dict], runs: list[dict], refs_all: dict, 
         seen: set[str] = set()
         colours: dict[str, str] = {}
         for x, g in enumerate(groups):
-            vals = [r["test_error"] for r in runs if r["config_name"] == g["config_name"] and r["test_error"] is not None]
+            vals = [r["test_error"] for r in runs if (r["config_name"], r["variant"]) == (g["config_name"], g["variant"])
+                    and r["test_error"] is not None]
             k = len(vals)
             offs = np.linspace(-0.12, 0.12, k) if k > 1 else np.zeros(k)
             ax.plot(x + offs, 100 * np.asarray(vals), "o", ms=7, color="C0", alpha=0.75,
@@ -198,7 +234,9 @@ def fig_sweep(path: Path, groups: list[dict], runs: list[dict], refs_all: dict, 
                           f"{ref['label']}: {_pct(ref['figures']['test_error'])}")
                 seen.add(rid)
         ax.set_xticks(range(n))
-        ax.set_xticklabels([f"{g['config_name']}\n(n={g['n']})" for g in groups])
+        ax.set_xticklabels([f"{g['config_name']}\n" + (f"{g['variant']}\n" if g["variant"] else "") + f"(n={g['n']})"
+                            for g in groups], rotation=30 if n > 6 else 0, ha="right" if n > 6 else "center",
+                           fontsize=8 if any(g["variant"] for g in groups) else None)
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylim(bottom=0)
         ax.set_ylabel("test error (%)")
@@ -210,9 +248,13 @@ def fig_sweep(path: Path, groups: list[dict], runs: list[dict], refs_all: dict, 
 
 
 def find_sweep_runs(directory) -> list[Path]:
-    """Run directories one or two levels below ``directory`` (``<config>/seed-<n>/``), sorted."""
+    """Run directories one to three levels below ``directory`` (``<config>/seed-<n>/``, a
+    study's ``<config>/<variant>-<hash>/seed-<n>/``), sorted; folders whose names start
+    with '.' (a sweep's files in transit) are not runs."""
     d = Path(directory)
-    found = {p.parent for p in d.glob("*/results.json")} | {p.parent for p in d.glob("*/*/results.json")}
+    found = {p.parent for pattern in ("*/results.json", "*/*/results.json", "*/*/*/results.json")
+             for p in d.glob(pattern)
+             if not any(part.startswith(".") for part in p.parent.relative_to(d).parts)}
     return sorted(found, key=lambda p: p.as_posix())
 
 
