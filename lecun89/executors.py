@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,8 +166,15 @@ def _connect(scheduler: str | None, jobs: int):
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               silence_logs=logging.ERROR)
+        # The workers ignore Ctrl-C (a terminal sends it to every process of the group):
+        # the client stops them when it is interrupted. (Ignored signals stay ignored in
+        # the processes started meanwhile.)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                   silence_logs=logging.ERROR)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return Client(cluster), cluster
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
