@@ -39,8 +39,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from lecun89.config import (CONFIG_DIR, SECTIONS, Config, config_hash, describe_config, load_config,
-                            parse_override, read_toml, resolve_config)
+from lecun89.config import (CONFIG_DIR, SECTIONS, Config, config_hash, load_config, parse_override, read_toml,
+                            resolve_config)
 from lecun89.errors import UserError
 
 STUDY_DIR = CONFIG_DIR / "studies"
@@ -333,10 +333,6 @@ def _check_unique(runs: list[PlannedRun], src: str) -> None:
         if r.rel_dir in dirs:  # pragma: no cover - the hash in the name prevents it
             raise _err(f"{src}: two runs would share the directory {r.rel_dir}")
         seen[h], dirs[r.rel_dir] = r, r
-
-
-def describe_study(path: Path) -> str:
-    return describe_config(path)
 
 
 def resolve_named(spec: str) -> Path:

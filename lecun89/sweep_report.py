@@ -158,7 +158,7 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
     ref_rows = [dict(refs_all["references"][i], id=i) for i in refs_all["sweep_rows"]]
 
     md = [f"# Sweep summary: {sweep_dir.name}", "",
-          f"{len(runs)} run(s) of {len(groups)} config(s){' and variant(s)' if variants else ''}"
+          f"{len(runs)} run(s) of {len(groups)} {'(config, variant) group(s)' if variants else 'config(s)'}"
           + (f", sorted by {sort}" if sort else "") + ". Mean ± sample standard deviation (ddof=1) over "
           "seeds; n = number of seeds. Errors in percent of the test / training set; rejection: percent of "
           "the test digits rejected (smallest output gap first) to reach 1% error on the rest.", "",

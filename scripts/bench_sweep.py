@@ -10,7 +10,9 @@ passes per run, two variants (fixed and shuffled order) x ``--seeds`` seeds
    single-threaded workers, started and stopped inside the command);
 3. ``lecun89 sweep STUDY --scheduler tcp://127.0.0.1:PORT`` against a
    ``dask scheduler`` and J ``dask worker --nthreads 1`` processes this script
-   starts beforehand (not timed) and stops afterwards, by process id.
+   starts beforehand (not timed) and stops afterwards, by process id; the
+   workers with Dask's profiler off, as the README advises
+   (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``).
 
 Each command's wall time is measured around it, startup included; the three
 run in turn ``--repeat`` times (each round in a rotated order, so that a change
@@ -70,15 +72,16 @@ def start_cluster(base: Path, jobs: int) -> tuple[str, list[subprocess.Popen]]:
     address = f"tcp://127.0.0.1:{_free_port()}"
     procs = []
 
-    def start(cmd, log):
+    def start(cmd, log, env=None):
         with open(base / log, "wb") as fh:
-            procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True))
+            procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                          env=env))
 
     start(_dask("scheduler") + ["--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
           "scheduler.log")
     for i in range(jobs):
         start(_dask("worker") + [address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
-              f"worker-{i}.log")
+              f"worker-{i}.log", env=dict(os.environ, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False"))
     deadline = time.monotonic() + 120
     while True:
         try:
