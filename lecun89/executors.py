@@ -256,8 +256,9 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
     """Run ``tasks`` on a Dask cluster (see the module docstring); ``datasets`` maps
     :func:`data_key` to the loaded data. Returns byte counts of what travelled."""
     import pickle
+    from concurrent.futures import CancelledError
 
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     client, cluster = _connect(scheduler, jobs)
     sent = {"data_bytes": 0, "task_bytes": 0, "result_bytes": 0, "tasks": 0}
@@ -280,7 +281,14 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
             futures[client.submit(dask_task, *args, key=key)] = t
         for fut in as_completed(list(futures)):
             t = futures.pop(fut)
-            files, results = fut.result()
+            try:
+                files, results = fut.result()
+            except KilledWorker:
+                raise UserError(f"dask: {t.run.describe()}: every worker that ran it died (Dask's KilledWorker); "
+                                "see the workers' logs; the same command resumes the study") from None
+            except CancelledError:
+                raise UserError(f"dask: {t.run.describe()} was cancelled (the scheduler went away?); "
+                                "the same command resumes the study") from None
             sent["result_bytes"] += sum(len(b) for b in files.values())
             sent["tasks"] += 1
             write_run_files(t.run_dir, files)
