@@ -937,5 +937,5 @@ def add_parser(sub) -> None:
     p.add_argument("--data-dir", help="data directory for the digit images (default: $LECUN89_DATA, "
                                       "else the user cache)")
     p.add_argument("--sort", metavar="COLUMN", help="a sweep's summary sorted by this column, e.g. test_error "
-                                                    "(-test_error: descending); default: the order of the runs")
+                                                    "(--sort=-test_error: descending); default: the order of the runs")
     p.set_defaults(func=_run)

@@ -213,7 +213,7 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=2,
                    help="local processes, or a LocalCluster's worker processes (default 2)")
     p.add_argument("--sort", metavar="COLUMN",
-                   help="order the summary by a column, e.g. test_error (-test_error: descending)")
+                   help="order the summary by a column, e.g. test_error (--sort=-test_error: descending)")
     p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="no per-run reports")
