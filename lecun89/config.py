@@ -356,16 +356,21 @@ def describe_config(path: Path) -> str:
     return " ".join(lines).rstrip(".")
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), seed: int | None = None) -> Config:
+def load_config(path: str | Path | None = None, overrides: list[str] = (), seed: int | None = None,
+                layers: list[tuple[str, dict]] = ()) -> Config:
     """Read a config (a file, or a shipped config's name; default: the shipped
-    ``quick``), apply ``--set`` overrides and an optional seed, validate, and
-    return the frozen :class:`Config`."""
+    ``quick``), apply ``layers`` (``(where, nested dict)`` pairs of overrides, as a
+    study file gives them), then ``--set`` overrides and an optional seed,
+    validate, and return the frozen :class:`Config`."""
     path = resolve_config("quick" if path is None else path)
     raw = read_toml(path)
     raw = dict(raw)
     raw.setdefault("name", Path(path).stem)
     source = str(path)
     cfg = _build(raw, source)
+    for where, over in layers:
+        raw = _merge(raw, over)
+        cfg = _build(raw, where)
     for text in overrides:
         raw = _merge(raw, parse_override(text))
         cfg = _build(raw, f"--set {text}")

@@ -18,9 +18,8 @@ each with its source. Output is deterministic: the same run directory gives
 byte-identical ``report.md``/``report.json`` (and PNGs, which carry no date or
 software metadata). Only the files named above are written or replaced.
 
-:func:`report_sweep` writes ``summary.md``, ``summary.json`` and
-``summary-test-error.png`` for a sweep: mean +- sample standard deviation
-(ddof=1) over seeds per config, with the reference figures as extra rows.
+A sweep's summary (``summary.md``, ``summary.json``, ``summary-test-error.png``)
+is written by :mod:`lecun89.sweep_report`; ``lecun89 report SWEEP_DIR`` writes both.
 """
 
 from __future__ import annotations
@@ -49,10 +48,6 @@ FIG_KERNELS = "report-kernels-{layer}.png"
 # (e.g. the digit grid, now skipped) is removed so no stale figure remains.
 OWN_FILES = (REPORT_MD, REPORT_JSON, FIG_CURVES, FIG_CONFUSION, FIG_REJECTION, FIG_MISSES,
              FIG_KERNELS.format(layer="H1"), FIG_KERNELS.format(layer="H2"))
-
-SUMMARY_MD = "summary.md"
-SUMMARY_JSON = "summary.json"
-FIG_SWEEP = "summary-test-error.png"
 
 TARGET_ERROR = 0.01          # the paper's rejection criterion: 1% error on the accepted digits
 MAX_GRID = 120               # misclassified digits shown at most
@@ -491,8 +486,9 @@ def _rect(x0, y0, w, h):
 
 # --- the run report -------------------------------------------------------------
 
-def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, data_dir):
-    """``(x_test, None)`` or ``(None, note)`` explaining why the digit grid is skipped."""
+def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, data_dir, data=None):
+    """``(x_test, None)`` or ``(None, note)`` explaining why the digit grid is skipped;
+    ``data``: the run's already loaded data set (a sweep's worker has no data files)."""
     data_cfg = (config or {}).get("data", {}) if isinstance(config, dict) else {}
     name = data_cfg.get("name", results.get("dataset"))
     subset = data_cfg.get("subset", "paper")
@@ -503,7 +499,7 @@ def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, da
     except Exception as exc:  # module not there yet, or broken
         return None, f"The digit grid is skipped: the data module is unavailable ({_one_line(exc)})."
     try:
-        ds = load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
+        ds = data if data is not None else load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
     except Exception as exc:  # UserError (files absent or bad) or anything else: never fail the report
         return None, f"The digit grid is skipped: the {name} data could not be loaded ({_one_line(exc)}); {how}."
     y = np.asarray(ds.y_test)
@@ -656,8 +652,9 @@ def _provenance_lines(p: dict) -> list[str]:
     return lines
 
 
-def report_run(run_dir, out_dir=None, data_dir=None) -> Path:
-    """Write report.md, report.json and the report-*.png figures of a run; returns report.md's path."""
+def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
+    """Write report.md, report.json and the report-*.png figures of a run; returns report.md's path.
+    ``data``: the run's data set, already loaded (else it is loaded from ``data_dir`` for the digit grid)."""
     run = read_run(run_dir)
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir
@@ -808,7 +805,7 @@ def report_run(run_dir, out_dir=None, data_dir=None) -> Path:
         if len(wrong) == 0:
             grid["note"] = "No test digit is misclassified."
         else:
-            x, note = _load_test_images(results, config, lab, data_dir)
+            x, note = _load_test_images(results, config, lab, data_dir, data)
             if x is None:
                 grid["note"] = note
             else:
@@ -888,200 +885,7 @@ def report_run(run_dir, out_dir=None, data_dir=None) -> Path:
     return md_path
 
 
-# --- sweep summary --------------------------------------------------------------
-
-SWEEP_FIELDS = (("test_error", "test error", "pct2"), ("train_error", "train error", "pct2"),
-                ("rejection_at_1pct", "rejected for 1% error", "pct1"), ("seconds", "training seconds", "sec"))
-# A second table: the paper also reports misses and the mean squared error.
-SWEEP_MORE = (("test_misses", "test misses", "count"), ("train_misses", "train misses", "count"),
-              ("test_mse", "test MSE", "mse"), ("train_mse", "train MSE", "mse"))
-
-
-def _stat(values: list[float]) -> dict:
-    a = np.asarray([v for v in values if v is not None], dtype=float)
-    return {"n": int(len(a)), "mean": float(a.mean()) if len(a) else None,
-            "std": float(a.std(ddof=1)) if len(a) > 1 else None, "values": a.tolist()}
-
-
-def _stat_table(groups: list[dict], fields) -> list[str]:
-    """A markdown table: one row per config group, mean ± std of each field."""
-    lines = ["| config | data | n | " + " | ".join(lbl for _, lbl, _ in fields) + " |",
-             "|---|---|---:|" + "---:|" * len(fields)]
-    for g in groups:
-        lines.append(f"| {g['config_name']} | {g['dataset']} | {g['n']} | "
-                     + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in fields) + " |")
-    return lines
-
-
-def _fmt_stat(s: dict, kind: str) -> str:
-    if s["mean"] is None:
-        return "—"
-    if kind in ("sec", "count"):
-        d = 1 if kind == "count" or s["mean"] >= 10 else 2
-        f = lambda v: f"{v:.{d}f}"  # noqa: E731
-    elif kind == "mse":
-        return f"{s['mean']:.2e}" if s["std"] is None else f"{s['mean']:.2e} ± {s['std']:.1e}"
-    else:
-        d = 2 if kind == "pct2" else 1
-        f = lambda v: f"{100 * v:.{d}f}"  # noqa: E731
-    unit = "" if kind in ("sec", "count") else "%"
-    return f"{f(s['mean'])}{unit}" if s["std"] is None else f"{f(s['mean'])} ± {f(s['std'])}{unit}"
-
-
-def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None) -> Path:
-    """Write summary.md, summary.json and summary-test-error.png into ``sweep_dir``;
-    returns summary.md's path. Runs are grouped by results.json's config name;
-    statistics are mean and sample standard deviation (ddof=1) over the seeds.
-    Each run's row links ``report_paths[run_dir]`` if given, else its
-    ``run_dir/report.md`` when that exists."""
-    sweep_dir = Path(sweep_dir)
-    try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{sweep_dir}: cannot create the summary directory: {exc.strerror or exc}") from None
-    run_dirs = [Path(d) for d in run_dirs]
-    refs_all = load_references()
-    notes: list[str] = []
-    runs: list[dict] = []
-    for d in run_dirs:
-        d = Path(d)
-        path = d / "results.json"
-        if not path.is_file():
-            notes.append(f"{_rel(d, sweep_dir)}: no results.json (not finished); left out.")
-            continue
-        r = _read_json(path)
-        missing = [k for k in ("config_name", "test_error", "train_error") if k not in r]
-        if missing:
-            raise UserError(f"{path}: missing key(s) {', '.join(missing)}; not a lecun89 results file")
-        report = Path((report_paths or {}).get(d, d / REPORT_MD))
-        arch_rows = r.get("architecture") or []
-        arch = "fc" if any(a.get("layer") == "H1" and "x" not in str(a.get("shape", "")) for a in arch_rows) \
-            else "net1989"
-        runs.append({"config_name": r["config_name"], "seed": r.get("seed"), "dataset": r.get("dataset"),
-                     "arch": arch,
-                     "config_hash": r.get("config_hash"), "test_error": _f(r["test_error"]),
-                     "train_error": _f(r["train_error"]), "rejection_at_1pct": _f(r.get("rejection_at_1pct")),
-                     "seconds": _f(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
-                     **{k: _f(r.get(k)) for k, _, _ in SWEEP_MORE},
-                     "report": _rel(report, sweep_dir) if report.is_file() else None})
-    if not runs:
-        raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
-                        "run directories)")
-    order: list[str] = []
-    for r in runs:
-        if r["config_name"] not in order:
-            order.append(r["config_name"])
-    groups = []
-    for name in order:
-        members = sorted((r for r in runs if r["config_name"] == name),
-                         key=lambda r: (r["seed"] is None, r["seed"] if isinstance(r["seed"], int) else 0))
-        datasets = sorted({str(r["dataset"]) for r in members})
-        if len(datasets) > 1:
-            notes.append(f"{name}: runs on different data sets ({', '.join(datasets)}) are grouped together.")
-        g = {"config_name": name, "dataset": ", ".join(datasets), "n": len(members),
-             "references": [r["id"] for r in references_for(name, members[0]["arch"], refs_all)],
-             "seeds": [r["seed"] for r in members]}
-        for key, _, _ in SWEEP_FIELDS + SWEEP_MORE:
-            g[key] = _stat([r[key] for r in members])
-        groups.append(g)
-        for r in members:
-            r["_group"] = len(groups) - 1
-    runs_sorted = [r for g_i in range(len(groups)) for r in runs if r["_group"] == g_i]
-    for r in runs_sorted:
-        del r["_group"]
-    ref_rows = [dict(refs_all["references"][i], id=i) for i in refs_all["sweep_rows"]]
-
-    md = [f"# Sweep summary: {sweep_dir.name}", "",
-          f"{len(runs)} run(s) of {len(groups)} config(s). Mean ± sample standard deviation (ddof=1) over "
-          "seeds; n = number of seeds. Errors in percent of the test / training set; rejection: percent of "
-          "the test digits rejected (smallest output gap first) to reach 1% error on the rest.", "",
-          *_stat_table(groups, SWEEP_FIELDS),
-          "", "Misses (wrongly classified digits) and mean squared error (over the 10 output units, for "
-          "networks with ±1 targets; — for logit outputs):", "",
-          *_stat_table(groups, SWEEP_MORE)]
-    md += ["", f"![Test error per config]({FIG_SWEEP})", "", "## Reference figures", "",
-           "| reference | data | test error | train error | rejected for 1% error | source |",
-           "|---|---|---:|---:|---:|---|"]
-    for ref in ref_rows:
-        f = ref["figures"]
-        md.append(f"| {ref['label']} | {ref.get('dataset', '')} | {_pct(f.get('test_error'))} | "
-                  f"{_pct(f.get('train_error'))} | {_pct(f.get('rejection_at_1pct'), 1)} | {ref['source']} |")
-    md += ["", "## Runs", "", "| config | seed | test error | train error | rejected for 1% error | seconds | report |",
-           "|---|---:|---:|---:|---:|---:|---|"]
-    for r in runs_sorted:
-        link = f"[report]({r['report']})" if r["report"] else "—"
-        secs = "—" if r["seconds"] is None else f"{r['seconds']:.{2 if r['seconds'] < 10 else 1}f}"
-        md.append(f"| {r['config_name']} | {r['seed']} | {_pct(r['test_error'])} | {_pct(r['train_error'])} | "
-                  f"{_pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
-    if notes:
-        md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-
-    fig_sweep(sweep_dir / FIG_SWEEP, groups, runs_sorted, refs_all, sweep_dir.name)
-    summary = {"report_version": __version__, "std": "sample standard deviation (ddof=1); null for n = 1",
-               "configs": groups, "runs": runs_sorted,
-               "references": [{"id": r["id"], "label": r["label"], "source": r["source"],
-                               "dataset": r.get("dataset"), "figures": r["figures"]} for r in ref_rows],
-               "figure": FIG_SWEEP, "notes": notes}
-    _write(sweep_dir / SUMMARY_JSON, _dump_json(summary))
-    path = sweep_dir / SUMMARY_MD
-    _write(path, "\n".join(md) + "\n")
-    return path
-
-
-def _rel(path: Path, base: Path) -> str:
-    try:
-        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
-    except ValueError:  # different drives
-        return Path(path).as_posix()
-
-
-def fig_sweep(path: Path, groups: list[dict], runs: list[dict], refs_all: dict, title: str) -> None:
-    n = len(groups)
-    with _mpl() as Figure:
-        fig = Figure(figsize=(max(6.5, 1.7 * n + 3.5), 5.5), layout="constrained")
-        ax = fig.subplots()
-        seen: set[str] = set()
-        colours: dict[str, str] = {}
-        for x, g in enumerate(groups):
-            vals = [r["test_error"] for r in runs if r["config_name"] == g["config_name"] and r["test_error"] is not None]
-            k = len(vals)
-            offs = np.linspace(-0.12, 0.12, k) if k > 1 else np.zeros(k)
-            ax.plot(x + offs, 100 * np.asarray(vals), "o", ms=7, color="C0", alpha=0.75,
-                    label="one seed" if x == 0 else None)
-            s = g["test_error"]
-            if s["mean"] is not None:
-                ax.errorbar([x + 0.3], [100 * s["mean"]], yerr=None if s["std"] is None else [100 * s["std"]],
-                            fmt="s", ms=8, color="black", capsize=5,
-                            label="mean ± std" if x == 0 else None)
-            for rid in g["references"]:
-                ref = refs_all["references"][rid]
-                if "test_error" not in ref["figures"]:
-                    continue
-                if rid not in colours:
-                    colours[rid] = f"C{len(colours) + 1}"
-                ax.hlines(100 * ref["figures"]["test_error"], x - 0.4, x + 0.4, colors=colours[rid], lw=2.5,
-                          linestyles="--", label=None if rid in seen else
-                          f"{ref['label']}: {_pct(ref['figures']['test_error'])}")
-                seen.add(rid)
-        ax.set_xticks(range(n))
-        ax.set_xticklabels([f"{g['config_name']}\n(n={g['n']})" for g in groups])
-        ax.set_xlim(-0.6, n - 0.4)
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("test error (%)")
-        ax.set_title(f"{title}: test error per config\n(dots: one seed each; square: mean ± std; "
-                     "dashes: reference figures)")
-        ax.legend(fontsize=9)
-        _save(fig, path)
-
-
 # --- CLI ------------------------------------------------------------------------
-
-def find_sweep_runs(directory) -> list[Path]:
-    """Run directories one or two levels below ``directory`` (``<config>/seed-<n>/``), sorted."""
-    d = Path(directory)
-    found = {p.parent for p in d.glob("*/results.json")} | {p.parent for p in d.glob("*/*/results.json")}
-    return sorted(found, key=lambda p: p.as_posix())
-
 
 def _unique_names(dirs: list[Path]) -> list[str]:
     """Short, distinct folder names for ``--out`` with several runs: the shortest
@@ -1095,6 +899,10 @@ def _unique_names(dirs: list[Path]) -> list[str]:
 
 
 def _run(args) -> int:
+    from lecun89.study import check_sort
+    from lecun89.sweep_report import find_sweep_runs, report_sweep
+
+    check_sort(args.sort, "--sort")
     dirs = [Path(d) for d in args.run_dirs]
     out = Path(args.out) if args.out else None
     targets = _unique_names(dirs) if len(dirs) > 1 else [None]
@@ -1108,7 +916,7 @@ def _run(args) -> int:
                     rel = Path(os.path.relpath(r, d))
                     paths[r] = report_run(r, None if target is None else target / rel, args.data_dir)
                     print(f"report: {paths[r]}")
-                path = report_sweep(d if target is None else target, runs, paths)
+                path = report_sweep(d if target is None else target, runs, paths, sort=args.sort)
                 print(f"summary: {path}")
                 continue
         path = report_run(d, target, args.data_dir)
@@ -1128,4 +936,6 @@ def add_parser(sub) -> None:
                                  "(several runs: one subfolder per run)")
     p.add_argument("--data-dir", help="data directory for the digit images (default: $LECUN89_DATA, "
                                       "else the user cache)")
+    p.add_argument("--sort", metavar="COLUMN", help="a sweep's summary sorted by this column, e.g. test_error "
+                                                    "(--sort=-test_error: descending); default: the order of the runs")
     p.set_defaults(func=_run)

@@ -1,25 +1,30 @@
-"""``lecun89 sweep``: every config x seed as its own run directory, in parallel.
+"""``lecun89 sweep``: every config x seed (or a study file's runs) as its own run directory.
 
-Layout: ``OUT/<config-name>/seed-<seed>/`` per run (a normal run directory),
-and ``OUT/summary.md``, ``OUT/summary.json`` over all of them. Each run is a
-separate process with one BLAS thread. A run whose results.json is there for
-the same resolved config is skipped, and one that was interrupted is resumed,
-so re-running an interrupted sweep finishes it.
+Layout: ``OUT/<config-name>/seed-<seed>/`` per run (a normal run directory; a
+study's runs with a variant or grid values: ``OUT/<config-name>/<label>-<hash>/seed-<seed>/``,
+see :mod:`lecun89.study`), and ``OUT/summary.md``, ``OUT/summary.json`` over
+all of them. Runs execute as local processes or on a Dask cluster
+(:mod:`lecun89.executors`), each with one BLAS thread. A run whose results.json
+is there for the same resolved config is skipped, and one that was interrupted
+is resumed, so re-running an interrupted sweep finishes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import time
 from pathlib import Path
 
-from lecun89.config import Config, config_hash, load_config
+from lecun89.config import Config, config_hash
 from lecun89.errors import UserError
+from lecun89.study import PlannedRun, Study, check_sort, find_study, plain_study, read_study
 
 
-def _parse_seeds(args) -> list[int]:
+def _parse_seeds(args) -> list[int] | None:
+    """--seeds / --seed-list, or None when neither is given."""
     if args.seed_list:
         try:
             seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
@@ -29,6 +34,8 @@ def _parse_seeds(args) -> list[int]:
         if not seeds or len(set(seeds)) != len(seeds):
             raise UserError(f"--seed-list {args.seed_list!r}: expected distinct integers, e.g. 1,2,3", status=2)
         return seeds
+    if args.seeds is None:
+        return None
     if args.seeds < 1:
         raise UserError(f"--seeds: must be >= 1, got {args.seeds}", status=2)
     return list(range(args.seeds))
@@ -58,117 +65,155 @@ def run_status(run_dir: Path, cfg: Config) -> str:
     return "new"
 
 
-def _worker(cfg: Config, run_dir: str, data_dir, resume: bool, report: bool) -> dict:
-    from lecun89.train import run_training
-
-    results = run_training(cfg, Path(run_dir), data_dir, resume=resume, quiet=True, progress=False)
-    if report:
-        try:
-            from lecun89.report import report_run
-        except ImportError:
-            pass
-        else:
-            report_run(Path(run_dir), data_dir=data_dir)
-    return results
-
-
 def run_sweep(configs: list[Config], seeds: list[int], out: Path, data_dir=None, jobs: int = 2,
               report: bool = True, progress: bool | None = None) -> list[Path]:
-    import dataclasses
-
+    """Every config with every seed, as local processes (the Python form of
+    ``lecun89 sweep CONFIG...``)."""
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise UserError(f"sweep: two configs share the name {sorted({n for n in names if names.count(n) > 1})}; "
                         "give them distinct names (the top-level 'name' key)", status=2)
+    runs = [PlannedRun(dataclasses.replace(c, seed=s), f"{c.name}/seed-{s}") for c in configs for s in seeds]
+    return run_study(Study("configs", runs, len(configs), len(configs)), out, data_dir, jobs, report, progress)
+
+
+def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: bool = True,
+              progress: bool | None = None, executor: str = "local", scheduler: str | None = None,
+              sort: str | None = None) -> list[Path]:
+    """Run a study's runs not already done (see the module docstring) and write the summary."""
+    from lecun89 import executors
+
+    if executor == "dask":
+        executors.require_distributed()
     plan = []
-    for cfg in configs:
-        for seed in seeds:
-            c = dataclasses.replace(cfg, seed=seed)
-            run_dir = out / c.name / f"seed-{seed}"
-            status = run_status(run_dir, c)
-            if status == "other":
-                raise UserError(f"sweep: {run_dir} holds a run of a different config; "
-                                "use another --out or remove it", status=2)
-            plan.append((c, run_dir, status))
-    # Check the data of every config before starting anything.
+    for r in study.runs:
+        run_dir = out / r.rel_dir
+        status = run_status(run_dir, r.config)
+        if status == "other":
+            raise UserError(f"sweep: {run_dir} holds a run of a different config; "
+                            "use another --out or remove it", status=2)
+        plan.append(executors.Task(r, run_dir, status == "partial") if status != "done" else None)
+    # Check the data of every config before starting anything (and keep it for Dask's workers).
     from lecun89.train import load_data
 
-    for key in {(c.data.name, c.data.subset, c.data.subset_seed) for c, _, _ in plan}:
-        load_data(next(c for c, _, _ in plan if (c.data.name, c.data.subset, c.data.subset_seed) == key),
-                  data_dir)
+    datasets = {}
+    for r in study.runs:
+        key = executors.data_key(r.config)
+        if key not in datasets:
+            datasets[key] = load_data(r.config, data_dir)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [(c, d, s) for c, d, s in plan if s != "done"]
-    print(f"sweep: {len(configs)} config(s) x {len(seeds)} seed(s) = {len(plan)} runs in {out} "
-          f"({len(plan) - len(todo)} already done), {jobs} process(es)", flush=True)
+    todo = [t for t in plan if t is not None]
+    n, n_done = len(plan), len(plan) - len(todo)
+    how = f"{jobs} process(es)" if executor == "local" else \
+        (f"dask scheduler {scheduler}" if scheduler else f"dask LocalCluster, {jobs} worker(s)")
+    what = (f"{study.source}: {study.n_configs} config(s), {study.n_cells} cell(s)"
+            if study.n_cells != study.n_configs else f"{study.n_configs} config(s)")
+    print(f"sweep: {what}, {n} runs in {out} ({n_done} already done), {how}", flush=True)
     if progress is None:
         progress = sys.stderr.isatty()
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="sweep", unit="run", file=sys.stderr)
+        bar = tqdm(total=n, initial=n_done, desc="sweep", unit="run", file=sys.stderr, dynamic_ncols=True)
+    say = print if bar is None else bar.write
+
+    def on_done(task, r: dict) -> None:
+        line = (f"{task.run.describe()}: test error {r['test_error']:.2%}, train error {r['train_error']:.2%}, "
+                f"rejection {r['rejection_at_1pct']:.1%}, {r['seconds']:.1f}s")
+        say(line)
+        if bar is not None:
+            bar.update(1)
+        sys.stdout.flush()
+
+    t0 = time.perf_counter()
+    try:
+        if todo and executor == "dask":
+            sent = executors.run_dask(todo, on_done, datasets={executors.data_key(t.run.config):
+                                                               datasets[executors.data_key(t.run.config)]
+                                                               for t in todo},
+                                      scheduler=scheduler, jobs=jobs, report=report, say=say)
+            say(f"dask: data {sent['data_bytes'] / 1e6:.1f} MB, scattered once to the workers; "
+                f"{sent['task_bytes'] / max(1, len(todo)) / 1e3:.1f} kB per task; received "
+                f"{sent['result_bytes'] / max(1, sent['tasks']) / 1e3:.0f} kB of files per run")
+        elif todo:
+            executors.run_local(todo, on_done, jobs=jobs, data_dir=data_dir, report=report, say=say)
+    finally:
+        if bar is not None:
+            bar.close()
     if todo:
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_worker, c, str(d), data_dir, s == "partial", report): (c, d)
-                       for c, d, s in todo}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        c, d = futures[f]
-                        r = f.result()
-                        line = (f"{c.name} seed {c.seed}: test error {r['test_error']:.2%}, "
-                                f"train error {r['train_error']:.2%}, rejection {r['rejection_at_1pct']:.1%}, "
-                                f"{r['seconds']:.1f}s")
-                        if bar is not None:
-                            bar.write(line)
-                            bar.update(1)
-                        else:
-                            print(line, flush=True)
-            except BaseException:
-                for f in pending:
-                    f.cancel()
-                raise
-    if bar is not None:
-        bar.close()
-    run_dirs = [d for _, d, _ in plan]
-    write_summary(out, run_dirs)
+        print(f"sweep: {len(todo)} run(s) in {time.perf_counter() - t0:.1f} s", flush=True)
+    run_dirs = [out / r.rel_dir for r in study.runs]
+    write_summary(out, run_dirs, sort)
     return run_dirs
 
 
-def write_summary(out: Path, run_dirs: list[Path]) -> Path:
-    from lecun89.report import report_sweep
+def write_summary(out: Path, run_dirs: list[Path], sort: str | None = None) -> Path:
+    from lecun89.sweep_report import report_sweep
 
-    path = report_sweep(out, run_dirs)
+    path = report_sweep(out, run_dirs, sort=sort)
     print(f"summary: {path}")
     return path
 
 
+def load_study(specs: list[str], sets: list[str], seeds: list[int] | None) -> Study:
+    """The study a command line names: one study file, or configs x seeds."""
+    studies = [find_study(s) for s in specs]
+    if any(studies):
+        if len(specs) > 1:
+            raise UserError(f"sweep: {specs[[bool(s) for s in studies].index(True)]} is a study file; "
+                            "a study runs alone (lecun89 sweep STUDY.toml)", status=2)
+        return read_study(studies[0], sets, seeds)
+    return plain_study(specs, seeds if seeds is not None else list(range(3)), sets)
+
+
 def _run(args) -> int:
-    seeds = _parse_seeds(args)
-    configs = [load_config(p, args.set) for p in args.configs]
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}", status=2)
-    out = Path(args.out) if args.out else Path("runs") / f"sweep-{_dt.datetime.now():%Y%m%d-%H%M%S}"
-    run_sweep(configs, seeds, out, args.data_dir, args.jobs, report=not args.no_report,
-              progress=False if args.no_progress else None)
+    executor = args.executor or ("dask" if args.scheduler else "local")
+    if args.scheduler and executor != "dask":
+        raise UserError("--scheduler needs --executor dask", status=2)
+    if executor == "dask":
+        from lecun89.executors import require_distributed
+
+        require_distributed()
+    seeds = _parse_seeds(args)
+    study = load_study(args.configs, args.set, seeds)
+    sort = check_sort(args.sort, "--sort") or study.sort
+    if args.out:
+        out = Path(args.out)
+    elif study.out:
+        out = Path(study.out)
+    else:
+        out = Path("runs") / f"sweep-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    run_study(study, out, args.data_dir, args.jobs, report=not args.no_report,
+              progress=False if args.no_progress else None, executor=executor, scheduler=args.scheduler,
+              sort=sort)
     return 0
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("sweep", help="run configs x seeds in parallel, with a summary",
-                       description="Run every config with every seed as its own run directory under OUT, "
-                                   "in parallel processes; re-running the same command resumes an "
-                                   "interrupted sweep.")
-    p.add_argument("configs", nargs="+", metavar="CONFIG", help="config files")
+    p = sub.add_parser("sweep", help="run a study (configs x variants x seeds), locally or on a Dask cluster",
+                       description="Run every config with every seed, or every run of a study file (configs, "
+                                   "a grid of overrides, named variants, seeds), as its own run directory "
+                                   "under OUT, with a summary; re-running the same command resumes an "
+                                   "interrupted sweep. Runs execute as local processes or on Dask.")
+    p.add_argument("configs", nargs="+", metavar="CONFIG|STUDY",
+                   help="config files or names, or one study file (a bare name: a shipped study)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    g.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: the study's, else 3)")
     g.add_argument("--seed-list", help="explicit seeds, e.g. 1,2,3")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a key in every config (repeatable)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
-    p.add_argument("--out", help="sweep directory (default: runs/sweep-<timestamp>)")
+                   help="override a key in every run (repeatable; wins over the study file)")
+    p.add_argument("--out", help="sweep directory (default: the study's 'out', else runs/sweep-<timestamp>)")
+    p.add_argument("--executor", choices=("local", "dask"),
+                   help="local processes (default) or Dask (needs the dask extra)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="dask: an existing cluster's scheduler (default: a LocalCluster of --jobs workers)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="local processes, or a LocalCluster's worker processes (default 2)")
+    p.add_argument("--sort", metavar="COLUMN",
+                   help="order the summary by a column, e.g. test_error (--sort=-test_error: descending)")
     p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="no per-run reports")

@@ -264,8 +264,11 @@ class Progress:
 
 
 def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
-                 progress: bool | None = None, data=None) -> dict:
-    """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict."""
+                 progress: bool | None = None, data=None, extra: dict | None = None) -> dict:
+    """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict.
+
+    ``data``: the data set, already loaded (else it is loaded from ``data_dir``);
+    ``extra``: more keys for results.json (a study's variant and overrides)."""
     say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     out_dir = Path(out_dir)
     if data is None:
@@ -334,6 +337,7 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg)
             te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg)
     results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
+    results.update(extra or {})
     _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,
                                         "test_outputs": te["outputs"], "test_labels": data.y_test})
     meta.update({

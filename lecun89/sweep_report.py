@@ -1,0 +1,260 @@
+"""Sweep summaries: ``summary.md``, ``summary.json`` and ``summary-test-error.png``.
+
+:func:`report_sweep` reads the results.json of every run of a sweep (or a study)
+and writes mean +- sample standard deviation (ddof=1) over seeds per (config,
+variant), optionally sorted by any column, with the reference figures as
+extra rows. :func:`find_sweep_runs` finds the
+run directories below a sweep folder. (Split from :mod:`lecun89.report`, which
+writes the report of one run.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lecun89 import __version__
+from lecun89.errors import UserError
+from lecun89.report import (REPORT_MD, _dump_json, _f, _mpl, _pct, _read_json, _save, _write, load_references,
+                            references_for)
+
+SUMMARY_MD = "summary.md"
+SUMMARY_JSON = "summary.json"
+FIG_SWEEP = "summary-test-error.png"
+
+
+SWEEP_FIELDS = (("test_error", "test error", "pct2"), ("train_error", "train error", "pct2"),
+                ("rejection_at_1pct", "rejected for 1% error", "pct1"), ("seconds", "training seconds", "sec"))
+# A second table: the paper also reports misses and the mean squared error.
+SWEEP_MORE = (("test_misses", "test misses", "count"), ("train_misses", "train misses", "count"),
+              ("test_mse", "test MSE", "mse"), ("train_mse", "train MSE", "mse"))
+
+
+# Columns the summary can be sorted by (``--sort``, a study's ``sort``; "-" first: descending).
+SORT_KEYS = ("config", "variant", "data", "n") + tuple(k for k, _, _ in SWEEP_FIELDS + SWEEP_MORE)
+
+
+def _stat(values: list[float]) -> dict:
+    a = np.asarray([v for v in values if v is not None], dtype=float)
+    return {"n": int(len(a)), "mean": float(a.mean()) if len(a) else None,
+            "std": float(a.std(ddof=1)) if len(a) > 1 else None, "values": a.tolist()}
+
+
+def _stat_table(groups: list[dict], fields) -> list[str]:
+    """A markdown table: one row per (config, variant) group, mean ± std of each field;
+    a variant column only when some group has a variant."""
+    variants = any(g["variant"] for g in groups)
+    lines = ["| config | " + ("variant | " if variants else "") + "data | n | "
+             + " | ".join(lbl for _, lbl, _ in fields) + " |",
+             "|---|" + ("---|" if variants else "") + "---|---:|" + "---:|" * len(fields)]
+    for g in groups:
+        lines.append(f"| {g['config_name']} | " + (f"{g['variant'] or '—'} | " if variants else "")
+                     + f"{g['dataset']} | {g['n']} | "
+                     + " | ".join(_fmt_stat(g[k], kind) for k, _, kind in fields) + " |")
+    return lines
+
+
+def _sort_groups(groups: list[dict], sort: str | None) -> list[dict]:
+    """Groups in first-seen order, or sorted by a column (groups without a value last)."""
+    if not sort:
+        return groups
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise UserError(f"--sort {sort!r}: not a summary column; one of {', '.join(SORT_KEYS)} "
+                        "(a leading '-' sorts descending)", status=2)
+    field = {"config": "config_name", "data": "dataset"}.get(key, key)
+
+    def value(g):
+        v = g[field]
+        return v["mean"] if isinstance(v, dict) else ("" if v is None else v)
+
+    have = [g for g in groups if value(g) is not None]
+    return sorted(have, key=value, reverse=sort.startswith("-")) + [g for g in groups if value(g) is None]
+
+
+def _fmt_stat(s: dict, kind: str) -> str:
+    if s["mean"] is None:
+        return "—"
+    if kind in ("sec", "count"):
+        d = 1 if kind == "count" or s["mean"] >= 10 else 2
+        f = lambda v: f"{v:.{d}f}"  # noqa: E731
+    elif kind == "mse":
+        return f"{s['mean']:.2e}" if s["std"] is None else f"{s['mean']:.2e} ± {s['std']:.1e}"
+    else:
+        d = 2 if kind == "pct2" else 1
+        f = lambda v: f"{100 * v:.{d}f}"  # noqa: E731
+    unit = "" if kind in ("sec", "count") else "%"
+    return f"{f(s['mean'])}{unit}" if s["std"] is None else f"{f(s['mean'])} ± {f(s['std'])}{unit}"
+
+
+def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: str | None = None) -> Path:
+    """Write summary.md, summary.json and summary-test-error.png into ``sweep_dir``;
+    returns summary.md's path. Runs are grouped by results.json's config name
+    and variant (a study's label, none for a plain sweep), in first-seen order or
+    sorted by the column ``sort`` (one of :data:`SORT_KEYS`, "-" first for
+    descending); statistics are mean and sample standard deviation (ddof=1) over the seeds.
+    Each run's row links ``report_paths[run_dir]`` if given, else its
+    ``run_dir/report.md`` when that exists."""
+    sweep_dir = Path(sweep_dir)
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{sweep_dir}: cannot create the summary directory: {exc.strerror or exc}") from None
+    run_dirs = [Path(d) for d in run_dirs]
+    refs_all = load_references()
+    notes: list[str] = []
+    runs: list[dict] = []
+    for d in run_dirs:
+        d = Path(d)
+        path = d / "results.json"
+        if not path.is_file():
+            notes.append(f"{_rel(d, sweep_dir)}: no results.json (not finished); left out.")
+            continue
+        r = _read_json(path)
+        missing = [k for k in ("config_name", "test_error", "train_error") if k not in r]
+        if missing:
+            raise UserError(f"{path}: missing key(s) {', '.join(missing)}; not a lecun89 results file")
+        report = Path((report_paths or {}).get(d, d / REPORT_MD))
+        arch_rows = r.get("architecture") or []
+        arch = "fc" if any(a.get("layer") == "H1" and "x" not in str(a.get("shape", "")) for a in arch_rows) \
+            else "net1989"
+        runs.append({"config_name": r["config_name"], "variant": r.get("variant"), "seed": r.get("seed"),
+                     "dataset": r.get("dataset"), "arch": arch, "overrides": r.get("overrides"),
+                     "config_hash": r.get("config_hash"), "test_error": _f(r["test_error"]),
+                     "train_error": _f(r["train_error"]), "rejection_at_1pct": _f(r.get("rejection_at_1pct")),
+                     "seconds": _f(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
+                     **{k: _f(r.get(k)) for k, _, _ in SWEEP_MORE},
+                     "report": _rel(report, sweep_dir) if report.is_file() else None})
+    if not runs:
+        raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
+                        "run directories)")
+    order: list[tuple] = []
+    for r in runs:
+        if (r["config_name"], r["variant"]) not in order:
+            order.append((r["config_name"], r["variant"]))
+    groups = []
+    for name, variant in order:
+        members = sorted((r for r in runs if (r["config_name"], r["variant"]) == (name, variant)),
+                         key=lambda r: (r["seed"] is None, r["seed"] if isinstance(r["seed"], int) else 0))
+        who = name if variant is None else f"{name} [{variant}]"
+        datasets = sorted({str(r["dataset"]) for r in members})
+        if len(datasets) > 1:
+            notes.append(f"{who}: runs on different data sets ({', '.join(datasets)}) are grouped together.")
+        if len({json.dumps(r["overrides"], sort_keys=True) for r in members}) > 1:
+            notes.append(f"{who}: runs with different overrides under the same label are grouped together.")
+        g = {"config_name": name, "variant": variant, "dataset": ", ".join(datasets), "n": len(members),
+             "references": [r["id"] for r in references_for(name, members[0]["arch"], refs_all)],
+             "seeds": [r["seed"] for r in members]}
+        for key, _, _ in SWEEP_FIELDS + SWEEP_MORE:
+            g[key] = _stat([r[key] for r in members])
+        g["_members"] = members
+        groups.append(g)
+    groups = _sort_groups(groups, sort)
+    runs_sorted = [r for g in groups for r in g.pop("_members")]
+    variants = any(g["variant"] for g in groups)
+    ref_rows = [dict(refs_all["references"][i], id=i) for i in refs_all["sweep_rows"]]
+
+    md = [f"# Sweep summary: {sweep_dir.name}", "",
+          f"{len(runs)} run(s) of {len(groups)} {'(config, variant) group(s)' if variants else 'config(s)'}"
+          + (f", sorted by {sort}" if sort else "") + ". Mean ± sample standard deviation (ddof=1) over "
+          "seeds; n = number of seeds. Errors in percent of the test / training set; rejection: percent of "
+          "the test digits rejected (smallest output gap first) to reach 1% error on the rest.", "",
+          *_stat_table(groups, SWEEP_FIELDS),
+          "", "Misses (wrongly classified digits) and mean squared error (over the 10 output units, for "
+          "networks with ±1 targets; — for logit outputs):", "",
+          *_stat_table(groups, SWEEP_MORE)]
+    md += ["", f"![Test error per config]({FIG_SWEEP})", "", "## Reference figures", "",
+           "| reference | data | test error | train error | rejected for 1% error | source |",
+           "|---|---|---:|---:|---:|---|"]
+    for ref in ref_rows:
+        f = ref["figures"]
+        md.append(f"| {ref['label']} | {ref.get('dataset', '')} | {_pct(f.get('test_error'))} | "
+                  f"{_pct(f.get('train_error'))} | {_pct(f.get('rejection_at_1pct'), 1)} | {ref['source']} |")
+    md += ["", "## Runs", "", "| config | " + ("variant | " if variants else "")
+           + "seed | test error | train error | rejected for 1% error | seconds | report |",
+           "|---|" + ("---|" if variants else "") + "---:|---:|---:|---:|---:|---|"]
+    for r in runs_sorted:
+        link = f"[report]({r['report']})" if r["report"] else "—"
+        secs = "—" if r["seconds"] is None else f"{r['seconds']:.{2 if r['seconds'] < 10 else 1}f}"
+        md.append(f"| {r['config_name']} | " + (f"{r['variant'] or '—'} | " if variants else "")
+                  + f"{r['seed']} | {_pct(r['test_error'])} | {_pct(r['train_error'])} | "
+                  f"{_pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
+    if notes:
+        md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+
+    fig_sweep(sweep_dir / FIG_SWEEP, groups, runs_sorted, refs_all, sweep_dir.name)
+    summary = {"report_version": __version__, "std": "sample standard deviation (ddof=1); null for n = 1",
+               "configs": groups, "runs": runs_sorted,
+               "references": [{"id": r["id"], "label": r["label"], "source": r["source"],
+                               "dataset": r.get("dataset"), "figures": r["figures"]} for r in ref_rows],
+               "figure": FIG_SWEEP, "notes": notes}
+    _write(sweep_dir / SUMMARY_JSON, _dump_json(summary))
+    path = sweep_dir / SUMMARY_MD
+    _write(path, "\n".join(md) + "\n")
+    return path
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:  # different drives
+        return Path(path).as_posix()
+
+
+def fig_sweep(path: Path, groups: list[dict], runs: list[dict], refs_all: dict, title: str) -> None:
+    n = len(groups)
+    with _mpl() as Figure:
+        fig = Figure(figsize=(max(6.5, 1.7 * n + 3.5), 5.5), layout="constrained")
+        ax = fig.subplots()
+        seen: set[str] = set()
+        colours: dict[str, str] = {}
+        for x, g in enumerate(groups):
+            vals = [r["test_error"] for r in runs if (r["config_name"], r["variant"]) == (g["config_name"], g["variant"])
+                    and r["test_error"] is not None]
+            k = len(vals)
+            offs = np.linspace(-0.12, 0.12, k) if k > 1 else np.zeros(k)
+            ax.plot(x + offs, 100 * np.asarray(vals), "o", ms=7, color="C0", alpha=0.75,
+                    label="one seed" if x == 0 else None)
+            s = g["test_error"]
+            if s["mean"] is not None:
+                ax.errorbar([x + 0.3], [100 * s["mean"]], yerr=None if s["std"] is None else [100 * s["std"]],
+                            fmt="s", ms=8, color="black", capsize=5,
+                            label="mean ± std" if x == 0 else None)
+            for rid in g["references"]:
+                ref = refs_all["references"][rid]
+                if "test_error" not in ref["figures"]:
+                    continue
+                if rid not in colours:
+                    colours[rid] = f"C{len(colours) + 1}"
+                ax.hlines(100 * ref["figures"]["test_error"], x - 0.4, x + 0.4, colors=colours[rid], lw=2.5,
+                          linestyles="--", label=None if rid in seen else
+                          f"{ref['label']}: {_pct(ref['figures']['test_error'])}")
+                seen.add(rid)
+        ax.set_xticks(range(n))
+        ax.set_xticklabels([f"{g['config_name']}\n" + (f"{g['variant']}\n" if g["variant"] else "") + f"(n={g['n']})"
+                            for g in groups], rotation=30 if n > 6 else 0, ha="right" if n > 6 else "center",
+                           fontsize=8 if any(g["variant"] for g in groups) else None)
+        ax.set_xlim(-0.6, n - 0.4)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("test error (%)")
+        ax.set_title(f"{title}: test error per config\n(dots: one seed each; square: mean ± std; "
+                     "dashes: reference figures)")
+        ax.legend(fontsize=9)
+        _save(fig, path)
+
+
+
+def find_sweep_runs(directory) -> list[Path]:
+    """Run directories one to three levels below ``directory`` (``<config>/seed-<n>/``, a
+    study's ``<config>/<variant>-<hash>/seed-<n>/``), sorted; folders whose names start
+    with '.' (a sweep's files in transit) are not runs."""
+    d = Path(directory)
+    found = {p.parent for pattern in ("*/results.json", "*/*/results.json", "*/*/*/results.json")
+             for p in d.glob(pattern)
+             if not any(part.startswith(".") for part in p.parent.relative_to(d).parts)}
+    return sorted(found, key=lambda p: p.as_posix())
+
+
