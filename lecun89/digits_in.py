@@ -198,7 +198,7 @@ def read_digit(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
         raise UserError(f"{p}: empty file (0 bytes)")
     if p.suffix.lower() == ".npy":
         return _read_npy(p, size), None
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(p) as img:
@@ -207,7 +207,8 @@ def read_digit(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
                 raise UserError(f"{p}: image too large ({w}x{h} pixels; at most {MAX_PIXELS:,})")
             img.seek(0)
             img.load()
-            gray = gray_levels(img)
+            # A phone's photo may be stored sideways with an EXIF note to turn it.
+            gray = gray_levels(ImageOps.exif_transpose(img))
     except UserError:
         raise
     except UnidentifiedImageError:

@@ -287,3 +287,15 @@ def test_readme_example_is_what_the_command_prints(capsys, monkeypatch):
     monkeypatch.chdir(repo)
     assert main(["predict", "docs/seven.png"]) == 0
     assert capsys.readouterr().out.splitlines() == shown
+
+
+def test_a_photo_stored_sideways_is_turned_by_its_exif_note(paper_model, tmp_path):
+    img = draw(7, 120, 10).rotate(90, expand=True)  # stored turned a quarter
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW to display
+    img.save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    upright = tmp_path / "upright.jpg"
+    draw(7, 120, 10).save(upright, quality=95)
+    x, _ = read_digit(tmp_path / "photo.jpg")
+    assert analyse(paper_model, x, maps=False)["digit"] == 7
+    assert np.abs(x - read_digit(upright)[0]).mean() < 0.05
