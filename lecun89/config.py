@@ -110,7 +110,7 @@ class TrainConfig:
     augment: str = "none"      # none | shift (+-1 pixel, background fill)
     engine: str = "numpy"      # numpy (the layers, the reference) | numba (whole online passes compiled:
     #                            the same arithmetic summed in another order, so other last bits; see
-    #                            lecun89/engine_numba.py for what it covers)
+    #                            lecun89/engine.py for what it covers)
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,8 @@ def _as_table(value, h1_maps, h2_maps):
 
 def _validate(cfg: Config) -> Config:
     d, m, t = cfg.data, cfg.model, cfg.train
+    if cfg.seed < 0:
+        raise _err(f"seed: must be an integer >= 0, got {cfg.seed}")
     _choice("data.name", d.name, DATASET_NAMES)
     _choice("data.subset", d.subset, ("paper", "full"))
     _choice("model.arch", m.arch, ARCHS)

@@ -79,7 +79,14 @@ def run_local(tasks: list[Task], on_done: Callable[[Task, dict], None], *, jobs:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    on_done(futures[f], f.result())
+                    try:
+                        results = f.result()
+                    except (UserError, KeyboardInterrupt):
+                        raise
+                    except Exception as exc:  # failed in its process (memory, a killed process, ...)
+                        raise UserError(f"{futures[f].run.describe()} failed: {type(exc).__name__}: {exc}; "
+                                        "the same command resumes the study") from None
+                    on_done(futures[f], results)
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -107,7 +114,14 @@ def _worker_info() -> dict:
 
     from lecun89 import __version__
 
-    return {"lecun89": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
+    info = {"lecun89": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
+    try:  # the numba engine's bits depend on it (and on the CPU it compiles for)
+        import numba
+    except ImportError:
+        info["numba"] = None
+    else:
+        info["numba"] = numba.__version__
+    return info
 
 
 _malloc_restored = False
@@ -260,8 +274,11 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
 
     from distributed import KilledWorker, as_completed
 
+    import uuid
+
     client, cluster = _connect(scheduler, jobs)
     sent = {"data_bytes": 0, "task_bytes": 0, "result_bytes": 0, "tasks": 0}
+    sweep_id = uuid.uuid4().hex[:8]
     futures: dict = {}
     try:
         n_workers = len(client.scheduler_info().get("workers", {}))
@@ -277,7 +294,8 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
             args = (cfg, scattered[data_key(cfg)], _partial_files(t.run_dir) if t.resume else None, report,
                     t.run.extra_results())
             sent["task_bytes"] += len(pickle.dumps((args[0], args[2], args[3], args[4]), protocol=5))
-            key = f"lecun89-{cfg.name}-seed{cfg.seed}-{config_hash(cfg)[:12]}"
+            # unique to this sweep: Dask merges tasks of one key, even from two clients
+            key = f"lecun89-{cfg.name}-seed{cfg.seed}-{config_hash(cfg)[:12]}-{sweep_id}"
             futures[client.submit(dask_task, *args, key=key)] = t
         for fut in as_completed(list(futures)):
             t = futures.pop(fut)
@@ -288,6 +306,11 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
                                 "see the workers' logs; the same command resumes the study") from None
             except CancelledError:
                 raise UserError(f"dask: {t.run.describe()} was cancelled (the scheduler went away?); "
+                                "the same command resumes the study") from None
+            except UserError:
+                raise
+            except Exception as exc:  # failed on its worker (memory, a missing module, ...)
+                raise UserError(f"dask: {t.run.describe()} failed on its worker: {_one_line(exc)}; "
                                 "the same command resumes the study") from None
             sent["result_bytes"] += sum(len(b) for b in files.values())
             sent["tasks"] += 1

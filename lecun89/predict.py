@@ -151,8 +151,15 @@ def _show(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Pat
 def _run(args) -> int:
     from lecun89.digits_in import read_digit
 
-    if args.show and Path(args.show).suffix.lower() != ".png":
-        raise UserError(f"--show {args.show}: expected a .png file name", status=2)
+    if args.show:
+        show = Path(args.show)
+        if show.suffix.lower() != ".png":
+            raise UserError(f"--show {args.show}: expected a .png file name", status=2)
+        if not show.parent.is_dir():
+            raise UserError(f"--show {args.show}: no folder {show.parent} to write it in", status=2)
+        if show.is_dir() or any(show.resolve() == Path(p).resolve() for p in args.images):
+            raise UserError(f"--show {args.show}: is one of the images to read (or a folder); "
+                            "name another file", status=2)
     model = load_model(args.model)
     failed = 0
     shown = []
@@ -170,7 +177,10 @@ def _run(args) -> int:
             print(_line(path, r), flush=True)
         shown.append((path, gray, x16, r))
     if args.show and shown:
-        _show(shown, Path(args.show))
+        try:
+            _show(shown, Path(args.show))
+        except OSError as exc:
+            raise UserError(f"--show {args.show}: cannot write it: {exc.strerror or exc}") from None
         if not args.json:
             print(f"preprocessing shown in {args.show}")
     if failed:

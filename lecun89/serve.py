@@ -272,7 +272,7 @@ def png_to_16(value):
     import binascii
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     from lecun89.digits_in import fit_16, gray_levels, ink_map
 
@@ -295,7 +295,7 @@ def png_to_16(value):
             if w * h > MAX_CANVAS_PIXELS:
                 raise ApiError(400, f"png: image too large ({w}x{h}; at most {MAX_CANVAS_PIXELS:,} pixels)")
             img.load()
-            gray = gray_levels(img)
+            gray = gray_levels(ImageOps.exif_transpose(img))  # as lecun89 predict reads a file
     except ApiError:
         raise
     except UnidentifiedImageError:
@@ -335,7 +335,17 @@ class Handler(BaseHTTPRequestHandler):
             self.request_version = "HTTP/1.0"  # an unparsable request line still gets a status line
         self._send_json(code, {"error": message or phrase}, close=True)
 
+    def _unread_body(self) -> bool:
+        """The request came with a body this handler did not read: left in the
+        socket it would be taken for the next request, so the connection closes."""
+        if getattr(self, "_body_read", True):
+            return False
+        length = (self.headers.get("Content-Length") or "").strip() if self.headers else ""
+        chunked = bool(self.headers and self.headers.get("Transfer-Encoding"))
+        return chunked or (length not in ("", "0"))
+
     def _send(self, status: int, body: bytes, ctype: str, close: bool = False, headers: dict | None = None):
+        close = close or self._unread_body()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -363,6 +373,7 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self):
+        self._body_read = False
         try:
             path, query = self._split()
             if path.startswith("/api/"):
@@ -427,6 +438,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._drain(n)
             raise ApiError(413, f"request body too large ({n:,} bytes; at most {MAX_BODY:,})", close=True)
         data = self.rfile.read(n)
+        self._body_read = True
         if len(data) < n:
             raise ApiError(400, "request body shorter than its Content-Length", close=True)
         try:

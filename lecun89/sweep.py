@@ -31,8 +31,9 @@ def _parse_seeds(args) -> list[int] | None:
         except ValueError:
             raise UserError(f"--seed-list {args.seed_list!r}: expected integers separated by commas, e.g. 1,2,3",
                             status=2) from None
-        if not seeds or len(set(seeds)) != len(seeds):
-            raise UserError(f"--seed-list {args.seed_list!r}: expected distinct integers, e.g. 1,2,3", status=2)
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise UserError(f"--seed-list {args.seed_list!r}: expected distinct integers >= 0, e.g. 1,2,3",
+                            status=2)
         return seeds
     if args.seeds is None:
         return None

@@ -355,6 +355,25 @@ def test_keep_alive_survives_an_error(url):
         conn.close()
 
 
+@pytest.mark.parametrize("method, path", [("POST", "/api/nosuch"), ("GET", "/api/models"), ("POST", "/api/models")])
+def test_a_body_left_unread_does_not_spoil_the_next_request(url, method, path):
+    """A request whose body the server does not read (an unknown route, a GET with
+    a body, a refused method): the answer closes the connection, and the client's
+    next request, on a new connection, is answered normally."""
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request(method, path, body=json.dumps({"x16": [[-1.0] * 16] * 16}), headers=J)
+        res = conn.getresponse()
+        res.read()
+        assert res.getheader("Connection", "").lower() == "close"
+        conn.request("GET", "/api/models")  # http.client reconnects if the server closed
+        res = conn.getresponse()
+        assert res.status == 200 and "models" in json.loads(res.read())
+    finally:
+        conn.close()
+
+
 def test_concurrent_requests_match_serial(url):
     bodies = [{"png": data_url(canvas_png(d, offset=(dx, 0.0)))} for d in STROKES for dx in (-0.05, 0.05)]
     bodies = bodies[:8]
