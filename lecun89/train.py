@@ -165,7 +165,6 @@ class Trainer:
         self.passes_done += 1
         return lr
 
-
     def _compiled_pass(self, lr: float, progress=None) -> float:
         """The same pass with the numba engine: the same order (and generator
         draws), in chunks so progress shows and Ctrl-C lands between digits."""
