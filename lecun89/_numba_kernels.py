@@ -107,7 +107,7 @@ def _col2im(dcols, OW, dx):
 def _tanh_layer(a, A, S, y, fp):
     """y = A tanh(S a), fp = f'(a) = A S (1 - tanh^2), elementwise over flat arrays.
     tanh(z) = 1 - 2 / (exp(2z) + 1), z clamped to +-20 (where tanh is +-1 in
-    float64): within 1e-15 of libm's tanh, at 40% of its cost here (no branch)."""
+    float64): within 1e-15 of libm's tanh, and cheaper here (no branch)."""
     for n in range(a.size):
         z = min(max(a[n] * S, -20.0), 20.0)
         t = 1.0 - 2.0 / (math.exp(2.0 * z) + 1.0)

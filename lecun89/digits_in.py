@@ -179,6 +179,24 @@ def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m / step
 
 
+class TooLarge(ValueError):
+    """An image with more pixels than the reader takes (found before decoding)."""
+
+
+def image_gray(img, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An opened PIL image -> its gray levels (:func:`gray_levels`): the first frame,
+    turned as its EXIF note says (a phone's photo may be stored sideways).
+    TooLarge when it has more than ``max_pixels``, checked before decoding."""
+    from PIL import ImageOps
+
+    w, h = img.size
+    if w * h > max_pixels:
+        raise TooLarge(f"image too large ({w}x{h} pixels; at most {max_pixels:,})")
+    img.seek(0)
+    img.load()
+    return gray_levels(ImageOps.exif_transpose(img))
+
+
 def read_digit(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """A file -> (the network's 16x16 input, the gray levels it was read from).
 
@@ -198,19 +216,13 @@ def read_digit(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
         raise UserError(f"{p}: empty file (0 bytes)")
     if p.suffix.lower() == ".npy":
         return _read_npy(p, size), None
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(p) as img:
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise UserError(f"{p}: image too large ({w}x{h} pixels; at most {MAX_PIXELS:,})")
-            img.seek(0)
-            img.load()
-            # A phone's photo may be stored sideways with an EXIF note to turn it.
-            gray = gray_levels(ImageOps.exif_transpose(img))
-    except UserError:
-        raise
+            gray = image_gray(img)
+    except TooLarge as exc:
+        raise UserError(f"{p}: {exc}") from None
     except UnidentifiedImageError:
         raise UserError(f"{p}: not an image (PNG, JPEG, BMP, GIF or a 16x16 .npy expected)") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from lecun89 import layers as L
 from lecun89.errors import UserError
 
 ENGINES = ("numpy", "numba")
@@ -51,26 +52,27 @@ def load_kernels():
     return _numba_kernels
 
 
-_ACT = {"lecun": (1.7159, 2.0 / 3.0), "tanh": (1.0, 1.0)}
 _PARAMS = ("H1.weight", "H1.bias", "H2.weight", "H2.bias", "H3.weight", "H3.bias", "out.weight", "out.bias")
 
 
 class NumbaPass:
     """Runs online passes of a Trainer's network and optimizer with the compiled kernels."""
 
-    def __init__(self, net, train_cfg, model_cfg):
+    def __init__(self, net, train_cfg):
         self.k = load_kernels()
-        self.net, self.t = net, train_cfg
+        self.net = net
         h1, h2 = net.param_layers[0], net.param_layers[1]
         self.offs = np.array([net.slices[k].start if k in net.slices else 0 for k in _PARAMS], dtype=np.int64)
         self.t1 = np.zeros((h1.O, 1), dtype=np.int64)  # every H1 map reads the one input map
         self.t2 = np.ascontiguousarray(h2.table if h2.table is not None
                                        else np.tile(np.arange(h1.O), (h2.O, 1)), dtype=np.int64)
-        self.bmode = {"none": 0, "map": 1, "unit": 2}[model_cfg.bias]
-        self.pads = (float(model_cfg.pad_value_h1), float(model_cfg.pad_value_h2))
-        self.act_h, self.act_o = _ACT[model_cfg.activation], _ACT[model_cfg.output_activation]
-        # dE/dy = factor (y - t) and d2E/dy2 = factor, per pattern (layers.MSELoss)
-        self.factor = (1.0 if train_cfg.cost_scale == "half_sum" else 2.0 / net.n_out)
+        # Everything else read off the network and the loss, not restated.
+        self.bmode = {"none": 0, "map": 1, "unit": 2}[h1.bias_mode]
+        self.pads = (h1.pad_value, h2.pad_value)
+        tanhs = [lay for lay in net.layers if isinstance(lay, L.ScaledTanh)]
+        self.act_h, self.act_o = (tanhs[0].A, tanhs[0].S), (tanhs[-1].A, tanhs[-1].S)
+        # dE/dy = factor (y - t) and d2E/dy2 = factor for one pattern (layers.MSELoss)
+        self.factor = float(L.make_loss("mse", train_cfg.cost_scale).hess(np.zeros((1, net.n_out)))[0, 0])
         self.sdlm = train_cfg.optimizer == "sdlm"
         self.mu = float(train_cfg.sdlm_mu) if self.sdlm else 0.0
         self.gamma = float(train_cfg.sdlm_gamma) if self.sdlm else 0.0

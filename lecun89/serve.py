@@ -272,9 +272,9 @@ def png_to_16(value):
     import binascii
     import io
 
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
-    from lecun89.digits_in import fit_16, gray_levels, ink_map
+    from lecun89.digits_in import TooLarge, fit_16, image_gray, ink_map
 
     if not isinstance(value, str):
         raise ApiError(400, f"png: expected a string (data:image/png;base64,...), got {type(value).__name__}")
@@ -291,13 +291,9 @@ def png_to_16(value):
         raise ApiError(400, "png: empty")
     try:
         with Image.open(io.BytesIO(raw), formats=["PNG"]) as img:
-            w, h = img.size
-            if w * h > MAX_CANVAS_PIXELS:
-                raise ApiError(400, f"png: image too large ({w}x{h}; at most {MAX_CANVAS_PIXELS:,} pixels)")
-            img.load()
-            gray = gray_levels(ImageOps.exif_transpose(img))  # as lecun89 predict reads a file
-    except ApiError:
-        raise
+            gray = image_gray(img, MAX_CANVAS_PIXELS)  # as lecun89 predict reads a file
+    except TooLarge as exc:
+        raise ApiError(400, f"png: {exc}") from None
     except UnidentifiedImageError:
         raise ApiError(400, "png: not a PNG image") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -112,7 +112,7 @@ class Trainer:
         if cfg.train.engine == "numba":
             from lecun89.engine import NumbaPass
 
-            self.engine = NumbaPass(self.net, cfg.train, cfg.model)
+            self.engine = NumbaPass(self.net, cfg.train)
             # A writeable copy: the compiled pass is specialised for writeable arrays
             # (and was compiled for them before the first pass).
             self._x16 = np.array(data.x_train[:, 0], dtype=np.float64, order="C", copy=True)

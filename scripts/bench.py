@@ -285,7 +285,7 @@ def numba_compile_seconds() -> dict:
 
     code = ("from lecun89.config import load_config; from lecun89.model import build_model; "
             "from lecun89.engine import NumbaPass; c = load_config('lecun1989', ['train.engine=numba']); "
-            "print(NumbaPass(build_model(c.model), c.train, c.model).compile_seconds)")
+            "print(NumbaPass(build_model(c.model), c.train).compile_seconds)")
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)

@@ -49,7 +49,7 @@ def test_gradients_second_derivatives_and_outputs_match_numpy(kernels, overrides
     cfg = _config(overrides)
     net = build_model(cfg.model, seed=3)
     net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.size)  # biases too, not just the init's zeros
-    eng = NumbaPass(net, dataclasses.replace(cfg.train, optimizer="sdlm", sdlm_estimator="running"), cfg.model)
+    eng = NumbaPass(net, dataclasses.replace(cfg.train, optimizer="sdlm", sdlm_estimator="running"))
     loss = L.make_loss("mse", cfg.train.cost_scale)
     x = rng.uniform(-1, 1, (4, 16, 16))
     labels = rng.integers(0, 10, 4)
