@@ -10,14 +10,14 @@ bit. Importing this module imports numba.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
 # reassoc lets the compiler vectorise the dot products' sums (the order of the
-# additions changes, not what is added); contract allows fused multiply-adds.
-jit = numba.njit(cache=True, fastmath={"reassoc", "contract"}, boundscheck=False)
+# additions changes, not what is added); contract allows fused multiply-adds;
+# numpy's error model drops Python's zero-division checks, which keep a loop
+# with a division (SDLM's step, tanh) from being vectorised.
+jit = numba.njit(cache=True, fastmath={"reassoc", "contract"}, boundscheck=False, error_model="numpy")
 
 
 @jit
@@ -64,8 +64,6 @@ def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
     with the windows and weights squared."""
     M, P = da.shape
     k = table.shape[1]
-    if need_dx:
-        dcols[...] = 0.0
     for o in range(M):
         for c in range(k):
             ch = table[o, c]
@@ -74,7 +72,12 @@ def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
                 for p in range(P):
                     s += da[o, p] * cols[ch, t, p]
                 gw[o, c, t] = s
-                if need_dx:
+    if need_dx:
+        dcols[...] = 0.0
+        for o in range(M):
+            for c in range(k):
+                ch = table[o, c]
+                for t in range(25):
                     wv = w[o, c, t]
                     for p in range(P):
                         dcols[ch, t, p] += wv * da[o, p]
@@ -87,32 +90,57 @@ def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
 
 
 @jit
-def _col2im(dcols, OW, dx):
-    """dx (C, H, W) = the windows' gradients summed back; reads of the padding dropped."""
-    C, H, W = dx.shape
-    P = dcols.shape[2]
-    dx[...] = 0.0
+def _col2im(dcols, OW, dxp):
+    """dxp (C, H+4, W+4) = the windows' gradients summed back onto the input
+    padded by 2 (the padding's share is dropped by the caller)."""
+    C = dcols.shape[0]
+    OH = dcols.shape[2] // OW
+    dxp[...] = 0.0
     for ch in range(C):
         for ki in range(5):
             for kj in range(5):
                 t = ki * 5 + kj
-                for p in range(P):
-                    r = 2 * (p // OW) + ki - 2
-                    q = 2 * (p % OW) + kj - 2
-                    if 0 <= r < H and 0 <= q < W:
-                        dx[ch, r, q] += dcols[ch, t, p]
+                for i in range(OH):
+                    row = dxp[ch, 2 * i + ki]
+                    for j in range(OW):
+                        row[2 * j + kj] += dcols[ch, t, i * OW + j]
 
 
-@jit
-def _tanh_layer(a, A, S, y, fp):
-    """y = A tanh(S a), fp = f'(a) = A S (1 - tanh^2), elementwise over flat arrays.
-    tanh(z) = 1 - 2 / (exp(2z) + 1), z clamped to +-20 (where tanh is +-1 in
-    float64): within 1e-15 of libm's tanh, and cheaper here (no branch)."""
-    for n in range(a.size):
-        z = min(max(a[n] * S, -20.0), 20.0)
-        t = 1.0 - 2.0 / (math.exp(2.0 * z) + 1.0)
-        fp[n] = (1.0 - t * t) * (A * S)
-        y[n] = t * A
+# exp by range reduction (u = k ln2 + r, |r| <= ln2 / 2) and a degree-12 Taylor
+# polynomial for e^r - 1 (error below 2e-16 there): plain arithmetic, so the
+# compiler vectorises it, where a call to libm's exp runs one number at a time.
+_MAGIC = 6755399441055744.0       # 1.5 * 2**52: x + _MAGIC rounds x to an integer held in the low bits
+_MAGIC_BITS = 0x4338000000000000  # the bits of _MAGIC
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238      # ln 2 in two parts (Cody and Waite): k * _LN2_HI is exact
+_LN2_LO = 1.9082149292705877e-10
+
+
+# Without reassoc: x + _MAGIC - _MAGIC must round, not cancel.
+@numba.njit(cache=True, fastmath={"contract"}, boundscheck=False, error_model="numpy")
+def _tanh_layer(a, A, S, y, fp, scratch):
+    """y = A tanh(S a), fp = f'(a) = A S (1 - tanh^2), elementwise over flat arrays
+    (scratch: as long as a). tanh(z) = m / (m + 2) with m = e^(2z) - 1, z clamped
+    to +-20 (where tanh is +-1 in float64): within 1e-15 of numpy's tanh."""
+    n = a.size
+    bits = scratch.view(np.int64)
+    for i in range(n):
+        u = 2.0 * min(max(a[i] * S, -20.0), 20.0)
+        kd = u * _LOG2E + _MAGIC
+        scratch[i] = kd
+        k = kd - _MAGIC
+        r = (u - k * _LN2_HI) - k * _LN2_LO
+        y[i] = r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (
+            1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
+                1 / 479001600))))))))))))  # e^r - 1
+    for i in range(n):
+        bits[i] = (bits[i] - _MAGIC_BITS + 1023) << 52  # 2^k
+    for i in range(n):
+        p2 = scratch[i]
+        m = p2 * y[i] + (p2 - 1.0)  # e^u - 1 = 2^k (e^r - 1) + 2^k - 1
+        t = m / (m + 2.0)
+        fp[i] = (1.0 - t * t) * (A * S)
+        y[i] = t * A
 
 
 @jit
@@ -166,6 +194,7 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     sq2 = np.empty((O1, 25, 16))
     wsq = np.empty(flat.size)  # the weights squared, for the second-derivative pass
     a1 = np.empty((O1, 64))
+    scratch = np.empty(max(O1 * 64, O2 * 16, n3, n4))
     y1 = np.empty((O1, 64))
     f1 = np.empty((O1, 64))
     a2 = np.empty((O2, 16))
@@ -184,23 +213,23 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     dy2 = np.empty(O2 * 16)
     d2 = np.empty((O2, 16))
     dcols2 = np.empty((O1, 25, 16))
-    dy1 = np.empty((O1, 8, 8))
+    dy1p = np.empty((O1, 12, 12))
     d1 = np.empty((O1, 64))
     for step in range(order.size):
         n = order[step]
         xp[0, 2:18, 2:18] = X[n]
         _im2col(xp, 8, cols1)
         _conv_fwd(cols1, w1, b1, bmode, t1, a1)
-        _tanh_layer(a1.ravel(), Ah, Sh, y1.ravel(), f1.ravel())
+        _tanh_layer(a1.ravel(), Ah, Sh, y1.ravel(), f1.ravel(), scratch)
         y1p[:, 2:10, 2:10] = y1.reshape(O1, 8, 8)
         _im2col(y1p, 4, cols2)
         _conv_fwd(cols2, w2, b2, bmode, t2, a2)
-        _tanh_layer(a2.ravel(), Ah, Sh, y2.ravel(), f2.ravel())
+        _tanh_layer(a2.ravel(), Ah, Sh, y2.ravel(), f2.ravel(), scratch[:O2 * 16])
         y2f = y2.ravel()
         _linear_fwd(y2f, w3, b3, a3)
-        _tanh_layer(a3, Ah, Sh, y3, f3)
+        _tanh_layer(a3, Ah, Sh, y3, f3, scratch[:n3])
         _linear_fwd(y3, w4, b4, a4)
-        _tanh_layer(a4, Ao, So, y4, f4)
+        _tanh_layer(a4, Ao, So, y4, f4, scratch[:n4])
         outs[step, :] = y4
         for pas in range(2 if sdlm else 1):
             square = pas == 1
@@ -236,12 +265,12 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
                 d2f[i] = dy2[i] * (f2f[i] * f2f[i] if square else f2f[i])
             _conv_bwd(c2, W[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), bmode, t2, d2,
                       g[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), g[offs[3]:], dcols2, True)
-            _col2im(dcols2, 4, dy1)
-            d1f = d1.ravel()
-            dy1f = dy1.ravel()
-            f1f = f1.ravel()
-            for i in range(O1 * 64):
-                d1f[i] = dy1f[i] * (f1f[i] * f1f[i] if square else f1f[i])
+            _col2im(dcols2, 4, dy1p)
+            for ch in range(O1):
+                for r in range(8):
+                    for q in range(8):
+                        f = f1[ch, r * 8 + q]
+                        d1[ch, r * 8 + q] = dy1p[ch, r + 2, q + 2] * (f * f if square else f)
             _conv_bwd(c1, W[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), bmode, t1, d1,
                       g[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), g[offs[1]:], dcols2, False)
         if sdlm:
