@@ -166,6 +166,66 @@ def _linear_bwd(x, w, da, gw, gb, dx):
 
 
 @jit
+def _params(flat, offs, t1, t2):
+    """Views of H1.w, H1.b, H2.w, H2.b, H3.w, H3.b, out.w, out.b in flat.
+    offs: their offsets (bias offsets unused when the bias mode is 0);
+    t1, t2: the H1 and H2 tables."""
+    O1, k1 = t1.shape
+    O2, k2 = t2.shape
+    n3 = offs[6] - offs[5]  # H3 units: the length of its bias
+    return (flat[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), flat[offs[1]:],
+            flat[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), flat[offs[3]:],
+            flat[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16), flat[offs[5]:offs[5] + n3],
+            flat[offs[6]:offs[6] + 10 * n3].reshape(10, n3), flat[offs[7]:offs[7] + 10])
+
+
+@jit
+def _forward(x, p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4,
+             scratch):
+    """One digit x (16, 16) forward: every layer's sums (a), units (y) and
+    slopes (f) into the buffers; p: :func:`_params`; acts: (A, S) of the
+    hidden and of the output units; xp, y1p: the two padded inputs."""
+    w1, b1, w2, b2, w3, b3, w4, b4 = p
+    Ah, Sh, Ao, So = acts
+    O1 = t1.shape[0]
+    xp[0, 2:18, 2:18] = x
+    _im2col(xp, 8, cols1)
+    _conv_fwd(cols1, w1, b1, bmode, t1, a1)
+    _tanh_layer(a1.ravel(), Ah, Sh, y1.ravel(), f1.ravel(), scratch)
+    y1p[:, 2:10, 2:10] = y1.reshape(O1, 8, 8)
+    _im2col(y1p, 4, cols2)
+    _conv_fwd(cols2, w2, b2, bmode, t2, a2)
+    _tanh_layer(a2.ravel(), Ah, Sh, y2.ravel(), f2.ravel(), scratch[:a2.size])
+    _linear_fwd(y2.ravel(), w3, b3, a3)
+    _tanh_layer(a3, Ah, Sh, y3, f3, scratch[:a3.size])
+    _linear_fwd(y3, w4, b4, a4)
+    _tanh_layer(a4, Ao, So, y4, f4, scratch[:a4.size])
+
+
+@jit
+def forward_many(X, flat, offs, t1, t2, bmode, pad1, pad2, Ah, Sh, Ao, So, outs):
+    """outs (N, 10) = the outputs for every digit of X (N, 16, 16): the same
+    forward as :func:`run_pass`'s."""
+    O1 = t1.shape[0]
+    O2 = t2.shape[0]
+    n3 = offs[6] - offs[5]
+    p = _params(flat, offs, t1, t2)
+    acts = (Ah, Sh, Ao, So)
+    xp = np.full((1, 20, 20), pad1)
+    y1p = np.full((O1, 12, 12), pad2)
+    cols1 = np.empty((1, 25, 64))
+    cols2 = np.empty((O1, 25, 16))
+    a1, y1, f1 = np.empty((O1, 64)), np.empty((O1, 64)), np.empty((O1, 64))
+    a2, y2, f2 = np.empty((O2, 16)), np.empty((O2, 16)), np.empty((O2, 16))
+    a3, y3, f3 = np.empty(n3), np.empty(n3), np.empty(n3)
+    a4, f4 = np.empty(10), np.empty(10)
+    scratch = np.empty(max(O1 * 64, O2 * 16, n3, 10))
+    for n in range(X.shape[0]):
+        _forward(X[n], p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4,
+                 outs[n], f4, scratch)
+
+
+@jit
 def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, pad2,
              Ah, Sh, Ao, So, loss_factor, lr, sdlm, mu, gamma):
     """Online steps over X (N, 16, 16) in ``order``: flat (and SDLM's running h)
@@ -178,14 +238,8 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     O2, k2 = t2.shape
     n3 = offs[6] - offs[5]  # H3 units: the length of its bias
     n4 = 10
-    w1 = flat[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25)
-    b1 = flat[offs[1]:]
-    w2 = flat[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25)
-    b2 = flat[offs[3]:]
-    w3 = flat[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16)
-    b3 = flat[offs[5]:offs[5] + n3]
-    w4 = flat[offs[6]:offs[6] + n4 * n3].reshape(n4, n3)
-    b4 = flat[offs[7]:offs[7] + n4]
+    p = _params(flat, offs, t1, t2)
+    acts = (Ah, Sh, Ao, So)
     xp = np.full((1, 20, 20), pad1)
     y1p = np.full((O1, 12, 12), pad2)
     cols1 = np.empty((1, 25, 64))
@@ -217,19 +271,9 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     d1 = np.empty((O1, 64))
     for step in range(order.size):
         n = order[step]
-        xp[0, 2:18, 2:18] = X[n]
-        _im2col(xp, 8, cols1)
-        _conv_fwd(cols1, w1, b1, bmode, t1, a1)
-        _tanh_layer(a1.ravel(), Ah, Sh, y1.ravel(), f1.ravel(), scratch)
-        y1p[:, 2:10, 2:10] = y1.reshape(O1, 8, 8)
-        _im2col(y1p, 4, cols2)
-        _conv_fwd(cols2, w2, b2, bmode, t2, a2)
-        _tanh_layer(a2.ravel(), Ah, Sh, y2.ravel(), f2.ravel(), scratch[:O2 * 16])
+        _forward(X[n], p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4,
+                 f4, scratch)
         y2f = y2.ravel()
-        _linear_fwd(y2f, w3, b3, a3)
-        _tanh_layer(a3, Ah, Sh, y3, f3, scratch[:n3])
-        _linear_fwd(y3, w4, b4, a4)
-        _tanh_layer(a4, Ao, So, y4, f4, scratch[:n4])
         outs[step, :] = y4
         for pas in range(2 if sdlm else 1):
             square = pas == 1

@@ -72,14 +72,15 @@ def shift_batch(padded: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 # --- evaluation ------------------------------------------------------------------
 
-def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg) -> dict:
-    """Outputs and scores of the network on (x, labels), in inference mode.
+def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg, predict=None) -> dict:
+    """Outputs and scores of the network on (x, labels), in inference mode
+    (``predict``: the engine's forward, by default ``net.predict``).
 
     ``loss`` is the training cost; ``mse`` (per output unit, against +-1 targets,
     the paper's figure) is None for a network whose outputs are unsquashed
     logits, where it would mean nothing; ``half_mse`` is the error SN2.8 prints
     (its half-sum cost over the outputs: MSE / 2)."""
-    out = net.predict(x)
+    out = (predict or net.predict)(x)
     loss = L.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
     mse = metrics.mse_pm1(out, labels) if net.config.output_activation != "none" else None
     return {
@@ -109,10 +110,12 @@ class Trainer:
         self._grad = loss.grad
         self._targets = loss.targets(data.y_train)
         self.engine = None
+        self.predict = self.net.predict  # the engine's inference, for the evaluations between passes
         if cfg.train.engine == "numba":
             from lecun89.engine import NumbaPass
 
             self.engine = NumbaPass(self.net, cfg.train)
+            self.predict = self.engine.predict
             # A writeable copy: the compiled pass is specialised for writeable arrays
             # (and was compiled for them before the first pass).
             self._x16 = np.array(data.x_train[:, 0], dtype=np.float64, order="C", copy=True)
@@ -319,8 +322,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
                     bar.close()
             seconds = time.perf_counter() - t0
             train_seconds += seconds
-            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg)
-            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg)
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg, trainer.predict)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
             row = {"pass": p, "train_loss": tr["loss"], "train_error": tr["error"], "test_loss": te["loss"],
                    "test_error": te["error"], "train_mse": tr["mse"], "test_mse": te["mse"], "lr": lr,
                    "seconds": seconds}
@@ -333,8 +336,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
                 f"test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
         if tr is None:  # resumed a finished run: evaluate the saved weights
-            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg)
-            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg)
+            tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg, trainer.predict)
+            te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
     results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
     results.update(extra or {})
     _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,

@@ -68,6 +68,24 @@ def test_gradients_second_derivatives_and_outputs_match_numpy(kernels, overrides
             assert _relerr(g[sl], net.flat_grad[sl]) <= 1e-11, name
 
 
+@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda o: ",".join(o) or "lecun1989")
+def test_compiled_inference_matches_predict(kernels, overrides, rng):
+    """The engine's forward (the evaluations between passes) against Network.predict,
+    output by output, on inputs over the whole tanh range."""
+    from lecun89.engine import NumbaPass
+
+    cfg = _config(overrides)
+    net = build_model(cfg.model, seed=5)
+    net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.size)
+    eng = NumbaPass(net, cfg.train)
+    x = rng.uniform(-1, 1, (70, 1, 16, 16)) * rng.choice([0.01, 1.0, 30.0], (70, 1, 1, 1))
+    out, ref = eng.predict(x), net.predict(x)
+    assert out.shape == ref.shape == (70, net.n_out)
+    assert np.abs(out - ref).max() <= 1e-12 * np.abs(ref).max()
+    assert np.array_equal(eng.predict(x), out)  # the same bits twice
+    assert np.array_equal(eng.predict(x[3:4]), out[3:4])  # one digit at a time: no batch dependence
+
+
 @pytest.mark.parametrize("name", ["lecun1989", "lecun1989-sgd"])
 def test_passes_match_the_numpy_engine_to_rounding(kernels, name):
     from lecun89.data import load_dataset
