@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import importlib.resources
 import json
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -249,8 +250,9 @@ def _validate(cfg: Config) -> Config:
 
         why = unsupported(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table)))
         if why:
-            raise _err(f"train.engine: \"numba\" does not run {why} (it runs net1989 with scaled tanh, mse, "
-                       "batch 1, SGD or SDLM's running estimator); use train.engine = \"numpy\"")
+            by_env = f" (from ${ENV_ENGINE})" if os.environ.get(ENV_ENGINE) == "numba" else ""
+            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs net1989 with scaled tanh, "
+                       "mse, batch 1, SGD or SDLM's running estimator); use train.engine = \"numpy\"")
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)
     return dataclasses.replace(
@@ -358,18 +360,31 @@ def describe_config(path: Path) -> str:
     return " ".join(lines).rstrip(".")
 
 
+# The engine every config runs on, before a study's or --set's own choice: e.g.
+# LECUN89_ENGINE=numpy where numba cannot be loaded (the numpy layers compute
+# the same to rounding, slower). The run's config.toml records the engine.
+ENV_ENGINE = "LECUN89_ENGINE"
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = (), seed: int | None = None,
                 layers: list[tuple[str, dict]] = ()) -> Config:
     """Read a config (a file, or a shipped config's name; default: the shipped
-    ``quick``), apply ``layers`` (``(where, nested dict)`` pairs of overrides, as a
-    study file gives them), then ``--set`` overrides and an optional seed,
-    validate, and return the frozen :class:`Config`."""
+    ``quick``), apply ``$LECUN89_ENGINE`` (a train.engine for every config: see
+    :data:`ENV_ENGINE`), then ``layers`` (``(where, nested dict)`` pairs of
+    overrides, as a study file gives them), then ``--set`` overrides and an
+    optional seed, validate, and return the frozen :class:`Config`."""
     path = resolve_config("quick" if path is None else path)
     raw = read_toml(path)
     raw = dict(raw)
     raw.setdefault("name", Path(path).stem)
     source = str(path)
     cfg = _build(raw, source)
+    engine = os.environ.get(ENV_ENGINE)
+    if engine:
+        if engine not in ENGINES:
+            raise _err(f"{ENV_ENGINE}: {engine!r} is not one of {', '.join(ENGINES)}")
+        raw = _merge(raw, {"train": {"engine": engine}})
+        cfg = _build(raw, f"{ENV_ENGINE}={engine}")
     for where, over in layers:
         raw = _merge(raw, over)
         cfg = _build(raw, where)

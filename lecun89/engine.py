@@ -18,8 +18,6 @@ import numpy as np
 from lecun89 import layers as L
 from lecun89.errors import UserError
 
-ENGINES = ("numpy", "numba")
-INSTALL = 'pip install -e ".[fast]"'
 
 
 def unsupported(cfg) -> str | None:
@@ -43,12 +41,14 @@ def unsupported(cfg) -> str | None:
 
 
 def load_kernels():
-    """The compiled kernels' module; a UserError saying how to install numba if absent."""
+    """The compiled kernels' module; a UserError saying what to do where numba
+    (a dependency of lecun89) cannot be loaded."""
     try:
         from lecun89 import _numba_kernels
     except ImportError as exc:
-        raise UserError(f"train.engine = \"numba\" needs numba ({exc}); install it with {INSTALL}, "
-                        "or use --set train.engine=numpy") from None
+        raise UserError(f"train.engine = \"numba\": numba cannot be loaded here ({exc}); reinstall lecun89 "
+                        "(pip install -e .), or run the numpy engine (slower, the same arithmetic to rounding): "
+                        "LECUN89_ENGINE=numpy, or --set train.engine=numpy") from None
     return _numba_kernels
 
 

@@ -15,6 +15,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The suite checks each engine where it names it: a machine-wide engine choice
+# (README, Speed) would change what the other tests run. Subprocesses inherit this.
+os.environ.pop("LECUN89_ENGINE", None)
+
 
 def resolve_data_dir() -> Path:
     env = os.environ.get("LECUN89_DATA")

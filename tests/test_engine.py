@@ -36,7 +36,7 @@ def _relerr(a, b):
 
 @pytest.fixture(scope="module")
 def kernels():
-    pytest.importorskip("numba", reason="the numba engine's extra is not installed (pip install -e \".[fast]\")")
+    pytest.importorskip("numba", reason="numba cannot be loaded here")
     from lecun89.engine import load_kernels
 
     return load_kernels()
@@ -153,3 +153,17 @@ def test_the_default_engine_leaves_older_runs_identity_unchanged():
     assert d["train"].pop("engine") == "numpy"
     assert config_hash(cfg) == hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert config_hash(_config([])) != config_hash(cfg)
+
+
+def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
+    monkeypatch.setenv("LECUN89_ENGINE", "numpy")
+    assert load_config("lecun1989").train.engine == "numpy"
+    assert load_config("lecun1989", ["train.engine=numba"]).train.engine == "numba"  # --set wins
+    monkeypatch.setenv("LECUN89_ENGINE", "numba")
+    assert load_config("lecun1989").train.engine == "numba"
+    with pytest.raises(UserError, match=r"\(from \$LECUN89_ENGINE\) does not run model.activation = 'relu'"):
+        load_config("modern")
+    monkeypatch.setenv("LECUN89_ENGINE", "fast")
+    with pytest.raises(UserError, match="LECUN89_ENGINE: 'fast' is not one of numpy, numba") as e:
+        load_config("lecun1989")
+    assert e.value.status == 2
