@@ -180,12 +180,22 @@ def _params(flat, offs, t1, t2):
 
 
 @jit
-def _forward(x, p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4,
-             scratch):
+def _forward_buffers(O1, O2, n3, pad1, pad2):
+    """The forward's work arrays (see :func:`_forward`)."""
+    return (np.full((1, 20, 20), pad1), np.full((O1, 12, 12), pad2), np.empty((1, 25, 64)), np.empty((O1, 25, 16)),
+            np.empty((O1, 64)), np.empty((O1, 64)), np.empty((O1, 64)),
+            np.empty((O2, 16)), np.empty((O2, 16)), np.empty((O2, 16)),
+            np.empty(n3), np.empty(n3), np.empty(n3), np.empty(10), np.empty(10), np.empty(10),
+            np.empty(max(O1 * 64, O2 * 16, n3, 10)))
+
+
+@jit
+def _forward(x, p, t1, t2, bmode, acts, bufs):
     """One digit x (16, 16) forward: every layer's sums (a), units (y) and
-    slopes (f) into the buffers; p: :func:`_params`; acts: (A, S) of the
-    hidden and of the output units; xp, y1p: the two padded inputs."""
+    slopes (f) into bufs (:func:`_forward_buffers`; xp, y1p: the two padded
+    inputs); p: :func:`_params`; acts: (A, S) of the hidden and of the output units."""
     w1, b1, w2, b2, w3, b3, w4, b4 = p
+    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch = bufs
     Ah, Sh, Ao, So = acts
     O1 = t1.shape[0]
     xp[0, 2:18, 2:18] = x
@@ -206,23 +216,11 @@ def _forward(x, p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y
 def forward_many(X, flat, offs, t1, t2, bmode, pad1, pad2, Ah, Sh, Ao, So, outs):
     """outs (N, 10) = the outputs for every digit of X (N, 16, 16): the same
     forward as :func:`run_pass`'s."""
-    O1 = t1.shape[0]
-    O2 = t2.shape[0]
-    n3 = offs[6] - offs[5]
     p = _params(flat, offs, t1, t2)
-    acts = (Ah, Sh, Ao, So)
-    xp = np.full((1, 20, 20), pad1)
-    y1p = np.full((O1, 12, 12), pad2)
-    cols1 = np.empty((1, 25, 64))
-    cols2 = np.empty((O1, 25, 16))
-    a1, y1, f1 = np.empty((O1, 64)), np.empty((O1, 64)), np.empty((O1, 64))
-    a2, y2, f2 = np.empty((O2, 16)), np.empty((O2, 16)), np.empty((O2, 16))
-    a3, y3, f3 = np.empty(n3), np.empty(n3), np.empty(n3)
-    a4, f4 = np.empty(10), np.empty(10)
-    scratch = np.empty(max(O1 * 64, O2 * 16, n3, 10))
+    bufs = _forward_buffers(t1.shape[0], t2.shape[0], offs[6] - offs[5], pad1, pad2)
     for n in range(X.shape[0]):
-        _forward(X[n], p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4,
-                 outs[n], f4, scratch)
+        _forward(X[n], p, t1, t2, bmode, (Ah, Sh, Ao, So), bufs)
+        outs[n, :] = bufs[14]
 
 
 @jit
@@ -239,29 +237,13 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     n3 = offs[6] - offs[5]  # H3 units: the length of its bias
     n4 = 10
     p = _params(flat, offs, t1, t2)
-    acts = (Ah, Sh, Ao, So)
-    xp = np.full((1, 20, 20), pad1)
-    y1p = np.full((O1, 12, 12), pad2)
-    cols1 = np.empty((1, 25, 64))
-    cols2 = np.empty((O1, 25, 16))
+    bufs = _forward_buffers(O1, O2, n3, pad1, pad2)
+    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch = bufs
     sq1 = np.empty((1, 25, 64))
     sq2 = np.empty((O1, 25, 16))
     wsq = np.empty(flat.size)  # the weights squared, for the second-derivative pass
-    a1 = np.empty((O1, 64))
-    scratch = np.empty(max(O1 * 64, O2 * 16, n3, n4))
-    y1 = np.empty((O1, 64))
-    f1 = np.empty((O1, 64))
-    a2 = np.empty((O2, 16))
-    y2 = np.empty((O2, 16))
-    f2 = np.empty((O2, 16))
     y2sq = np.empty(O2 * 16)
-    a3 = np.empty(n3)
-    y3 = np.empty(n3)
-    f3 = np.empty(n3)
     y3sq = np.empty(n3)
-    a4 = np.empty(n4)
-    y4 = np.empty(n4)
-    f4 = np.empty(n4)
     d4 = np.empty(n4)
     d3 = np.empty(n3)
     dy2 = np.empty(O2 * 16)
@@ -271,8 +253,7 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     d1 = np.empty((O1, 64))
     for step in range(order.size):
         n = order[step]
-        _forward(X[n], p, t1, t2, bmode, acts, xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4,
-                 f4, scratch)
+        _forward(X[n], p, t1, t2, bmode, (Ah, Sh, Ao, So), bufs)
         y2f = y2.ravel()
         outs[step, :] = y4
         for pas in range(2 if sdlm else 1):
