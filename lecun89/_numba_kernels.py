@@ -21,6 +21,23 @@ jit = numba.njit(cache=True, fastmath={"reassoc", "contract"}, boundscheck=False
 
 
 @jit
+def _fill(a, v):
+    """a[...] = v for a C-contiguous array, as a plain loop (numba compiles a
+    slice assignment's general broadcasting code, seconds each time)."""
+    f = a.reshape(a.size)
+    for i in range(f.size):
+        f[i] = v
+
+
+@jit
+def _square(a, out):
+    """out = a * a, elementwise over C-contiguous arrays of one size."""
+    f, g = a.reshape(a.size), out.reshape(out.size)
+    for i in range(f.size):
+        g[i] = f[i] * f[i]
+
+
+@jit
 def _im2col(xp, OW, cols):
     """cols (C, 25, P): the 5x5 window of every map at each of the P positions of
     a stride-2 convolution over xp (C, H+4, W+4), the input padded by 2;
@@ -43,12 +60,8 @@ def _conv_fwd(cols, w, b, bmode, table, a):
     M, P = a.shape
     k = table.shape[1]
     for o in range(M):
-        if bmode == 2:
-            a[o, :] = b[o * P:(o + 1) * P]
-        elif bmode == 1:
-            a[o, :] = b[o]
-        else:
-            a[o, :] = 0.0
+        for p in range(P):
+            a[o, p] = b[o * P + p] if bmode == 2 else (b[o] if bmode == 1 else 0.0)
         for c in range(k):
             ch = table[o, c]
             for t in range(25):
@@ -73,7 +86,7 @@ def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
                     s += da[o, p] * cols[ch, t, p]
                 gw[o, c, t] = s
     if need_dx:
-        dcols[...] = 0.0
+        _fill(dcols, 0.0)
         for o in range(M):
             for c in range(k):
                 ch = table[o, c]
@@ -83,10 +96,14 @@ def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
                         dcols[ch, t, p] += wv * da[o, p]
     if bmode == 2:
         for o in range(M):
-            gb[o * P:(o + 1) * P] = da[o, :]
+            for p in range(P):
+                gb[o * P + p] = da[o, p]
     elif bmode == 1:
         for o in range(M):
-            gb[o] = np.sum(da[o, :])
+            s = 0.0
+            for p in range(P):
+                s += da[o, p]
+            gb[o] = s
 
 
 @jit
@@ -95,7 +112,7 @@ def _col2im(dcols, OW, dxp):
     padded by 2 (the padding's share is dropped by the caller)."""
     C = dcols.shape[0]
     OH = dcols.shape[2] // OW
-    dxp[...] = 0.0
+    _fill(dxp, 0.0)
     for ch in range(C):
         for ki in range(5):
             for kj in range(5):
@@ -155,7 +172,7 @@ def _linear_fwd(x, w, b, a):
 @jit
 def _linear_bwd(x, w, da, gw, gb, dx):
     """The second-derivative pass calls it with x and w squared."""
-    dx[:] = 0.0
+    _fill(dx, 0.0)
     for o in range(w.shape[0]):
         d = da[o]
         gb[o] = d
@@ -182,7 +199,10 @@ def _params(flat, offs, t1, t2):
 @jit
 def _forward_buffers(O1, O2, n3, pad1, pad2):
     """The forward's work arrays (see :func:`_forward`)."""
-    return (np.full((1, 20, 20), pad1), np.full((O1, 12, 12), pad2), np.empty((1, 25, 64)), np.empty((O1, 25, 16)),
+    xp, y1p = np.empty((1, 20, 20)), np.empty((O1, 12, 12))
+    _fill(xp, pad1)
+    _fill(y1p, pad2)
+    return (xp, y1p, np.empty((1, 25, 64)), np.empty((O1, 25, 16)),
             np.empty((O1, 64)), np.empty((O1, 64)), np.empty((O1, 64)),
             np.empty((O2, 16)), np.empty((O2, 16)), np.empty((O2, 16)),
             np.empty(n3), np.empty(n3), np.empty(n3), np.empty(10), np.empty(10), np.empty(10),
@@ -197,12 +217,16 @@ def _forward(x, p, t1, t2, bmode, acts, bufs):
     w1, b1, w2, b2, w3, b3, w4, b4 = p
     xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch = bufs
     Ah, Sh, Ao, So = acts
-    O1 = t1.shape[0]
-    xp[0, 2:18, 2:18] = x
+    for i in range(16):
+        for j in range(16):
+            xp[0, i + 2, j + 2] = x[i, j]
     _im2col(xp, 8, cols1)
     _conv_fwd(cols1, w1, b1, bmode, t1, a1)
     _tanh_layer(a1.ravel(), Ah, Sh, y1.ravel(), f1.ravel(), scratch)
-    y1p[:, 2:10, 2:10] = y1.reshape(O1, 8, 8)
+    for ch in range(y1.shape[0]):
+        for i in range(8):
+            for j in range(8):
+                y1p[ch, i + 2, j + 2] = y1[ch, i * 8 + j]
     _im2col(y1p, 4, cols2)
     _conv_fwd(cols2, w2, b2, bmode, t2, a2)
     _tanh_layer(a2.ravel(), Ah, Sh, y2.ravel(), f2.ravel(), scratch[:a2.size])
@@ -220,7 +244,8 @@ def forward_many(X, flat, offs, t1, t2, bmode, pad1, pad2, Ah, Sh, Ao, So, outs)
     bufs = _forward_buffers(t1.shape[0], t2.shape[0], offs[6] - offs[5], pad1, pad2)
     for n in range(X.shape[0]):
         _forward(X[n], p, t1, t2, bmode, (Ah, Sh, Ao, So), bufs)
-        outs[n, :] = bufs[14]
+        for o in range(10):
+            outs[n, o] = bufs[14][o]
 
 
 @jit
@@ -232,8 +257,8 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
 
     offs: offsets of H1.w, H1.b, H2.w, H2.b, H3.w, H3.b, out.w, out.b in flat
     (bias offsets unused when bmode == 0); t1, t2: the H1 and H2 tables."""
-    O1, k1 = t1.shape
-    O2, k2 = t2.shape
+    O1 = t1.shape[0]
+    O2 = t2.shape[0]
     n3 = offs[6] - offs[5]  # H3 units: the length of its bias
     n4 = 10
     p = _params(flat, offs, t1, t2)
@@ -242,7 +267,8 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     sq1 = np.empty((1, 25, 64))
     sq2 = np.empty((O1, 25, 16))
     wsq = np.empty(flat.size)  # the weights squared, for the second-derivative pass
-    y2sq = np.empty(O2 * 16)
+    pgrad, phess, psq = _params(grad, offs, t1, t2), _params(hess, offs, t1, t2), _params(wsq, offs, t1, t2)
+    y2sq = np.empty((O2, 16))
     y3sq = np.empty(n3)
     d4 = np.empty(n4)
     d3 = np.empty(n3)
@@ -254,50 +280,42 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
     for step in range(order.size):
         n = order[step]
         _forward(X[n], p, t1, t2, bmode, (Ah, Sh, Ao, So), bufs)
-        y2f = y2.ravel()
-        outs[step, :] = y4
+        for o in range(n4):
+            outs[step, o] = y4[o]
         for pas in range(2 if sdlm else 1):
             square = pas == 1
             if square:
-                g = hess
-                np.multiply(flat, flat, wsq)
-                W = wsq
-                np.multiply(cols1, cols1, sq1)
-                np.multiply(cols2, cols2, sq2)
-                for i in range(O2 * 16):
-                    y2sq[i] = y2f[i] * y2f[i]
-                for i in range(n3):
-                    y3sq[i] = y3[i] * y3[i]
-                c1, c2, x2, x3 = sq1, sq2, y2sq, y3sq
+                _square(flat, wsq)
+                _square(cols1, sq1)
+                _square(cols2, sq2)
+                _square(y2, y2sq)
+                _square(y3, y3sq)
+                pw, pg, c1, c2, x2, x3 = psq, phess, sq1, sq2, y2sq, y3sq
             else:
-                g = grad
-                W = flat
-                c1, c2, x2, x3 = cols1, cols2, y2f, y3
+                pw, pg, c1, c2, x2, x3 = p, pgrad, cols1, cols2, y2, y3
+            w1, _, w2, _, w3, _, w4, _ = pw
+            g1, gb1, g2, gb2, g3, gb3, g4, gb4 = pg
             for o in range(n4):
                 if square:
                     d4[o] = loss_factor * (f4[o] * f4[o])
                 else:
                     d4[o] = (y4[o] - T[n, o]) * loss_factor * f4[o]
-            _linear_bwd(x3, W[offs[6]:offs[6] + n4 * n3].reshape(n4, n3), d4,
-                        g[offs[6]:offs[6] + n4 * n3].reshape(n4, n3), g[offs[7]:offs[7] + n4], d3)
+            _linear_bwd(x3, w4, d4, g4, gb4, d3)
             for i in range(n3):
                 d3[i] *= f3[i] * f3[i] if square else f3[i]
-            _linear_bwd(x2, W[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16), d3,
-                        g[offs[4]:offs[4] + n3 * O2 * 16].reshape(n3, O2 * 16), g[offs[5]:offs[5] + n3], dy2)
-            d2f = d2.ravel()
-            f2f = f2.ravel()
-            for i in range(O2 * 16):
-                d2f[i] = dy2[i] * (f2f[i] * f2f[i] if square else f2f[i])
-            _conv_bwd(c2, W[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), bmode, t2, d2,
-                      g[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), g[offs[3]:], dcols2, True)
+            _linear_bwd(x2.ravel(), w3, d3, g3, gb3, dy2)
+            for o in range(O2):
+                for q in range(16):
+                    f = f2[o, q]
+                    d2[o, q] = dy2[o * 16 + q] * (f * f if square else f)
+            _conv_bwd(c2, w2, bmode, t2, d2, g2, gb2, dcols2, True)
             _col2im(dcols2, 4, dy1p)
             for ch in range(O1):
                 for r in range(8):
                     for q in range(8):
                         f = f1[ch, r * 8 + q]
                         d1[ch, r * 8 + q] = dy1p[ch, r + 2, q + 2] * (f * f if square else f)
-            _conv_bwd(c1, W[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), bmode, t1, d1,
-                      g[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), g[offs[1]:], dcols2, False)
+            _conv_bwd(c1, w1, bmode, t1, d1, g1, gb1, dcols2, False)
         if sdlm:
             for i in range(flat.size):
                 h[i] = h[i] * (1.0 - gamma) + gamma * hess[i]
