@@ -167,3 +167,14 @@ def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
     with pytest.raises(UserError, match="LECUN89_ENGINE: 'fast' is not one of numpy, numba") as e:
         load_config("lecun1989")
     assert e.value.status == 2
+
+
+def test_where_numba_cannot_load_the_error_names_the_way_out(monkeypatch):
+    import sys
+
+    from lecun89.engine import load_kernels
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    monkeypatch.delitem(sys.modules, "lecun89._numba_kernels", raising=False)
+    with pytest.raises(UserError, match=r"numba cannot be loaded here .*LECUN89_ENGINE=numpy"):
+        load_kernels()
