@@ -1,6 +1,7 @@
 """The numba engine's compiled kernels (see :mod:`lecun89.engine`): whole online
 passes of Net-1989, forward, backward, second-derivative pass and update for
-every digit in one compiled loop.
+every digit in one compiled loop (:func:`run_pass`), and the same forward over
+many digits (:func:`forward_many`).
 
 The arithmetic is the numpy layers' (:mod:`lecun89.layers`), written as loops
 over the real connections (the H2 table is walked, not masked); the sums run in

@@ -1,12 +1,14 @@
 """Engines that run a training pass: ``numpy`` (the layers, the reference) and
-``numba`` (whole online passes compiled, :mod:`lecun89._numba_kernels`).
+``numba`` (whole online passes compiled, :mod:`lecun89._numba_kernels`, and
+the forward for the evaluations between passes).
 
 The numba engine covers the paper's regime: Net-1989 with scaled-tanh units,
 squared error, batch 1, no dropout or augmentation, and SGD (no momentum or
 weight decay) or SDLM with SN2.8's running estimator and one epsilon.
 It sums in another order than numpy's BLAS, so a run's last bits differ between
 engines; runs of one engine are bit-identical. A config chooses its engine
-(``train.engine``), and the run directory's config.toml and meta.json record it.
+(``train.engine``, or ``$LECUN89_ENGINE`` for every config), and the run
+directory's config.toml and meta.json record it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import numpy as np
 
 from lecun89 import layers as L
 from lecun89.errors import UserError
-
 
 
 def unsupported(cfg) -> str | None:
