@@ -382,6 +382,116 @@ def breakdown(trainer: Trainer, x: np.ndarray, batch: int, train: bool, reps: in
 # machine
 
 
+def numba_breakdown(eng, x16: np.ndarray, reps: int = 2000) -> dict:
+    """Where the numba engine's time per digit goes: each piece of its compiled
+    step (the same kernels, on a real digit and the engine's weights) timed alone
+    in a compiled loop of ``reps``, microseconds per call, best of 3; against the
+    whole step (one digit of a pass, SGD and SDLM). Pieces timed alone run
+    without the whole step's inlining and cache traffic, so their sum and the
+    step differ a little."""
+    import numba
+
+    k = eng.k
+    jit = numba.njit(fastmath={"reassoc", "contract"}, boundscheck=False, error_model="numpy")  # as the kernels
+    net = eng.net
+    p = k._params(net.flat, eng.offs, eng.t1, eng.t2)
+    bufs = k._forward_buffers(eng.t1.shape[0], eng.t2.shape[0], eng.offs[6] - eng.offs[5], *eng.pads)
+    acts = (*map(float, eng.act_h), *map(float, eng.act_o))
+    k._forward(x16[0], p, eng.t1, eng.t2, eng.bmode, acts, bufs)
+    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch = bufs
+    w1, b1, w2, b2, w3, b3, w4, b4 = p
+    g = k._params(net.flat_grad, eng.offs, eng.t1, eng.t2)
+    d2, d1, dcols, dy1p = f2.copy(), f1.copy(), np.zeros_like(cols2), np.zeros((len(eng.t1), 12, 12))
+    d3, d4, dy2 = f3.copy(), f4.copy(), np.zeros(y2.size)
+    bmode, t1, t2 = eng.bmode, eng.t1, eng.t2
+    flat, grad, h = net.flat.copy(), net.flat_grad.copy(), np.ones(net.flat.size)
+    wsq = np.empty_like(flat)
+
+    # (arrays go in as arguments: numba would freeze closed-over arrays read-only)
+    @jit
+    def h1_forward(n, xp, cols1, w1, b1, t1, a1, y1, f1, scratch, acts, bmode):
+        for _ in range(n):
+            k._im2col(xp, 8, cols1)
+            k._conv_fwd(cols1, w1, b1, bmode, t1, a1)
+            k._tanh_layer(a1.ravel(), acts[0], acts[1], y1.ravel(), f1.ravel(), scratch)
+
+    @jit
+    def h2_forward(n, y1p, cols2, w2, b2, t2, a2, y2, f2, scratch, acts, bmode):
+        for _ in range(n):
+            k._im2col(y1p, 4, cols2)
+            k._conv_fwd(cols2, w2, b2, bmode, t2, a2)
+            k._tanh_layer(a2.ravel(), acts[0], acts[1], y2.ravel(), f2.ravel(), scratch[:a2.size])
+
+    @jit
+    def h3_out_forward(n, y2, w3, b3, a3, y3, f3, w4, b4, a4, y4, f4, scratch, acts):
+        for _ in range(n):
+            k._linear_fwd(y2.ravel(), w3, b3, a3)
+            k._tanh_layer(a3, acts[0], acts[1], y3, f3, scratch[:a3.size])
+            k._linear_fwd(y3, w4, b4, a4)
+            k._tanh_layer(a4, acts[2], acts[3], y4, f4, scratch[:a4.size])
+
+    @jit
+    def out_h3_backward(n, y2, y3, w3, w4, d3, d4, dy2, g):
+        for _ in range(n):
+            k._linear_bwd(y3, w4, d4, g[6], g[7], d3)
+            k._linear_bwd(y2.ravel(), w3, d3, g[4], g[5], dy2)
+
+    @jit
+    def h2_backward(n, cols2, w2, t2, d2, g, dcols, dy1p, bmode):
+        for _ in range(n):
+            k._conv_bwd(cols2, w2, bmode, t2, d2, g[2], g[3], dcols, True)
+            k._col2im(dcols, 4, dy1p)
+
+    @jit
+    def h1_backward(n, cols1, w1, t1, d1, g, dcols, bmode):
+        for _ in range(n):
+            k._conv_bwd(cols1, w1, bmode, t1, d1, g[0], g[1], dcols, False)
+
+    @jit
+    def sgd_update(n, flat, grad):
+        for _ in range(n):
+            for i in range(flat.size):
+                flat[i] -= 1e-9 * grad[i]
+
+    @jit
+    def squares(n, flat, wsq, cols1, sq1, cols2, sq2):
+        for _ in range(n):
+            k._square(flat, wsq)
+            k._square(cols1, sq1)
+            k._square(cols2, sq2)
+
+    @jit
+    def sdlm_update(n, flat, grad, h):
+        for _ in range(n):
+            for i in range(flat.size):
+                h[i] = h[i] * 0.99 + 0.01 * grad[i] * grad[i]
+                flat[i] -= 1e-9 * (grad[i] / (h[i] + 0.02))
+
+    pieces = [("H1 forward (windows, products, tanh)", h1_forward,
+               (xp, cols1, w1, b1, t1, a1, y1, f1, scratch, acts, bmode)),
+              ("H2 forward (windows, products, tanh)", h2_forward,
+               (y1p, cols2, w2, b2, t2, a2, y2, f2, scratch, acts, bmode)),
+              ("H3 and output forward", h3_out_forward, (y2, w3, b3, a3, y3, f3, w4, b4, a4, y4, f4, scratch, acts)),
+              ("output and H3 backward", out_h3_backward, (y2, y3, w3, w4, d3, d4, dy2, g)),
+              ("H2 backward (weight and input gradients, windows summed back)", h2_backward,
+               (cols2, w2, t2, d2, g, dcols, dy1p, bmode)),
+              ("H1 backward (weight gradients)", h1_backward, (cols1, w1, t1, d1, g, dcols, bmode)),
+              ("SGD update of all weights", sgd_update, (flat, grad)),
+              ("SDLM: weights and inputs squared for the second-derivative pass", squares,
+               (flat, wsq, cols1, cols1.copy(), cols2, cols2.copy())),
+              ("SDLM: running curvature and divided update", sdlm_update, (flat, grad, h))]
+    rows = []
+    for name, fn, args in pieces:
+        fn(1, *args)
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn(reps, *args)
+            best = min(best, (time.perf_counter() - t0) / reps * 1e6)
+        rows.append({"piece": name, "us": best})
+    return {"pieces": rows, "reps": reps}
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -563,11 +673,13 @@ def run_bench(args) -> dict:
             # Its inference (a numba-engine run's evaluations): the same trained weights as the numpy row.
             eng_inf = Trainer(load_config(CONFIG_DIR / "lecun1989-sgd.toml", ["train.engine=numba"]), warm).engine
             eng_inf.predict(x_all[:64])  # warm-up
+            eng_inf_x = np.ascontiguousarray(ds.x_train[:1, 0], dtype=np.float64)
             eng_inf.net.flat[...] = trainers[1].net.flat
             times, _ = time_runs(lambda _s: eng_inf.predict(x_all), repeat_inf)
             eng["infer"] = summary(times)
             eng["infer_max_abs_diff"] = float(np.max(np.abs(eng_inf.predict(x_all) - trainers[1].net.predict(x_all))))
             say(f"# lecun89 numba engine inference: {fmt_s(eng['infer'])} s", file=sys.stderr)
+            eng["breakdown"] = numba_breakdown(eng_inf, eng_inf_x)
             eng["compile"] = numba_compile_seconds()
             say(f"# numba compile: {eng['compile']['cold']:.1f} s cold, {eng['compile']['cached']:.2f} s "
                 "from its cache", file=sys.stderr)
@@ -879,6 +991,15 @@ def render(res: dict) -> str:
                          f"(outputs within {eng['infer_max_abs_diff']:.1e} of the numpy engine's)",
                          f"{ref / eng['infer']['best']:.2f}x"])
         out += _table(["workload", "numpy engine (best)", "numba engine (best / median)", "speed-up"], rows)
+    if eng and eng.get("breakdown"):
+        n = res["n_train"]
+        out += ["", f"Where the numba engine's time per digit goes: each piece of its compiled step timed alone in "
+                f"a compiled loop of {eng['breakdown']['reps']:,} (the same kernels, a real digit, the trained "
+                "weights), microseconds per call, best of 3; against the whole step as the pass runs it.", ""]
+        rows = [[r["piece"], f"{r['us']:.1f}"] for r in eng["breakdown"]["pieces"]]
+        rows.append(["**whole SGD step** (the SGD pass / digits)", f"{eng['sgd_b1']['best'] / n * 1e6:.1f}"])
+        rows.append(["**whole SDLM step** (the SDLM pass / digits)", f"{eng['sdlm_running']['best'] / n * 1e6:.1f}"])
+        out += _table(["piece", "us"], rows)
     bd = res.get("breakdown")
     if bd:
         out += [""] + render_breakdown(bd)
