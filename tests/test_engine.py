@@ -172,9 +172,11 @@ def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
 def test_where_numba_cannot_load_the_error_names_the_way_out(monkeypatch):
     import sys
 
+    import lecun89
     from lecun89.engine import load_kernels
 
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
-    monkeypatch.delitem(sys.modules, "lecun89._numba_kernels", raising=False)
+    monkeypatch.delitem(sys.modules, "lecun89._numba_kernels", raising=False)  # as if never imported
+    monkeypatch.delattr(lecun89, "_numba_kernels", raising=False)
     with pytest.raises(UserError, match=r"numba cannot be loaded here .*LECUN89_ENGINE=numpy"):
         load_kernels()
