@@ -21,10 +21,11 @@ def test_bench_quick_runs_and_prints_table(data_dir, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--repeat", "1", "--torch-configs", "float32",
          "--data-dir", str(data_dir), "--json", str(out_json)],
-        capture_output=True, text=True, timeout=120, cwd=REPO)
+        capture_output=True, text=True, timeout=300, cwd=REPO)  # a cold numba compile inside
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "| workload | lecun89 float64 s |" in out
+    assert "| workload | lecun89 numpy engine s | lecun89 numba engine s |" in out
+    assert "floor (float64 peak)" in out and "x floor" in out
     for label in ("SGD pass, batch 1, 1,000 digits", "SGD pass, batch 32, 1,000 digits", "inference, 1,000 digits"):
         assert label in out
     assert "Machine:" in out and "Command:" in out
@@ -34,8 +35,18 @@ def test_bench_quick_runs_and_prints_table(data_dir, tmp_path):
     assert res["sdlm"]["lecun1989"]["ratio_to_sgd_b1"] > 0
     assert res["macs_per_digit"]["useful"]["forward"] == 63_660
     assert res["macs_per_digit"]["useful"]["train"] == 171_780
+    assert res["peak"]["float64_gflops"] > 0 and res["peak"]["float32_gflops"] > 0
     for row in res["workloads"].values():
         assert row["lecun89_float64"]["best"] > 0
+        # the floor is the useful FLOPs at the measured peak; each run a multiple of it
+        assert row["floor_seconds"] == pytest.approx(row["useful_flops"] / res["peak"]["float64_gflops"] / 1e9)
+        assert row["lecun89_float64"]["x_floor"] == pytest.approx(row["lecun89_float64"]["best"] / row["floor_seconds"])
+    numba = res.get("numba")
+    if numba is not None:  # the compiled engine's rows, its inference and its pieces
+        assert res["workloads"]["train_b1"]["lecun89_numba"]["best"] == numba["sgd_b1"]["best"]
+        assert numba["infer_max_abs_diff"] < 1e-12
+        assert numba["compile"]["cold"] > 0 and len(numba["breakdown"]["pieces"]) == 9
+        assert res["sdlm_floor"]["numba"]["x_floor"] > 0
     for key in ("train_b1", "train_b32", "infer"):
         bd = res["breakdown"][key]
         assert 0 < bd["blas_us"] < bd["sum_us"] and bd["whole_step_us"] > 0

@@ -228,7 +228,19 @@ def test_study_on_a_local_dask_cluster_matches_the_local_executor(study, local_r
     _assert_same_runs(local_runs, out, n=2)
 
 
-def test_a_worker_killed_mid_run_does_not_change_the_study(cluster, study, local_runs):
+@pytest.fixture
+def own_cluster(tmp_path):
+    """A cluster of this test's own: killing one of its workers leaves the shared one whole."""
+    c = Cluster(tmp_path)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def test_a_worker_killed_mid_run_does_not_change_the_study(own_cluster, study, local_runs):
+    cluster = own_cluster
     out = study / "killed"
     cmd = [sys.executable, "-m", "lecun89", "sweep", str(study / "study.toml"), "--no-report", "--no-progress",
            "--scheduler", cluster.address, "--out", str(out)]
