@@ -39,15 +39,12 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
     )
     x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
     out = net.predict(x)
-    mse = metrics.mse_pm1(out, y) if net.config.output_activation != "none" else None
+    sc = metrics.scores(out, y, net.config.output_activation != "none")
     return {
         "dataset": name,
         "split": split,
         f"{split}_size": int(len(y)),
-        f"{split}_error": metrics.error_rate(out, y),
-        f"{split}_misses": metrics.misses(out, y),
-        f"{split}_mse": mse,
-        f"{split}_half_mse": None if mse is None else mse / 2,  # SN2.8's printed error
+        **{f"{split}_{k}": sc[k] for k in ("error", "misses", "mse", "half_mse")},  # half_mse: SN2.8's printed error
         "rejection_at_1pct": metrics.rejection_at(out, y, 0.01),
         "units": net.totals()["units"],
         "connections": net.totals()["connections"],

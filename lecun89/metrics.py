@@ -29,6 +29,15 @@ def mse_pm1(outputs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean((outputs - targets_pm1(labels, outputs.shape[1])) ** 2))
 
 
+def scores(outputs: np.ndarray, labels: np.ndarray, squashed: bool = True) -> dict:
+    """Error rate, misses, MSE against +-1 targets (the paper's figure) and its
+    half (what SN2.8 prints: its half-sum cost over the outputs); the MSEs are
+    None for unsquashed outputs (logits), where they would mean nothing."""
+    mse = mse_pm1(outputs, labels) if squashed else None
+    return {"error": error_rate(outputs, labels), "misses": misses(outputs, labels), "mse": mse,
+            "half_mse": None if mse is None else mse / 2}
+
+
 def output_gap(outputs: np.ndarray) -> np.ndarray:
     """Gap between the two most active outputs of each digit: the paper's confidence."""
     top2 = np.partition(outputs, -2, axis=1)[:, -2:]

@@ -82,15 +82,7 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg, predict
     (its half-sum cost over the outputs: MSE / 2)."""
     out = (predict or net.predict)(x)
     loss = L.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
-    mse = metrics.mse_pm1(out, labels) if net.config.output_activation != "none" else None
-    return {
-        "outputs": out,
-        "loss": loss,
-        "error": metrics.error_rate(out, labels),
-        "misses": metrics.misses(out, labels),
-        "mse": mse,
-        "half_mse": None if mse is None else mse / 2,
-    }
+    return {"outputs": out, "loss": loss, **metrics.scores(out, labels, net.config.output_activation != "none")}
 
 
 # --- the training loop -----------------------------------------------------------
