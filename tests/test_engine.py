@@ -180,3 +180,20 @@ def test_where_numba_cannot_load_the_error_names_the_way_out(monkeypatch):
     monkeypatch.delattr(lecun89, "_numba_kernels", raising=False)
     with pytest.raises(UserError, match=r"numba cannot be loaded here .*LECUN89_ENGINE=numpy"):
         load_kernels()
+
+
+def test_the_compiled_tanh_is_numpys_to_1e15_relative(kernels):
+    """The polynomial exponential behind the engine's tanh, over the whole range:
+    saturation, the middle, and tiny arguments (where 1 - 2/(e^2z + 1) would lose
+    every digit)."""
+    rng = np.random.default_rng(7)
+    a = np.concatenate([rng.uniform(-60, 60, 200_000), rng.standard_normal(100_000) * 1e-3,
+                        10.0 ** rng.uniform(-300, 0, 20_000) * rng.choice([-1, 1], 20_000),
+                        [0.0, -0.0, 5e-324, 30.0, -30.0, 31.0, -31.0]])
+    A, S = 1.7159, 2 / 3
+    y, fp, scratch = np.empty_like(a), np.empty_like(a), np.empty_like(a)
+    kernels._tanh_layer(a, A, S, y, fp, scratch)
+    ref = A * np.tanh(S * a)
+    rel = np.abs(y - ref) / np.maximum(np.abs(ref), np.finfo(float).tiny)
+    assert rel.max() <= 1e-15 * 2
+    assert np.abs(fp - A * S * (1 - np.tanh(S * a) ** 2)).max() <= 1e-15 * 2
