@@ -184,6 +184,20 @@ def _linear_bwd(x, w, da, gw, gb, dx):
 
 
 @jit
+def _sgd_step(flat, grad, lr):
+    for i in range(flat.size):
+        flat[i] -= lr * grad[i]
+
+
+@jit
+def _sdlm_step(flat, grad, hess, h, lr, gamma, mu):
+    """SN2.8's step: h, the running average of d2E/dw2, then w -= lr dE/dw / (h + mu)."""
+    for i in range(flat.size):
+        h[i] = h[i] * (1.0 - gamma) + gamma * hess[i]
+        flat[i] -= lr * (grad[i] / (h[i] + mu))
+
+
+@jit
 def _params(flat, offs, t1, t2):
     """Views of H1.w, H1.b, H2.w, H2.b, H3.w, H3.b, out.w, out.b in flat.
     offs: their offsets (bias offsets unused when the bias mode is 0);
@@ -318,9 +332,6 @@ def run_pass(X, T, order, flat, grad, hess, h, outs, offs, t1, t2, bmode, pad1, 
                         d1[ch, r * 8 + q] = dy1p[ch, r + 2, q + 2] * (f * f if square else f)
             _conv_bwd(c1, w1, bmode, t1, d1, g1, gb1, dcols2, False)
         if sdlm:
-            for i in range(flat.size):
-                h[i] = h[i] * (1.0 - gamma) + gamma * hess[i]
-                flat[i] -= lr * (grad[i] / (h[i] + mu))
+            _sdlm_step(flat, grad, hess, h, lr, gamma, mu)
         else:
-            for i in range(flat.size):
-                flat[i] -= lr * grad[i]
+            _sgd_step(flat, grad, lr)
