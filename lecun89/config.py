@@ -35,7 +35,7 @@ def _config_dir() -> Path:
 
 CONFIG_DIR = _config_dir()
 
-DATASET_NAMES = ("usps", "mnist16", "digits")
+DATASET_NAMES = ("usps", "mnist16", "digits", "usps-mnist")
 ARCHS = ("net1989", "fc")
 ACTIVATIONS = ("lecun", "tanh", "sigmoid", "relu", "none")
 OPTIMIZERS = ("sdlm", "sgd", "adamw")
@@ -59,7 +59,7 @@ BLOCK_TABLE = tuple(
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"       # usps (the paper's digits) | mnist16 | digits (embedded)
+    name: str = "digits"       # usps (the paper's digits) | mnist16 | digits (embedded) | usps-mnist
     subset: str = "paper"      # mnist16: "paper" = 7,291/2,007 seeded subset, "full" = 60,000/10,000
     subset_seed: int = 0       # mnist16: which subset
 

@@ -51,14 +51,19 @@ from typing import Any, Callable
 import numpy as np
 
 from lecun89.errors import UserError
+from lecun89.resample import bilinear_matrix, resize_bilinear  # noqa: F401 (public here too)
 
 # Bump when any preprocessing changes: it is part of every cache key.
 PREPROCESS_VERSION = "lecun89-data-1"
+# Bump when lecun89.digits_in reads a digit differently: usps-mnist's cache key.
+READER_VERSION = "reader-2"
 
 DATASETS: dict[str, str] = {
     "usps": "USPS zip-code digits (ZIP data, ESL), 16x16, 7,291/2,007: the paper's data",
     "mnist16": "MNIST bilinearly reduced to 16x16; 'paper' = seeded 7,291/2,007 subset, 'full' = 60,000/10,000",
     "digits": "scikit-learn's embedded 8x8 digits upsampled to 16x16, stratified 1,347/450 split (offline)",
+    "usps-mnist": "USPS's 7,291 training digits and 58,000 of MNIST's as lecun89 predict reads them "
+                  "(deslanted, box fitted to 16x16); USPS's 2,007 test digits",
 }
 SUBSETS = ("paper", "full")
 IMAGE_SHAPE = (1, 16, 16)
@@ -112,6 +117,7 @@ SOURCES: dict[str, dict[str, SourceFile]] = {
     },
     "digits": {},
 }
+SOURCES["usps-mnist"] = {**SOURCES["usps"], **SOURCES["mnist16"]}
 
 # Per-class label counts (digits 0-9).
 CLASS_COUNTS: dict[tuple[str, str], dict[str, tuple[int, ...]]] = {
@@ -134,6 +140,7 @@ TOTALS: dict[tuple[str, str], tuple[int, int]] = {
     ("mnist16", "paper"): (7291, 2007),
     ("mnist16", "full"): (60000, 10000),
     ("digits", "full"): (1347, 450),
+    ("usps-mnist", "full"): (7291 + 58000, 2007),
 }
 # sha256 of load_digits() as (uint8 images (1797, 8, 8), int64 labels) bytes
 DIGITS_SOURCE_SHA256 = "65e5b4619795efb40c1082f4c350c049e4ad552200d369b6ae99e21eef5e72c5"
@@ -356,37 +363,6 @@ def read_idx(path: str | os.PathLike, kind: str, expected_count: int | None = No
 
 
 # ---------------------------------------------------------------------------
-# resizing
-
-
-def bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """The ``(n_out, n_in)`` matrix of 1-D linear interpolation with PyTorch's
-    ``align_corners=False`` semantics and no antialiasing: source coordinate
-    ``(dst + 0.5) * n_in / n_out - 0.5`` clamped at 0, upper neighbour clamped
-    at ``n_in - 1``."""
-    scale = n_in / n_out
-    m = np.zeros((n_out, n_in), dtype=np.float64)
-    for d in range(n_out):
-        src = max((d + 0.5) * scale - 0.5, 0.0)
-        i0 = min(int(src), n_in - 1)
-        i1 = min(i0 + 1, n_in - 1)
-        lam = src - i0
-        m[d, i0] += 1.0 - lam
-        m[d, i1] += lam
-    return m
-
-
-def resize_bilinear(images: np.ndarray, size: int = 16) -> np.ndarray:
-    """Resize ``(..., H, W)`` images to ``(..., size, size)`` like
-    ``F.interpolate(x, (size, size), mode="bilinear", align_corners=False)``
-    (separable: ``R_h @ img @ R_w.T``), in float64."""
-    images = np.asarray(images, dtype=np.float64)
-    rh = bilinear_matrix(images.shape[-2], size)
-    rw = bilinear_matrix(images.shape[-1], size)
-    return np.ascontiguousarray(rh @ images @ rw.T)
-
-
-# ---------------------------------------------------------------------------
 # builders (source -> arrays)
 
 
@@ -398,6 +374,19 @@ def mnist16_subset_indices(subset_seed: int) -> tuple[np.ndarray, np.ndarray]:
     train = np.sort(rng.choice(60000, size=7291, replace=False)).astype(np.int64)
     test = np.sort(rng.choice(10000, size=2007, replace=False)).astype(np.int64)
     return train, test
+
+
+def mnist_raw(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, ...]:
+    """MNIST as its files hold it: (train images (60000, 28, 28) uint8, train labels,
+    test images (10000, 28, 28) uint8, test labels), each file checked against its
+    pinned size and sha256 first. Used where digits are drawn afresh from the
+    originals (the held-out-writers benchmark), not through the 16x16 cache."""
+    root = resolve_data_dir(data_dir)
+    paths = {role: _verify_source("mnist16", spec, root, data_dir) for role, spec in SOURCES["mnist16"].items()}
+    return (read_idx(paths["train_images"], "images", 60000),
+            read_idx(paths["train_labels"], "labels", 60000).astype(np.int64),
+            read_idx(paths["test_images"], "images", 10000),
+            read_idx(paths["test_labels"], "labels", 10000).astype(np.int64))
 
 
 def _indices_sha256(train: np.ndarray, test: np.ndarray) -> str:
@@ -436,6 +425,27 @@ def _build_mnist16(paths: dict[str, Path], subset: str, subset_seed: int):
         extra["indices_sha256"] = _indices_sha256(itr, ite)
         extra["subset_order"] = "sorted (MNIST file order)"
     arrays = (_mnist_to16(xi_tr), y_tr.astype(np.int64), _mnist_to16(xi_te), y_te.astype(np.int64))
+    return arrays, extra
+
+
+def _build_usps_mnist(paths: dict[str, Path]):
+    """USPS as it is, plus MNIST's training digits other than the held-out-writers
+    benchmark's tuning group, each written out at 4x and read by lecun89's own
+    reader (lecun89.digits_in, deslanting on): the digits a reader model learns
+    from look like what ``lecun89 predict`` gives it."""
+    from lecun89.digits_in import fit_16
+    from lecun89.heldout import TUNE, group_indices, mnist_ink
+
+    (x_tr, y_tr, x_te, y_te), _ = _build_usps(paths)
+    images = read_idx(paths["train_images"], "images", 60000)
+    labels = read_idx(paths["train_labels"], "labels", 60000).astype(np.int64)
+    keep = np.setdiff1d(np.arange(60000), group_indices(TUNE))
+    mx = np.stack([fit_16(mnist_ink(images[i]), deslant=True) for i in keep])[:, None]
+    arrays = (np.ascontiguousarray(np.concatenate([x_tr, mx])), np.concatenate([y_tr, labels[keep]]), x_te, y_te)
+    extra = {"preprocessing": "USPS: ZIP values as given; MNIST: 28x28 -> 112x112 bilinear ink, read by "
+                              "lecun89.digits_in.fit_16 (deslanted, longer side 16, centred), appended after "
+                              "USPS in MNIST file order, the 2,000 tuning-group indices left out",
+             "reader_version": READER_VERSION}
     return arrays, extra
 
 
@@ -598,6 +608,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, subset
     else:
         paths = {role: _verify_source(name, spec, root, data_dir) for role, spec in SOURCES[name].items()}
         sources_for_key = {spec.rel: spec.sha256 for spec in SOURCES[name].values()}
+        if name == "usps-mnist":
+            sources_for_key["lecun89.digits_in"] = READER_VERSION
 
     key = _cache_key(name, eff_subset, seed, sources_for_key)
     cache_dir = resolve_cache_dir() if cache else None
@@ -638,6 +650,9 @@ def _build(name: str, subset: str, seed: int | None, paths: dict[str, Path]) -> 
         meta["sources"] = {s.rel: s.sha256 for s in SOURCES[name].values()}
         if subset == "paper":
             meta["subset_seed"] = seed
+    elif name == "usps-mnist":
+        arrays, extra = _build_usps_mnist(paths)
+        meta["sources"] = {s.rel: s.sha256 for s in SOURCES[name].values()}
     else:
         arrays, extra, source_sha = _build_digits()
         meta["sources"] = {"sklearn.datasets.load_digits": source_sha}

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from lecun89.errors import UserError
+from lecun89.resample import area_matrix, bilinear_matrix
 
 SIZE = 16
 # Refused before decoding: bigger than any photo a phone takes (~50 MP).
@@ -41,6 +42,11 @@ INK_THRESHOLD = 0.1
 SPECK = 0.1
 # The noise floor is this quantile of the ink far from the digit.
 NOISE_QUANTILE = 0.999
+# The largest shear upright() applies: one column per row (45 degrees).
+MAX_SLANT = 1.0
+# A picture with no uniform margin (a photo) has its paper's light fitted by a
+# polynomial of this degree (0: one gray level, the most common along the edge).
+BACKGROUND_DEGREE = 2
 # Gray levels closer than this are one level (uniform edges, ink vs background).
 UNIFORM_SPAN = 0.1
 
@@ -66,15 +72,17 @@ def gray_levels(img) -> np.ndarray:
     return alpha * lum + (1.0 - alpha) * sheet
 
 
-def _background(gray: np.ndarray) -> tuple[float, np.ndarray]:
+def _background(gray: np.ndarray) -> tuple[float | np.ndarray, np.ndarray]:
     """(background gray level, mask of where ink may be).
 
     Uniform rings are peeled off the picture from the outside in (margins,
     frames) until a ring holds ink. The background is the innermost peeled
     ring's level, or where the digit touches the edges (nothing peeled), the most
     common level of the outermost ring (64 bins): a digit crosses its picture's
-    edge in a few places only, whatever its stroke width. Peeled rings of
-    another level (a frame) are never ink."""
+    edge in a few places only, whatever its stroke width. Where a smooth surface
+    (:func:`_lighting`) lies near more of that ring than one level does (by a
+    tenth of it), the paper is lit unevenly (a photo) and the background is that
+    surface, returned as an (H, W) array. Peeled rings of another level (a frame) are never ink."""
     h, w = gray.shape
     levels = []
     while 2 * len(levels) < min(h, w):
@@ -91,10 +99,45 @@ def _background(gray: np.ndarray) -> tuple[float, np.ndarray]:
         hist, edges = np.histogram(ring, bins=64, range=(0.0, 1.0))
         peak = int(np.argmax(hist))
         bg = float(np.median(ring[(ring >= edges[peak]) & (ring <= edges[peak + 1])]))
+        # Paper lit unevenly (a photo): a smooth surface explains more of the
+        # edge than one level does.
+        if BACKGROUND_DEGREE > 0:
+            light = _lighting(gray)
+            edge = np.concatenate([light[0], light[-1], light[:, 0], light[:, -1]])
+            if (np.mean(np.abs(ring - edge) < UNIFORM_SPAN / 2)
+                    > np.mean(np.abs(ring - bg) < UNIFORM_SPAN / 2) + 0.1):
+                return light, np.ones(gray.shape, dtype=bool)
     frame = max((i + 1 for i, v in enumerate(levels) if abs(v - bg) >= UNIFORM_SPAN), default=0)
     inside = np.zeros(gray.shape, dtype=bool)
     inside[frame:h - frame, frame:w - frame] = True
     return bg, inside
+
+
+def _lighting(gray: np.ndarray) -> np.ndarray:
+    """The paper's gray level at every pixel (H, W), for a picture with no uniform
+    margin (a photo: paper lit unevenly): a smooth surface (a polynomial of
+    degree BACKGROUND_DEGREE in x and y) fitted to the picture's outer band,
+    where the paper shows, with the pixels that stand out from it (strokes that
+    cross the edge) left out, round after round."""
+    h, w = gray.shape
+    band = max(1, min(h, w) // 32)
+    edge = np.zeros((h, w), dtype=bool)
+    edge[:band], edge[-band:], edge[:, :band], edge[:, -band:] = True, True, True, True
+    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx = yy / max(h - 1, 1) - 0.5, xx / max(w - 1, 1) - 0.5
+    terms = [xx ** i * yy ** (d - i) for d in range(BACKGROUND_DEGREE + 1) for i in range(d + 1)]
+    a = np.stack([t[edge] for t in terms], axis=1)
+    g = gray[edge]
+    keep = np.ones(g.shape, dtype=bool)
+    for _ in range(6):
+        coef = np.linalg.lstsq(a[keep], g[keep], rcond=None)[0]
+        r = g - a @ coef
+        sigma = 1.4826 * float(np.median(np.abs(r[keep] - np.median(r[keep])))) + 1e-3
+        new = np.abs(r) <= 3.0 * sigma
+        if np.array_equal(new, keep) or new.sum() < len(terms):
+            break
+        keep = new
+    return sum(c * t for c, t in zip(coef, terms))
 
 
 def ink_map(gray: np.ndarray) -> np.ndarray:
@@ -104,7 +147,10 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     lies. Raises ValueError when nothing differs from the background."""
     gray = np.asarray(gray, dtype=np.float64)
     bg, inside = _background(gray)
-    diff = np.where(inside, gray - bg, 0.0)
+    if np.ndim(bg):  # uneven light: the ink's contrast scales with the light too
+        diff = (gray - bg) / np.clip(bg, 0.05, None)
+    else:
+        diff = np.where(inside, gray - bg, 0.0)
     strong = np.abs(diff) > UNIFORM_SPAN
     if not strong.any():
         raise ValueError("blank image (no ink differs from the background)")
@@ -113,8 +159,11 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     return ink / ink.max()
 
 
-def fit_16(ink: np.ndarray) -> np.ndarray:
-    """Ink (H, W) in [0, 1] -> the network's input (16, 16) in [-1, 1]."""
+def fit_16(ink: np.ndarray, deslant: bool = True) -> np.ndarray:
+    """Ink (H, W) in [0, 1] -> the network's input (16, 16) in [-1, 1].
+
+    ``deslant``: shear the digit upright (:func:`upright`) before its box is
+    fitted, as the USPS digits were prepared."""
     from scipy import ndimage
 
     ink = np.asarray(ink, dtype=np.float64)
@@ -141,8 +190,9 @@ def fit_16(ink: np.ndarray) -> np.ndarray:
     support, _ = ndimage.label(ink > 0.0, structure=np.ones((3, 3)))
     pieces = np.unique(support[digit])
     box = np.isin(support, pieces[pieces > 0])
-    rows, cols = np.flatnonzero(box.any(axis=1)), np.flatnonzero(box.any(axis=0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    crop = _crop(np.where(box, ink, 0.0))
+    if deslant:
+        crop = _crop(upright(crop))
     h, w = crop.shape
     scale = SIZE / max(h, w)
     nh, nw = max(1, min(SIZE, round(h * scale))), max(1, min(SIZE, round(w * scale)))
@@ -156,27 +206,59 @@ def fit_16(ink: np.ndarray) -> np.ndarray:
     return np.clip(2.0 * out / m - 1.0, -1.0, 1.0)
 
 
+def _crop(ink: np.ndarray) -> np.ndarray:
+    """The smallest box holding all the ink (> 0)."""
+    rows, cols = np.flatnonzero((ink > 0.0).any(axis=1)), np.flatnonzero((ink > 0.0).any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def slant(ink: np.ndarray) -> float:
+    """The ink's second-moment slant: how far (in columns) the ink moves right
+    per row upward, mu11 / mu02 with rows counted upward (0 for an upright digit,
+    positive for one leaning right)."""
+    ink = np.asarray(ink, dtype=np.float64)
+    m = ink.sum()
+    ys = np.arange(ink.shape[0], dtype=np.float64)[:, None]
+    xs = np.arange(ink.shape[1], dtype=np.float64)[None, :]
+    dy = ys - (ink * ys).sum() / m
+    dx = xs - (ink * xs).sum() / m
+    mu02 = float((ink * dy * dy).sum())
+    return 0.0 if mu02 <= 0.0 else -float((ink * dx * dy).sum()) / mu02
+
+
+def upright(ink: np.ndarray) -> np.ndarray:
+    """Ink (H, W) -> the same ink sheared along its rows so that its slant
+    (:func:`slant`) is zero: each row moves sideways in proportion to its height
+    above the ink's centre of mass (linear interpolation), the rows themselves
+    unchanged. The shear is at most one column per row (45 degrees); one that
+    would move no row by half a pixel is not applied (an upright digit, such as
+    a USPS digit written out, stays as it is). The result is wider by what the
+    shear needs and holds all of the ink."""
+    from scipy import ndimage
+
+    ink = np.asarray(ink, dtype=np.float64)
+    s = max(-MAX_SLANT, min(MAX_SLANT, slant(ink)))
+    h, w = ink.shape
+    ys = np.arange(h, dtype=np.float64)[:, None]
+    ybar = float((ink * ys).sum() / ink.sum())
+    reach = abs(s) * max(ybar, h - 1 - ybar)  # the farthest any row would move, in pixels
+    if reach < 0.5:  # the picture cannot show a shear under half a pixel: nothing to undo
+        return ink.copy()
+    pad = int(np.ceil(reach)) + 1
+    # output (r, c) reads input (r, c - pad - s * (r - ybar)): rows above the
+    # centre (r < ybar) of a right-leaning digit (s > 0) move left.
+    out = ndimage.affine_transform(ink, np.array([[1.0, 0.0], [-s, 1.0]]), offset=(0.0, s * ybar - pad),
+                                   output_shape=(h, w + 2 * pad), order=1, mode="constant", cval=0.0)
+    return np.clip(out, 0.0, None)
+
+
 def _resize(a: np.ndarray, nh: int, nw: int) -> np.ndarray:
     """One linear map of the box onto (nh, nw): each output pixel the mean of the
     input area it covers (shrinking), or bilinear (enlarging)."""
-    from lecun89.data import bilinear_matrix
-
     h, w = a.shape
-    rm = _area_matrix(h, nh) if nh <= h else bilinear_matrix(h, nh)
-    cm = _area_matrix(w, nw) if nw <= w else bilinear_matrix(w, nw)
+    rm = area_matrix(h, nh) if nh <= h else bilinear_matrix(h, nh)
+    cm = area_matrix(w, nw) if nw <= w else bilinear_matrix(w, nw)
     return rm @ a @ cm.T
-
-
-def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in): output pixel i averages input [i*n_in/n_out, (i+1)*n_in/n_out),
-    partial pixels weighted by their covered share."""
-    m = np.zeros((n_out, n_in))
-    step = n_in / n_out
-    for i in range(n_out):
-        lo, hi = i * step, (i + 1) * step
-        for j in range(int(np.floor(lo)), min(n_in, int(np.ceil(hi)))):
-            m[i, j] = min(hi, j + 1) - max(lo, j)
-    return m / step
 
 
 class TooLarge(ValueError):
@@ -197,12 +279,19 @@ def image_gray(img, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     return gray_levels(ImageOps.exif_transpose(img))
 
 
-def read_digit(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+def digit_from_gray(gray: np.ndarray, deslant: bool = True) -> np.ndarray:
+    """Gray levels (H, W) in [0, 1] -> the network's 16x16 input (steps 2-5).
+    ValueError for a blank picture."""
+    return fit_16(ink_map(gray), deslant=deslant)
+
+
+def read_digit(path: str | os.PathLike, deslant: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """A file -> (the network's 16x16 input, the gray levels it was read from).
 
-    Images (PNG, JPEG, BMP, GIF: first frame) go through the steps above; a
-    ``.npy`` must already be 16x16 (or 1x16x16) in [-1, 1] and is used as is
-    (gray levels: None). Any problem is a UserError naming the file."""
+    Images (PNG, JPEG, BMP, GIF: first frame) go through the steps above
+    (``deslant``: sheared upright first); a ``.npy`` must already be 16x16 (or
+    1x16x16) in [-1, 1] and is used as is (gray levels: None). Any problem is a
+    UserError naming the file."""
     p = Path(path)
     if p.is_dir():
         raise UserError(f"{p}: is a directory, not an image")
@@ -228,7 +317,7 @@ def read_digit(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise UserError(f"{p}: cannot decode the image: {exc}") from None
     try:
-        return fit_16(ink_map(gray)), gray
+        return digit_from_gray(gray, deslant), gray
     except ValueError as exc:
         raise UserError(f"{p}: {exc}") from None
 
@@ -251,7 +340,7 @@ def _read_npy(p: Path, size: int) -> np.ndarray:
     return a
 
 
-def digit_from_ink(pixels) -> np.ndarray:
+def digit_from_ink(pixels, deslant: bool = True) -> np.ndarray:
     """An ink array from a drawing (H, W) in [0, 1], 0 background -> 16x16 in [-1, 1]."""
     a = np.asarray(pixels, dtype=np.float64)
     if a.ndim != 2 or min(a.shape) < 1:
@@ -260,4 +349,4 @@ def digit_from_ink(pixels) -> np.ndarray:
         raise ValueError(f"pixels: too many ({a.size:,}; at most {MAX_PIXELS:,})")
     if not np.all(np.isfinite(a)) or a.min() < 0.0 or a.max() > 1.0:
         raise ValueError("pixels must be finite numbers in [0, 1] (0 background, 1 ink)")
-    return fit_16(a)
+    return fit_16(a, deslant=deslant)

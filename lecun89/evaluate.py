@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from lecun89 import metrics
+from lecun89.config import DATASET_NAMES
 from lecun89.errors import UserError
 
 
@@ -70,7 +71,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="score a checkpoint (error, misses, MSE, rejection)",
                        description="Evaluate a model.npz checkpoint on a dataset split.")
     p.add_argument("model", help="checkpoint file (model.npz from a run directory)")
-    p.add_argument("--dataset", choices=("usps", "mnist16", "digits"),
+    p.add_argument("--dataset", choices=DATASET_NAMES,
                    help="dataset (default: the one in the run directory's config.toml)")
     p.add_argument("--split", choices=("test", "train"), default="test")
     p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")

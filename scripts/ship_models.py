@@ -39,6 +39,8 @@ DESCRIPTIONS = {
     "lecun1989": "the paper's network trained as SN2.8 did (configs/lecun1989.toml, seed 0)",
     "modern-usps": "the paper's network with the 2022 replication's modern recipe "
                    "(configs/modern-usps.toml, seed 0)",
+    "reader": "the paper's network with the modern recipe trained on USPS and 58,000 MNIST training digits "
+              "as lecun89 predict reads them (configs/reader.toml, seed 0)",
 }
 RESULT_KEYS = ("config_name", "config_hash", "dataset", "passes", "seed", "train_error", "test_error",
                "train_misses", "test_misses", "train_mse", "test_mse", "train_half_mse", "test_half_mse",

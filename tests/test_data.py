@@ -141,8 +141,8 @@ def test_resolve_cache_dir(monkeypatch, tmp_path):
 
 
 def test_datasets_and_bad_names():
-    assert set(D.DATASETS) == {"usps", "mnist16", "digits"}
-    with pytest.raises(UserError, match="unknown dataset 'zip'.*usps, mnist16, digits"):
+    assert set(D.DATASETS) == {"usps", "mnist16", "digits", "usps-mnist"}
+    with pytest.raises(UserError, match="unknown dataset 'zip'.*usps, mnist16, digits, usps-mnist"):
         D.load_dataset("zip")
     with pytest.raises(UserError, match="subset"):
         D.load_dataset("digits", subset="half")

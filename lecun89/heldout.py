@@ -1,0 +1,112 @@
+"""Digits by writers outside USPS, written out as a person's digit arrives.
+
+The held-out writers are MNIST's (another set of people, another scanner; its
+training and test writers are disjoint). Each 28x28 MNIST digit becomes an
+image file in one of several ways (:data:`STYLES`); the benchmark
+(``scripts/heldout.py``) reads those files with exactly ``lecun89 predict``'s
+reader. Two groups of writers keep the rule of the project: every choice of
+preprocessing (and of the default model) is made on :data:`TUNE` (a fixed
+sample of MNIST's *training* writers) and reported once on :data:`REPORT`
+(MNIST's *test* writers). The USPS test set is never used for these choices.
+
+Every image is a pure function of (digit, style, index): the same files on
+every run and machine.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+# style -> what it imitates
+STYLES: dict[str, str] = {
+    "clean": "a clean scan: dark ink on white paper, the digit 4x its MNIST size (112 pixels) with a white margin, PNG",
+    "thick": "a thick pen: the clean scan's strokes widened by about 4 pixels (a 9x9 grey dilation), PNG",
+    "thin": "a thin pen: the clean scan's strokes narrowed by about 2 pixels (a 5x5 grey erosion), PNG",
+    "photo": "a phone photo: gray paper (level 0.55-0.85) lit unevenly (30-50% darker on one side, any direction, "
+             "corners up to 15% darker), "
+             "gray ink, rotated up to 6 degrees, sensor noise, placed off centre, JPEG quality 60-85",
+}
+# (name, MNIST split, how many, seed of the sample): the tuning group is a fixed
+# random sample of the training writers; the report group is all test writers.
+TUNE = ("tune", "train", 2000, 89)
+REPORT = ("report", "test", 10000, None)
+GROUPS = {g[0]: g for g in (TUNE, REPORT)}
+SCALE = 4
+MARGIN = 16
+
+
+def group_indices(group: tuple) -> np.ndarray:
+    """The MNIST indices (in that split) of a group of writers."""
+    _, split, n, seed = group
+    total = 60000 if split == "train" else 10000
+    if seed is None:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+
+
+def mnist_ink(img28: np.ndarray) -> np.ndarray:
+    """An MNIST digit (28x28 uint8, ink 255) -> ink (112, 112) in [0, 1], bilinear:
+    what a scanner at 4x the MNIST size sees."""
+    from PIL import Image
+
+    big = Image.fromarray(img28).resize((28 * SCALE, 28 * SCALE), Image.BILINEAR)
+    return np.asarray(big, dtype=np.float64) / 255.0
+
+
+def render(img28: np.ndarray, style: str, index: int) -> bytes:
+    """One MNIST digit (28x28 uint8, ink 255) written out in ``style`` -> the file's bytes."""
+    from PIL import Image
+    from scipy import ndimage
+
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    ink = mnist_ink(np.asarray(img28, dtype=np.uint8))
+    if style == "thick":
+        ink = ndimage.grey_dilation(ink, footprint=_disk(4))
+    elif style == "thin":
+        ink = ndimage.grey_erosion(ink, footprint=_disk(2))
+    buf = io.BytesIO()
+    if style != "photo":
+        ink = np.pad(ink, MARGIN)
+        Image.fromarray(np.round(255.0 * (1.0 - ink)).astype(np.uint8)).save(buf, format="PNG")
+        return buf.getvalue()
+    rng = np.random.default_rng([89, index])
+    side = 28 * SCALE + 2 * 44
+    ink = ndimage.rotate(np.pad(ink, 10), rng.uniform(-6.0, 6.0), reshape=False, order=1)
+    sheet = np.zeros((side, side))
+    top, left = rng.integers(0, side - ink.shape[0], size=2)
+    sheet[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    ink = np.clip(sheet, 0.0, 1.0)
+    paper = rng.uniform(0.55, 0.85)
+    theta = rng.uniform(0.0, 2.0 * np.pi)
+    yy, xx = np.mgrid[0:side, 0:side] / (side - 1) - 0.5
+    along = np.cos(theta) * xx + np.sin(theta) * yy
+    along = (along - along.min()) / (along.max() - along.min())  # 0..1 across the sheet
+    vignette = 1.0 - rng.uniform(0.0, 0.3) * (xx * xx + yy * yy)  # darker corners
+    light = (1.0 - rng.uniform(0.3, 0.5) * along) * vignette
+    ink_level = rng.uniform(0.15, 0.35)  # the ink's reflectance, relative to the paper's
+    gray = paper * light * (1.0 - ink * (1.0 - ink_level)) + rng.normal(0.0, 0.015, (side, side))
+    rgb = np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=2)
+    rgb *= np.array([1.0, 0.97, 0.9])  # warm light
+    Image.fromarray(np.round(255.0 * rgb).astype(np.uint8)).save(buf, format="JPEG",
+                                                                 quality=int(rng.integers(60, 86)))
+    return buf.getvalue()
+
+
+def _disk(r: int) -> np.ndarray:
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    return x * x + y * y <= r * r + r
+
+
+def read(data: bytes, deslant: bool = True) -> np.ndarray:
+    """A rendered file's bytes -> the 16x16 input, exactly as ``lecun89 predict``
+    reads a file (ValueError for one where no digit is found)."""
+    from PIL import Image
+
+    from lecun89.digits_in import digit_from_gray, image_gray
+
+    with Image.open(io.BytesIO(data)) as img:
+        gray = image_gray(img)
+    return digit_from_gray(gray, deslant=deslant)

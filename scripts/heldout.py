@@ -1,0 +1,161 @@
+"""The held-out-writers benchmark: how the shipped models read strangers' digits.
+
+MNIST's digits (other writers than USPS's, another scanner) are written out as
+image files in four ways a person's digit arrives (lecun89.heldout.STYLES: a
+clean scan, a thick pen, a thin pen, a phone photo) and read by exactly
+``lecun89 predict``'s reader, with and without deslanting, by every shipped
+model. For each: the error (every digit counted, a digit the reader finds no
+ink in counted wrong), the share rejected at the model's threshold (the
+paper's criterion, set on USPS) and the error on the digits accepted.
+
+Two groups of writers (lecun89.heldout): every choice (deslanting, the
+background model, the default model) is made on ``tune`` (2,000 of MNIST's
+training digits) and reported on ``report`` (MNIST's 10,000 test digits, whose
+writers are disjoint from the training writers).
+
+    python scripts/heldout.py --data-dir DIR --group tune --choices   # the choices, on the tuning writers
+    python scripts/heldout.py --data-dir DIR --group report          # the table in docs/strangers.md
+    python scripts/heldout.py --data-dir DIR --group report --write-models   # and lecun89/models/heldout.json
+
+About 3 minutes for the report group on 2 cores here (``--jobs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lecun89 import digits_in, heldout, metrics  # noqa: E402
+from lecun89.errors import UserError  # noqa: E402
+from lecun89.predict import SHIPPED, load_model  # noqa: E402
+
+BLANK = np.full((16, 16), np.nan)  # a file the reader found no digit in
+
+
+def _read_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 28, 28), indices, style, background degree) -> inputs read
+    with deslanting off and on (N, 16, 16) each; NaN where no digit was found."""
+    images, indices, style, degree = args
+    digits_in.BACKGROUND_DEGREE = degree
+    out = {False: [], True: []}
+    for img, i in zip(images, indices):
+        data = heldout.render(img, style, int(i))
+        for ds in (False, True):
+            try:
+                out[ds].append(heldout.read(data, deslant=ds))
+            except ValueError:
+                out[ds].append(BLANK)
+    return np.asarray(out[False]), np.asarray(out[True])
+
+
+def read_style(images, indices, style, degree, jobs) -> dict[bool, np.ndarray]:
+    chunks = np.array_split(np.arange(len(indices)), max(1, 4 * jobs))
+    work = [(images[c], indices[c], style, degree) for c in chunks if len(c)]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as ex:
+            parts = list(ex.map(_read_chunk, work))
+    else:
+        parts = [_read_chunk(w) for w in work]
+    return {False: np.concatenate([p[0] for p in parts]), True: np.concatenate([p[1] for p in parts])}
+
+
+def score(model, x: np.ndarray, labels: np.ndarray) -> dict:
+    found = ~np.isnan(x).any(axis=(1, 2))
+    out = model.net.predict(np.where(np.isnan(x), -1.0, x)[:, None])
+    digit = out.argmax(axis=1)
+    wrong = (digit != labels) | ~found
+    rejected = ~found
+    if model.threshold is not None:
+        rejected |= metrics.output_gap(out) < model.threshold
+    accepted = ~rejected
+    return {"error": float(wrong.mean()), "misses": int(wrong.sum()), "no_digit": int((~found).sum()),
+            "rejected": float(rejected.mean()),
+            "error_accepted": float(wrong[accepted].mean()) if accepted.any() else None, "n": int(len(labels))}
+
+
+def pct(v) -> str:
+    return "" if v is None else f"{100 * v:.2f}%"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", help="directory with mnist/ (default: $LECUN89_DATA)")
+    ap.add_argument("--group", choices=tuple(heldout.GROUPS), default="tune")
+    ap.add_argument("--styles", default=",".join(heldout.STYLES), help="comma-separated styles")
+    ap.add_argument("--limit", type=int, help="only the first N digits of the group (a quick look)")
+    ap.add_argument("--choices", action="store_true",
+                    help="also compare the background models (BACKGROUND_DEGREE 0, 1, 2) on the photos")
+    ap.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    ap.add_argument("--json", help="write every number to this JSON file")
+    ap.add_argument("--write-models", action="store_true",
+                    help="write lecun89/models/heldout.json (the report group's numbers, shown by "
+                         "`lecun89 models` and the page)")
+    args = ap.parse_args()
+    styles = [s for s in args.styles.split(",") if s]
+    bad = [s for s in styles if s not in heldout.STYLES]
+    if bad:
+        print(f"heldout: error: unknown style {bad[0]!r}; choose from {', '.join(heldout.STYLES)}", file=sys.stderr)
+        return 2
+    if args.write_models and (args.group != "report" or args.limit or set(styles) != set(heldout.STYLES)):
+        print("heldout: error: --write-models needs the whole report group and every style", file=sys.stderr)
+        return 2
+    from lecun89.data import mnist_raw
+
+    try:
+        x_tr, y_tr, x_te, y_te = mnist_raw(args.data_dir)
+    except UserError as exc:
+        print(f"heldout: error: {exc}", file=sys.stderr)
+        return 2
+    group = heldout.GROUPS[args.group]
+    idx = heldout.group_indices(group)[:args.limit]
+    images, labels = (x_tr, y_tr) if group[1] == "train" else (x_te, y_te)
+    images, labels = images[idx], labels[idx]
+    models = {n: load_model(n) for n in SHIPPED}
+    degrees = [digits_in.BACKGROUND_DEGREE]
+    if args.choices:
+        degrees = sorted({0, 1, 2} | set(degrees))
+    results = {"group": args.group, "mnist_split": group[1], "n": int(len(idx)), "digits_in": {
+        "BACKGROUND_DEGREE": digits_in.BACKGROUND_DEGREE}, "styles": {s: heldout.STYLES[s] for s in styles},
+        "rows": []}
+    print(f"{args.group} group: {len(idx):,} digits of MNIST's {group[1]} set", flush=True)
+    print("| model | style | deslant | background | error | misses | rejected | error on accepted |")
+    print("|---|---|---|---|---:|---:|---:|---:|")
+    for style in styles:
+        for degree in (degrees if style == "photo" else degrees[-1:]):
+            xs = read_style(images, idx, style, degree, args.jobs)
+            for name, model in models.items():
+                for ds in (False, True):
+                    r = {"model": name, "style": style, "deslant": ds, "background_degree": degree,
+                         **score(model, xs[ds], labels)}
+                    results["rows"].append(r)
+                    print(f"| `{name}` | {style} | {'yes' if ds else 'no'} | {degree} | {pct(r['error'])} | "
+                          f"{r['misses']} | {pct(r['rejected'])} | {pct(r['error_accepted'])} |", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    if args.write_models:
+        rows = [r for r in results["rows"] if r["background_degree"] == digits_in.BACKGROUND_DEGREE]
+        shipped = {
+            "about": "each shipped model on MNIST's 10,000 test digits (writers outside USPS) written out in "
+                     "four styles and read by lecun89 predict's reader; made by python scripts/heldout.py "
+                     "--group report --write-models",
+            "styles": results["styles"],
+            "models": {n: {s: {("deslanted" if r["deslant"] else "as_written"): {
+                k: r[k] for k in ("error", "rejected", "error_accepted")}
+                for r in rows if r["model"] == n and r["style"] == s} for s in styles} for n in models},
+        }
+        dest = ROOT / "lecun89" / "models" / "heldout.json"
+        dest.write_text(json.dumps(shipped, indent=1) + "\n")
+        print(f"wrote {dest.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
