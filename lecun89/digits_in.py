@@ -285,14 +285,26 @@ def digit_from_gray(gray: np.ndarray, deslant: bool = True) -> np.ndarray:
     return fit_16(ink_map(gray), deslant=deslant)
 
 
-def read_digit(path: str | os.PathLike, deslant: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """A file -> (the network's 16x16 input, the gray levels it was read from).
-
-    Images (PNG, JPEG, BMP, GIF: first frame) go through the steps above
-    (``deslant``: sheared upright first); a ``.npy`` must already be 16x16 (or
-    1x16x16) in [-1, 1] and is used as is (gray levels: None). Any problem is a
-    UserError naming the file."""
+def read_gray(path: str | os.PathLike) -> np.ndarray:
+    """An image file (PNG, JPEG, BMP, GIF: first frame) -> its gray levels
+    (:func:`image_gray`). Any problem is a UserError naming the file."""
     p = Path(path)
+    _check_file(p)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(p) as img:
+            return image_gray(img)
+    except TooLarge as exc:
+        raise UserError(f"{p}: {exc}") from None
+    except UnidentifiedImageError:
+        raise UserError(f"{p}: not an image (PNG, JPEG, BMP, GIF or a 16x16 .npy expected)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise UserError(f"{p}: cannot decode the image: {exc}") from None
+
+
+def _check_file(p: Path) -> int:
+    """The file's size; UserError for a folder, a missing, unreadable or empty file."""
     if p.is_dir():
         raise UserError(f"{p}: is a directory, not an image")
     if not p.exists():
@@ -303,19 +315,20 @@ def read_digit(path: str | os.PathLike, deslant: bool = True) -> tuple[np.ndarra
         raise UserError(f"{p}: cannot read: {exc.strerror}") from None
     if size == 0:
         raise UserError(f"{p}: empty file (0 bytes)")
-    if p.suffix.lower() == ".npy":
-        return _read_npy(p, size), None
-    from PIL import Image, UnidentifiedImageError
+    return size
 
-    try:
-        with Image.open(p) as img:
-            gray = image_gray(img)
-    except TooLarge as exc:
-        raise UserError(f"{p}: {exc}") from None
-    except UnidentifiedImageError:
-        raise UserError(f"{p}: not an image (PNG, JPEG, BMP, GIF or a 16x16 .npy expected)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise UserError(f"{p}: cannot decode the image: {exc}") from None
+
+def read_digit(path: str | os.PathLike, deslant: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """A file -> (the network's 16x16 input, the gray levels it was read from).
+
+    Images (PNG, JPEG, BMP, GIF: first frame) go through the steps above
+    (``deslant``: sheared upright first); a ``.npy`` must already be 16x16 (or
+    1x16x16) in [-1, 1] and is used as is (gray levels: None). Any problem is a
+    UserError naming the file."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        return _read_npy(p, _check_file(p)), None
+    gray = read_gray(p)
     try:
         return digit_from_gray(gray, deslant), gray
     except ValueError as exc:

@@ -110,3 +110,64 @@ def read(data: bytes, deslant: bool = True) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as img:
         gray = image_gray(img)
     return digit_from_gray(gray, deslant=deslant)
+
+
+def ink_box(ink: np.ndarray) -> np.ndarray:
+    """Ink cut to the box around what is above 5% of its peak."""
+    on = ink > 0.05 * float(ink.max())
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def row_image(inks: list[np.ndarray], gaps: list[int], scales: list[float] | None = None,
+              drops: list[int] | None = None, margin: int = 24) -> np.ndarray:
+    """Digits' ink boxes side by side -> one ink sheet (H, W) in [0, 1].
+
+    ``gaps[k]`` is the blank columns between digit k and k + 1 (negative: the
+    boxes overlap, and the strokes may touch); ``scales`` resizes each digit
+    (different heights), ``drops`` moves each down by that many pixels."""
+    from PIL import Image
+
+    n = len(inks)
+    scales = scales or [1.0] * n
+    drops = drops or [0] * n
+    boxes = []
+    for ink, s in zip(inks, scales):
+        ink = ink_box(np.asarray(ink, dtype=np.float64))
+        h, w = ink.shape
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        boxes.append(np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.BILINEAR),
+                                dtype=np.float64).clip(0.0, 1.0))
+    lefts = [margin]
+    for b, g in zip(boxes[:-1], gaps):
+        lefts.append(lefts[-1] + b.shape[1] + g)
+    tops = [margin + d for d in drops]
+    height = max(t + b.shape[0] for t, b in zip(tops, boxes)) + margin
+    width = max(left + b.shape[1] for left, b in zip(lefts, boxes)) + margin
+    sheet = np.zeros((height, width))
+    for left, top, b in zip(lefts, tops, boxes):
+        h, w = b.shape
+        sheet[top:top + h, left:left + w] = np.maximum(sheet[top:top + h, left:left + w], b)
+    return sheet
+
+
+def png(ink: np.ndarray) -> bytes:
+    """Ink (H, W) in [0, 1] -> a PNG of it, dark on white."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.round(255.0 * (1.0 - np.clip(ink, 0.0, 1.0))).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def random_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A row of 3 to 6 MNIST digits drawn by ``rng``, as a person might write a
+    zip code: gaps of -6 to 30 pixels at 4x (some boxes overlap, strokes may
+    touch), heights 80-115%, baselines up to 12 pixels apart; (PNG bytes, digits)."""
+    n = int(rng.integers(3, 7))
+    pick = rng.choice(len(images), size=n, replace=False)
+    inks = [mnist_ink(images[i]) for i in pick]
+    sheet = row_image(inks, [int(g) for g in rng.integers(-6, 31, size=n - 1)],
+                      [float(s) for s in rng.uniform(0.8, 1.15, size=n)],
+                      [int(d) for d in rng.integers(0, 13, size=n)])
+    return png(sheet), "".join(str(int(labels[i])) for i in pick)

@@ -112,6 +112,30 @@ def analyse(model: Model, x16: np.ndarray, maps: bool = True) -> dict:
     return r
 
 
+def analyse_row(model: Model, digits) -> dict:
+    """The network's reading of a row (:func:`lecun89.rows.read_row`'s digits,
+    left to right): the digits as a string, rejected when any digit is (as the
+    paper's system rejected a zip code), and each digit's reading with its box."""
+    per = [{**analyse(model, d.x16, maps=False), "box": list(d.box)} for d in digits]
+    return {"model": model.name, "digits": "".join(str(r["digit"]) for r in per),
+            "rejected": any(r["rejected"] for r in per), "per_digit": per}
+
+
+def read_row_file(path: str, deslant: bool = True):
+    """An image file of a row of digits -> (its digits, its gray levels); UserError
+    naming the file for anything that is not a readable row."""
+    from lecun89.digits_in import ink_map, read_gray
+    from lecun89.rows import read_row
+
+    if Path(path).suffix.lower() == ".npy":
+        raise UserError(f"{path}: --row reads an image of a row of digits, not a 16x16 .npy")
+    gray = read_gray(path)
+    try:
+        return read_row(ink_map(gray), deslant=deslant), gray
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
 # --- the command ------------------------------------------------------------
 
 def _line(path: str, r: dict) -> str:
@@ -123,6 +147,18 @@ def _line(path: str, r: dict) -> str:
                     else f"  accepted (gap {r['gap']:.3f} >= {r['threshold']:.3f})")
     return (f"{path}: {verdict}\n  top 2: {a} ({va:+.3f}), {b} ({vb:+.3f}), gap {r['gap']:.3f}\n"
             f"  outputs: {outs}")
+
+
+def _row_lines(path: str, r: dict) -> str:
+    verdict = "REJECTED (a digit is)" if r["rejected"] else "accepted"
+    lines = [f"{path}: {r['digits']}  {verdict}"]
+    for k, d in enumerate(r["per_digit"]):
+        (a, va), (b, vb) = d["top2"]
+        state = "" if d["threshold"] is None else ("  rejected" if d["rejected"] else "  accepted")
+        x0, y0, x1, y1 = d["box"]
+        lines.append(f"  {k + 1}: {d['digit']}{state} (gap {d['gap']:.3f}; top 2: {a} {va:+.3f}, {b} {vb:+.3f}) "
+                     f"box x {x0}-{x1}, y {y0}-{y1}")
+    return "\n".join(lines)
 
 
 def _show(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Path) -> None:
@@ -138,8 +174,13 @@ def _show(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Pat
         else:
             row[0].text(0.5, 0.5, ".npy\n(used as is)", ha="center", va="center")
         row[0].set_title(Path(path).name, fontsize=8)
+        if "per_digit" in r:  # a row: its digits' 16x16 inputs side by side
+            x16 = np.concatenate([np.pad(x, ((0, 0), (0, 1)), constant_values=-1.0) for x in x16], axis=1)
+            label = f"{r['digits']}{' (rejected)' if r['rejected'] else ''}"
+        else:
+            label = f"{r['digit']}{' (rejected)' if r['rejected'] else ''}"
         row[1].imshow(x16, cmap="gray_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
-        row[1].set_title(f"16x16: {r['digit']}{' (rejected)' if r['rejected'] else ''}", fontsize=8)
+        row[1].set_title(f"16x16: {label}", fontsize=8)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -167,16 +208,23 @@ def _run(args) -> int:
     shown = []
     for path in args.images:
         try:
-            x16, gray = read_digit(path)
+            if args.row:
+                digits, gray = read_row_file(path, deslant=args.deslant)
+            else:
+                x16, gray = read_digit(path, deslant=args.deslant)
         except UserError as exc:
             print(f"lecun89: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        r = analyse(model, x16, maps=False)
+        if args.row:
+            r = analyse_row(model, digits)
+            x16 = [d.x16 for d in digits]
+        else:
+            r = analyse(model, x16, maps=False)
         if args.json:
             print(json.dumps({"file": path, **r}), flush=True)
         else:
-            print(_line(path, r), flush=True)
+            print((_row_lines if args.row else _line)(path, r), flush=True)
         shown.append((path, gray, x16, r))
     if args.show and shown:
         try:
@@ -207,13 +255,19 @@ def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="read digits from image files with a trained network",
                        description="Read handwritten digits from images (PNG, JPEG, BMP, GIF; any size, "
                                    "dark or light background) or 16x16 .npy arrays in [-1, 1]. Each image is "
-                                   "normalised as the paper's digits were (bounding box fitted into 16x16, "
-                                   "aspect kept, gray levels in [-1, 1]) and read by the network.")
+                                   "normalised as the paper's digits were (deslanted, bounding box fitted into "
+                                   "16x16, aspect kept, gray levels in [-1, 1]) and read by the network.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or 16x16 .npy arrays")
     p.add_argument("--model", help=f"a shipped model ({', '.join(SHIPPED)}; default {DEFAULT_MODEL}) "
                                    "or a model.npz / run directory")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
     p.add_argument("--show", metavar="OUT.png", help="save each original beside its 16x16 input")
+    p.add_argument("--row", action="store_true",
+                   help="each image is a row of digits (a zip code): find them, read each left to right; "
+                        "the row is rejected when any digit is")
+    p.add_argument("--no-deslant", dest="deslant", action="store_false",
+                   help="do not shear the digit upright before fitting it to 16x16 (deslanting is on by "
+                        "default, as the USPS digits were prepared; a .npy is always used as is)")
     p.set_defaults(func=_run)
 
     m = sub.add_parser("models", help="list the shipped trained models",
