@@ -51,8 +51,20 @@ class Model:
         return {"name": self.name, "description": self.info.get("description", ""),
                 "threshold": self.threshold, "test_error": r.get("test_error"),
                 "rejection_at_1pct": r.get("rejection_at_1pct"),
+                "heldout": heldout_errors().get(self.name),
                 "outputs": "logits" if self.net.config.output_activation == "none" else "scaled tanh",
                 "layers": [lay.name for lay in self.net.param_layers]}
+
+
+def heldout_errors() -> dict[str, dict[str, float]]:
+    """Shipped model -> {style: error} on the held-out writers (MNIST's test
+    digits, read deslanted), from ``models/heldout.json`` (made by
+    ``scripts/heldout.py --group report --write-models``); {} without it."""
+    p = models_dir() / "heldout.json"
+    if not p.is_file():
+        return {}
+    models = json.loads(p.read_text())["models"]
+    return {n: {style: v["deslanted"]["error"] for style, v in styles.items()} for n, styles in models.items()}
 
 
 def load_model(spec: str | Path | None = None) -> Model:
@@ -246,8 +258,12 @@ def _list(args) -> int:
         return 0
     for name in shipped:
         d = load_model(name).describe()
-        print(f"{name:<12} test error {d['test_error']:.2%}, reject gap < {d['threshold']:.3f} "
-              f"({d['rejection_at_1pct']:.1%} of test digits) for 1% error; {d['description']}")
+        held = d["heldout"]
+        strangers = (f"; other writers (MNIST test): clean {held['clean']:.2%}, photo {held['photo']:.2%}"
+                     if held else "")
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        print(f"{name + default:<22} USPS test error {d['test_error']:.2%}, reject gap < {d['threshold']:.3f} "
+              f"({d['rejection_at_1pct']:.1%} of test digits) for 1% error{strangers}; {d['description']}")
     return 0
 
 

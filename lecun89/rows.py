@@ -34,6 +34,8 @@ WIDE = 1.2
 ASPECT = 0.8
 # A piece under this share of the row's height is part of a digit, not one.
 PART = 0.5
+# Ink under this many pixels high is dust, not a digit.
+MIN_HEIGHT = 4
 # At most this many digits in a row.
 MAX_DIGITS = 40
 
@@ -58,7 +60,7 @@ def _pieces(ink: np.ndarray) -> list[np.ndarray]:
     slices = ndimage.find_objects(labels)
     cols = [(s[1].start, s[1].stop) for s in slices]
     heights = np.array([s[0].stop - s[0].start for s in slices])
-    tall = heights >= PART * heights.max()
+    tall = (heights >= PART * heights.max()) & (heights >= MIN_HEIGHT)
     groups: list[dict] = []
     for i in sorted(np.flatnonzero(tall), key=lambda i: cols[i][0] - cols[i][1]):  # widest first
         c0, c1 = cols[i]
@@ -69,6 +71,8 @@ def _pieces(ink: np.ndarray) -> list[np.ndarray]:
                 break
         else:
             groups.append({"ids": [i + 1], "c0": c0, "c1": c1})
+    if not groups:
+        return []
     reach = PART * heights.max()
     for i in np.flatnonzero(~tall):
         c0, c1 = cols[i]

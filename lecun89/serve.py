@@ -2,8 +2,8 @@
 
 The page (``lecun89/web/``: plain HTML, JS and CSS, no build step, nothing
 fetched from the internet) sends the drawing as a PNG while the person draws;
-this server reads it as :mod:`lecun89.digits_in` reads any image (ink, bounding
-box fitted into 16x16, gray levels in [-1, 1]) and answers with what
+this server reads it as :mod:`lecun89.digits_in` reads any image (ink,
+deslanted, bounding box fitted into 16x16, gray levels in [-1, 1]) and answers with what
 :func:`lecun89.predict.analyse` gives: the 16x16 input, every layer's units
 (H1 12x8x8, H2 12x4x4, H3 30, out 10), the decision, the gap between the top
 two outputs and the rejection threshold. A second tab walks through the USPS
@@ -17,7 +17,10 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   ``"pixels": [[...]]`` (ink in [0, 1], 0 background) or ``"x16": [[...]]``
   (the network's input, 16x16 in [-1, 1]): ``analyse()`` of the digit plus
   ``"blank": false`` and ``"ranges"`` (the display range of every layer), or
-  ``{"blank": true, ...}`` for a drawing without ink.
+  ``{"blank": true, ...}`` for a drawing without ink. With ``"row": true`` (and
+  ``png``), the picture is a row of digits (:mod:`lecun89.rows`): the answer is
+  :func:`lecun89.predict.analyse_row` (``digits``, ``rejected``, ``per_digit``
+  with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
 - ``GET /api/testset?model=NAME``: the USPS test digits in the page's order,
   misclassified first (index order within each part): ``order``, ``labels``,
   ``predictions``, ``rejected``, ``n``, ``errors``.
@@ -131,18 +134,37 @@ class App:
     def predict(self, body) -> dict:
         if not isinstance(body, dict):
             raise ApiError(400, "expected a JSON object with one of: png, pixels, x16")
-        unknown = sorted(set(body) - {"model", "png", "pixels", "x16"})
+        unknown = sorted(set(body) - {"model", "png", "pixels", "x16", "row"})
         if unknown:
-            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, and one of png, pixels, x16)")
+            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, row, and one of png, pixels, x16)")
         given = [k for k in ("png", "pixels", "x16") if k in body]
         if len(given) != 1:
             raise ApiError(400, "give exactly one of png, pixels, x16" + (f" (got {', '.join(given)})" if given else ""))
         m = self.model(body.get("model"))
         kind = given[0]
+        row = body.get("row", False)
+        if not isinstance(row, bool):
+            raise ApiError(400, f"row: expected true or false, got {json.dumps(row)[:40]}")
+        if row:
+            if kind != "png":
+                raise ApiError(400, "row: a row of digits is sent as png")
+            return self.predict_row(m, body["png"])
         x16 = {"png": png_to_16, "pixels": pixels_to_16, "x16": check_x16}[kind](body[kind])
         if x16 is None:
             return {"blank": True, "model": m.name, "message": "blank drawing: no ink to read"}
         return {"blank": False, **self.analyse(m, x16)}
+
+    def predict_row(self, m, png) -> dict:
+        from lecun89.predict import analyse_row
+
+        digits = png_to_row(png)
+        if digits is None:
+            return {"blank": True, "row": True, "model": m.name, "message": "blank drawing: no digits to read"}
+        with self.lock:
+            r = analyse_row(m, digits)
+        for d, x in zip(r["per_digit"], digits):
+            d["input"] = x.x16.tolist()
+        return {"blank": False, "row": True, **r}
 
     def dataset(self):
         with self._data_lock:
@@ -267,14 +289,41 @@ _DATA_URL = re.compile(r"data:([^;,]*)(;base64)?,", re.IGNORECASE)
 
 
 def png_to_16(value):
-    """A PNG (data URL or bare base64) -> 16x16, or None for a blank drawing."""
+    """A PNG (data URL or bare base64) -> 16x16 (deslanted, as lecun89 predict
+    reads a file), or None for a blank drawing."""
+    from lecun89.digits_in import digit_from_gray
+
+    gray = png_to_gray(value)
+    try:
+        return digit_from_gray(gray)
+    except ValueError:  # ink_map and fit_16 raise it for a drawing with no ink
+        return None
+
+
+def png_to_row(value):
+    """A PNG of a row of digits -> their lecun89.rows.Digit list, or None for a
+    drawing without ink or without a digit."""
+    from lecun89.digits_in import ink_map
+    from lecun89.rows import read_row
+
+    gray = png_to_gray(value)
+    try:
+        return read_row(ink_map(gray))
+    except ValueError as exc:
+        if "blank" in str(exc) or "no digits" in str(exc):
+            return None
+        raise ApiError(400, f"png: {exc}") from None
+
+
+def png_to_gray(value):
+    """A PNG (data URL or bare base64) -> its gray levels, as lecun89 predict reads a file."""
     import base64
     import binascii
     import io
 
     from PIL import Image, UnidentifiedImageError
 
-    from lecun89.digits_in import TooLarge, fit_16, image_gray, ink_map
+    from lecun89.digits_in import TooLarge, image_gray
 
     if not isinstance(value, str):
         raise ApiError(400, f"png: expected a string (data:image/png;base64,...), got {type(value).__name__}")
@@ -298,10 +347,7 @@ def png_to_16(value):
         raise ApiError(400, "png: not a PNG image") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ApiError(400, f"png: cannot decode the image: {exc}") from None
-    try:
-        return fit_16(ink_map(gray))
-    except ValueError:  # ink_map and fit_16 raise it for a drawing with no ink
-        return None
+    return gray
 
 
 # --- HTTP ----------------------------------------------------------------------

@@ -13,9 +13,9 @@ background model, the default model) is made on ``tune`` (2,000 of MNIST's
 training digits) and reported on ``report`` (MNIST's 10,000 test digits, whose
 writers are disjoint from the training writers).
 
-    python scripts/heldout.py --data-dir DIR --group tune --choices   # the choices, on the tuning writers
-    python scripts/heldout.py --data-dir DIR --group report          # the table in docs/strangers.md
-    python scripts/heldout.py --data-dir DIR --group report --write-models   # and lecun89/models/heldout.json
+    python scripts/heldout.py --data-dir DIR --group tune --choices --rows 500   # the choices, on the tuning writers
+    python scripts/heldout.py --data-dir DIR --group report --rows 2000 --write-models
+        # the tables in docs/strangers.md, and lecun89/models/heldout.json
 
 About 3 minutes for the report group on 2 cores here (``--jobs``).
 """
@@ -23,6 +23,7 @@ About 3 minutes for the report group on 2 cores here (``--jobs``).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -81,6 +82,51 @@ def score(model, x: np.ndarray, labels: np.ndarray) -> dict:
             "error_accepted": float(wrong[accepted].mean()) if accepted.any() else None, "n": int(len(labels))}
 
 
+def read_rows(images, labels, n: int, models: dict) -> dict:
+    """``n`` rows of 3-6 of the group's digits (lecun89.heldout.random_row, seed 89),
+    read by ``lecun89 predict --row``'s code: per model, the share of rows read
+    wrong, of rows whose digits were not all found (too many or too few), and
+    the digit error (a row with the wrong count has all its digits wrong)."""
+    from PIL import Image
+
+    from lecun89.digits_in import ink_map
+    from lecun89.rows import read_row
+
+    rng = np.random.default_rng(89)
+    rows = []
+    for _ in range(n):
+        data, truth = heldout.random_row(images, labels, rng)
+        with Image.open(io.BytesIO(data)) as img:
+            gray = digits_in.image_gray(img)
+        x = np.asarray([d.x16 for d in read_row(ink_map(gray))])[:, None]
+        rows.append((x, truth))
+    out = {}
+    print(f"\nrows of digits: {n} rows of 3-6 digits ({sum(len(t) for _, t in rows):,} digits)")
+    print("| model | rows read wrong | rows with a digit missed or split | digit error | rows rejected |")
+    print("|---|---:|---:|---:|---:|")
+    for name, model in models.items():
+        wrong = miscount = dwrong = rejected = 0
+        total = 0
+        for x, truth in rows:
+            o = model.net.predict(x)
+            read = "".join(str(d) for d in o.argmax(axis=1))
+            total += len(truth)
+            wrong += read != truth
+            if len(read) != len(truth):
+                miscount += 1
+                dwrong += len(truth)
+            else:
+                dwrong += sum(a != b for a, b in zip(read, truth))
+            if model.threshold is not None:
+                rejected += bool((metrics.output_gap(o) < model.threshold).any())
+        out[name] = {"rows": n, "digits": total, "row_error": wrong / n, "miscounted": miscount / n,
+                     "digit_error": dwrong / total, "rows_rejected": rejected / n}
+        r = out[name]
+        print(f"| `{name}` | {pct(r['row_error'])} | {pct(r['miscounted'])} | {pct(r['digit_error'])} | "
+              f"{pct(r['rows_rejected'])} |", flush=True)
+    return out
+
+
 def pct(v) -> str:
     return "" if v is None else f"{100 * v:.2f}%"
 
@@ -92,8 +138,11 @@ def main() -> int:
     ap.add_argument("--styles", default=",".join(heldout.STYLES), help="comma-separated styles")
     ap.add_argument("--limit", type=int, help="only the first N digits of the group (a quick look)")
     ap.add_argument("--choices", action="store_true",
-                    help="also compare the background models (BACKGROUND_DEGREE 0, 1, 2) on the photos")
+                    help="also compare the background models (BACKGROUND_DEGREE 0, 1, 2) on the photos, and "
+                         "(with --rows) the row cutter's WIDE and ASPECT")
     ap.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    ap.add_argument("--rows", type=int, default=0, metavar="N",
+                    help="also read N rows of 3-6 of the group's digits (as `lecun89 predict --row`)")
     ap.add_argument("--json", help="write every number to this JSON file")
     ap.add_argument("--write-models", action="store_true",
                     help="write lecun89/models/heldout.json (the report group's numbers, shown by "
@@ -138,6 +187,21 @@ def main() -> int:
                     results["rows"].append(r)
                     print(f"| `{name}` | {style} | {'yes' if ds else 'no'} | {degree} | {pct(r['error'])} | "
                           f"{r['misses']} | {pct(r['rejected'])} | {pct(r['error_accepted'])} |", flush=True)
+    if args.rows and args.choices:  # the row cutter's two numbers, for the default model
+        from lecun89 import rows as row_cutter
+        from lecun89.predict import DEFAULT_MODEL
+
+        chosen = row_cutter.WIDE, row_cutter.ASPECT
+        results["row_choices"] = []
+        for wide in (1.0, 1.1, 1.2):
+            for aspect in (0.6, 0.7, 0.8):
+                row_cutter.WIDE, row_cutter.ASPECT = wide, aspect
+                print(f"\nrows.WIDE = {wide}, rows.ASPECT = {aspect}:")
+                r = read_rows(images, labels, args.rows, {DEFAULT_MODEL: models[DEFAULT_MODEL]})
+                results["row_choices"].append({"WIDE": wide, "ASPECT": aspect, **r[DEFAULT_MODEL]})
+        row_cutter.WIDE, row_cutter.ASPECT = chosen
+    elif args.rows:
+        results["rows_of_digits"] = read_rows(images, labels, args.rows, models)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.write_models:

@@ -134,7 +134,9 @@ def still_serving(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    proc, url, err = start_server("--data-dir", str(resolve_data_dir()))
+    # The paper's network on show (the tests' numbers are its); the page's own
+    # default is lecun89.predict.DEFAULT_MODEL (test_default_model_is_predicts).
+    proc, url, err = start_server("--model", "lecun1989", "--data-dir", str(resolve_data_dir()))
     try:
         yield url, err
     finally:
@@ -151,7 +153,7 @@ def url(server):
 def model():
     from lecun89.predict import load_model
 
-    return load_model()
+    return load_model("lecun1989")
 
 
 def local(model, x16) -> dict:
@@ -178,6 +180,16 @@ def test_models(url):
     m = data["models"][names.index("lecun1989")]
     assert m["shapes"] == {"H1": [12, 8, 8], "H2": [12, 4, 4], "H3": [30], "out": [10]}
     assert 0 < m["threshold"] < 2 and m["outputs"] == "scaled tanh"
+
+
+def test_default_model_is_predicts():
+    from lecun89.predict import DEFAULT_MODEL
+    from lecun89.serve import App
+
+    app = App()
+    info = app.models_info()
+    assert app.default == info["default"] == DEFAULT_MODEL
+    assert "lecun1989" in [m["name"] for m in info["models"]]  # the paper's network stays on offer
 
 
 def test_page_and_its_files_are_local(url):
