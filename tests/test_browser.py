@@ -1,5 +1,6 @@
 """``lecun89 serve`` end to end in a real browser: headless Chromium driven by
-Playwright draws a digit with mouse moves, reads what the page shows, clears it.
+Playwright draws a digit (or a row of digits) with mouse moves, reads what the
+page shows, clears it.
 
 Needs the ``playwright`` Python package and Debian's Chromium at /usr/bin/chromium
 (``apt-get install chromium``; ``playwright install`` is not used). Set
@@ -8,13 +9,15 @@ Needs the ``playwright`` Python package and Debian's Chromium at /usr/bin/chromi
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import struct
 from pathlib import Path
 
 import pytest
 from conftest import resolve_data_dir
-from test_serve import STROKES, post, start_server, stop_server
+from test_serve import STROKES, post, request, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +33,8 @@ PAINTED = """(sel) => Array.from(document.querySelectorAll(sel)).map((c) => {
   return { painted, n: d.length / 4, grays: grays.size };
 })"""
 IDLE = "() => document.body.dataset.state === 'idle'"
+# The row pad's size in CSS pixels (and in its own pixels: it is sent as it is).
+ROW_W, ROW_H = 560, 140
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +60,31 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser, server):
+def open_page(browser, url, before=None):
+    """A new page on the server's URL, loaded and idle -> (page, the script errors it logs)."""
     pg = browser.new_page(viewport={"width": 1280, "height": 720})
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.goto(server)
+    if before is not None:
+        before(pg)
+    pg.goto(url)
     pg.wait_for_selector("#model option", state="attached")
     pg.wait_for_function(IDLE)
+    return pg, errors
+
+
+@pytest.fixture
+def page(browser, server):
+    pg, errors = open_page(browser, server)
     yield pg
     pg.close()
     assert errors == []  # no script errors, no blocked (non-local) resources
 
 
-def draw(page, strokes) -> None:
-    """Mouse strokes on #pad, points in the unit square of the pad."""
-    box = page.locator("#pad").bounding_box()
+def draw(page, strokes, pad: str = "#pad") -> None:
+    """Mouse strokes on a pad, points in the unit square of the pad."""
+    box = page.locator(pad).bounding_box()
     for line in strokes:
         (x, y), rest = line[0], line[1:]
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
@@ -79,6 +92,18 @@ def draw(page, strokes) -> None:
         for x, y in rest:
             page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
         page.mouse.up()
+
+
+def row_strokes(digits: str, left: float = 20.0, step: float = ROW_H) -> list:
+    """STROKES' digits side by side on the row pad (each in a ROW_H square, one
+    every ``step`` pixels from ``left``), in the unit square of the pad."""
+    return [[((left + k * step + x * ROW_H) / ROW_W, y) for x, y in line]
+            for k, d in enumerate(digits) for line in STROKES[d]]
+
+
+def png_size(data_url: str) -> tuple[int, int]:
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return struct.unpack(">II", png[16:24])
 
 
 def test_draw_read_clear(page, server, tmp_path):
@@ -97,8 +122,10 @@ def test_draw_read_clear(page, server, tmp_path):
     # the page shows the server's reading of the drawing it sent (the pad at 140x140)
     png = page.evaluate("() => window.lecun89.lastPNG")
     assert png.startswith("data:image/png;base64,")
-    status, _, r = post(server, {"png": png, "model": "lecun1989"})
-    assert status == 200 and r["digit"] == int(shown)
+    model = page.input_value("#model")
+    assert page.get_attribute("#prediction", "data-model") == model
+    status, _, r = post(server, {"png": png, "model": model})
+    assert status == 200 and r["digit"] == int(shown) and r["model"] == model
     assert page.inner_text("#verdict") == ("rejected" if r["rejected"] else "accepted")
     assert f"gap {r['gap']:.3f}" in page.inner_text("#gap")
 
@@ -120,14 +147,15 @@ def test_draw_read_clear(page, server, tmp_path):
 
     # another model reads the same drawing
     names = page.evaluate("() => Array.from(document.querySelectorAll('#model option'), (o) => o.value)")
+    assert "lecun1989" in names  # the paper's network stays in the chooser
     if len(names) > 1:
-        other = [n for n in names if n != "lecun1989"][0]
+        other = [n for n in names if n != model][0]
         page.select_option("#model", other)
         page.wait_for_function(f"() => document.getElementById('prediction').dataset.model === '{other}'")
         page.wait_for_function(IDLE)
         assert re.fullmatch(r"[0-9]", page.inner_text("#prediction"))
-        page.select_option("#model", "lecun1989")
-        page.wait_for_function("() => document.getElementById('prediction').dataset.model === 'lecun1989'")
+        page.select_option("#model", model)
+        page.wait_for_function(f"() => document.getElementById('prediction').dataset.model === '{model}'")
 
     page.click("#clear")
     page.wait_for_function(IDLE)
@@ -156,6 +184,146 @@ def test_test_set_tab(page, data_dir):
     assert "mistake 2 of" in page.inner_text("#test-info")
     page.click("#tab-draw")
     assert page.inner_text("#prediction") == ""  # nothing drawn: the views are empty
+
+
+def test_row_mode(page, server, tmp_path):
+    assert page.is_visible("#pad") and page.is_hidden("#row-pad")
+    page.click("#mode-row")
+    assert page.get_attribute("#mode-row", "aria-pressed") == "true"
+    assert page.is_hidden("#pad") and page.is_visible("#row-pad")
+    assert page.is_hidden("#net") and page.is_visible("#row-net")  # the layers are for single digits
+    box = page.locator("#row-pad").bounding_box()
+    assert (round(box["width"]), round(box["height"])) == (ROW_W, ROW_H)
+
+    draw(page, row_strokes("170"), "#row-pad")
+    page.wait_for_function("() => document.body.dataset.state === 'idle' && "
+                           "document.getElementById('prediction').dataset.row === 'true'")
+    shown = page.inner_text("#prediction")
+    assert shown == "170"  # three clear digits, read left to right
+
+    # the page shows the server's reading of the row it sent (the pad as it is, 560x140)
+    png = page.evaluate("() => window.lecun89.lastPNG")
+    assert png_size(png) == (ROW_W, ROW_H)
+    model = page.input_value("#model")
+    status, _, r = post(server, {"png": png, "row": True, "model": model})
+    assert status == 200 and r["row"] and r["digits"] == shown and r["model"] == model
+    assert page.get_attribute("#prediction", "data-model") == model
+    assert page.inner_text("#verdict") == ("REJECTED" if r["rejected"] else "accepted")
+
+    # each digit, left to right: its 16x16 input, the digit read, its gap and verdict
+    inputs = page.evaluate(PAINTED, "#row-digits canvas")
+    assert len(inputs) == 3 and all(c["n"] == 256 and c["painted"] == 256 and c["grays"] >= 2 for c in inputs)
+    cards = page.locator("#row-digits figure")
+    assert cards.count() == 3
+    for k, d in enumerate(r["per_digit"]):
+        text = cards.nth(k).inner_text()
+        assert cards.nth(k).locator(".read").inner_text() == str(d["digit"])
+        assert f"gap {d['gap']:.2f}" in text
+        assert ("rejected" if d["rejected"] else "accepted") in text
+    # the input shown is the server's: the first digit's ink (a "1") down the middle columns
+    first = page.evaluate("""() => { const c = document.querySelector('#row-digits canvas');
+        const d = c.getContext('2d').getImageData(0, 0, 16, 16).data;
+        return Array.from({ length: 256 }, (_, i) => d[4 * i]); }""")
+    expected = [round(255 * (1 - min(1, max(0, (v + 1) / 2)))) for row in r["per_digit"][0]["input"] for v in row]
+    assert max(abs(a - b) for a, b in zip(first, expected)) <= 1
+    assert page.evaluate(PAINTED, "#row-boxes")[0]["painted"] > 0  # the digits' boxes, over the pad
+
+    shot = tmp_path / "row.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+    # another model reads the same row
+    other = "lecun1989" if model != "lecun1989" else page.evaluate("() => window.lecun89.models[1].name")
+    page.select_option("#model", other)
+    page.wait_for_function(f"() => document.getElementById('prediction').dataset.model === '{other}'")
+    page.wait_for_function(IDLE)
+    _, _, r_other = post(server, {"png": png, "row": True, "model": other})
+    assert page.inner_text("#prediction") == r_other["digits"] and len(r_other["digits"]) == 3
+    page.select_option("#model", model)
+    page.wait_for_function(f"() => document.getElementById('prediction').dataset.model === '{model}'")
+    page.wait_for_function(IDLE)
+
+    # the test set tab shows the layers again; back on the draw tab, the row's reading
+    page.click("#tab-test")
+    assert page.is_visible("#net") and page.is_hidden("#row-net")
+    page.click("#tab-draw")
+    assert page.is_hidden("#net") and page.is_visible("#row-net")
+    assert page.inner_text("#prediction") == shown and page.locator("#row-digits figure").count() == 3
+    page.wait_for_function(IDLE)
+
+    page.click("#clear")
+    page.wait_for_function(IDLE)
+    assert page.inner_text("#prediction") == "" and page.inner_text("#verdict") == ""
+    assert page.locator("#row-digits figure").count() == 0
+    assert page.evaluate(PAINTED, "#row-boxes")[0]["painted"] == 0
+    white = """() => { const c = document.getElementById('row-pad');
+        return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every((v) => v === 255); }"""
+    assert page.evaluate(white)
+
+    # switching mode clears the drawing; one digit is read as before
+    draw(page, row_strokes("1"), "#row-pad")
+    page.wait_for_function("() => document.body.dataset.state === 'idle' && "
+                           "document.getElementById('prediction').textContent !== ''")
+    page.click("#mode-digit")
+    assert page.evaluate(white) and page.inner_text("#prediction") == ""
+    assert page.is_visible("#pad") and page.is_visible("#net") and page.is_hidden("#row-net")
+    draw(page, STROKES["7"])
+    page.wait_for_function("() => document.body.dataset.state === 'idle' && "
+                           "document.getElementById('prediction').textContent !== ''")
+    assert page.inner_text("#prediction") == "7"
+    assert page.get_attribute("#prediction", "data-row") == "false"
+    assert all(c["painted"] == c["n"] for c in page.evaluate(PAINTED, 'canvas[data-layer="H1"]'))
+
+
+def _models(server) -> dict:
+    status, _, info = request(server, "GET", "/api/models")
+    assert status == 200
+    return info
+
+
+def _expected_line(m: dict) -> str:
+    line = f"{m['name']}: USPS test error {100 * m['test_error']:.2f}%"
+    if m.get("heldout"):
+        line += (f"; other writers (MNIST test, clean scans) {100 * m['heldout']['clean']:.2f}%, "
+                 f"phone-photo-like {100 * m['heldout']['photo']:.2f}%")
+    return line
+
+
+def test_model_line(page, server):
+    info = _models(server)
+    models = {m["name"]: m for m in info["models"]}
+    assert page.input_value("#model") == info["default"]
+    for name in [info["default"], "lecun1989"]:
+        page.select_option("#model", name)
+        page.wait_for_function(f"() => document.getElementById('model-line').dataset.model === '{name}'")
+        line = page.inner_text("#model-line")
+        assert line.startswith(f"{name}: USPS test error ")
+        assert line == _expected_line(models[name])
+        assert ("other writers" in line) == bool(models[name]["heldout"])
+
+
+def test_model_line_with_heldout_errors(browser, server):
+    """The held-out writers' errors as the page shows them, whether or not
+    lecun89/models/heldout.json exists yet (the answer is given them if not)."""
+    held = {"clean": 0.0106, "thick": 0.0213, "thin": 0.0187, "photo": 0.015}
+
+    def models(route):
+        res = route.fetch()
+        info = res.json()
+        for m in info["models"]:
+            m["heldout"] = m["heldout"] or held
+        route.fulfill(response=res, json=info)
+
+    pg, errors = open_page(browser, server, lambda p: p.route("**/api/models", models))
+    try:
+        line = pg.inner_text("#model-line")
+        m = [m for m in pg.evaluate("() => window.lecun89.models") if m["name"] == pg.input_value("#model")][0]
+        assert line == _expected_line(m)
+        assert re.search(r"other writers \(MNIST test, clean scans\) \d+\.\d\d%, phone-photo-like \d+\.\d\d%$", line)
+        assert "thick pen" in pg.get_attribute("#model-line", "title")
+    finally:
+        pg.close()
+    assert errors == []
 
 
 def _save_for_readme(shot: Path) -> None:

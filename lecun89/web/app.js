@@ -2,10 +2,18 @@
 "use strict";
 
 const THROTTLE_MS = 100;      // at most one request per 100 ms while drawing (and one at stroke end)
-const BRUSH = 0.09;           // brush width as a share of the pad: ~2 px strokes at 16x16, as USPS digits
+const BRUSH = 0.09;           // brush width as a share of the pad's height: ~2 px strokes at 16x16, as USPS digits
 // The drawing goes to the server at 140x140, half the pad's size: a quarter of the pixels to read,
 // the same 16x16 digit in the end (the server fits the ink's bounding box into 16x16).
 const SEND_SIZE = 140;
+// The row pad (560x140) goes as it is: its digits are about as many pixels tall as the single digit sent,
+// and the boxes the server finds are in the pad's own pixels.
+const HINTS = {
+  digit: "draw one digit, large, with mouse, pen or finger",
+  row: "write a row of digits (a zip code), side by side, each as tall as the pad",
+};
+const HELDOUT = [["clean", "other writers (MNIST test, clean scans)"], ["photo", "phone-photo-like"]];
+const HELDOUT_MORE = [["thick", "thick pen"], ["thin", "thin pen"]];
 const CAPTIONS = {
   H1: (s) => `<b>H1</b> ${s[0]} maps ${s[1]}&times;${s[2]}<br><span>5&times;5 kernels, stride 2, on the input</span>`,
   H2: (s) => `<b>H2</b> ${s[0]} maps ${s[1]}&times;${s[2]}<br><span>5&times;5 kernels on 8 of the H1 maps</span>`,
@@ -13,14 +21,15 @@ const CAPTIONS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const pad = $("pad");
-const padCtx = pad.getContext("2d");
+const pad = $("pad");                 // one digit
+const rowPad = $("row-pad");          // a row of digits
+const rowBoxes = $("row-boxes");      // over the row pad: the box of each digit read
 
 const sendCanvas = document.createElement("canvas");
 sendCanvas.width = sendCanvas.height = SEND_SIZE;
 
 const state = {
-  models: [], model: null, tab: "draw",
+  models: [], model: null, tab: "draw", mode: "digit",   // mode: "digit" (one) or "row" (a zip code)
   hasInk: false, epoch: 0, lastDraw: null,   // the drawing and the network's latest reading of it
   busy: 0, timer: null, lastSent: 0,
   test: null, pos: 0,                        // the test-set order for the current model, the position in it
@@ -74,7 +83,10 @@ function status(text, isError) {
 
 // --- drawing -------------------------------------------------------------------------
 
+function activePad() { return state.mode === "row" ? rowPad : pad; }
+
 function padPNG() {
+  if (state.mode === "row") return rowPad.toDataURL("image/png");
   const ctx = sendCanvas.getContext("2d");
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = "high";
@@ -83,58 +95,66 @@ function padPNG() {
 }
 
 function padClear() {
-  padCtx.fillStyle = "#fff";
-  padCtx.fillRect(0, 0, pad.width, pad.height);
+  for (const c of [pad, rowPad]) {
+    const ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, c.width, c.height);
+  }
+  rowBoxes.getContext("2d").clearRect(0, 0, rowBoxes.width, rowBoxes.height);
 }
 
-function padPoint(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
+function padPoint(c, e) {
+  const r = c.getBoundingClientRect();
+  return [(e.clientX - r.left) * c.width / r.width, (e.clientY - r.top) * c.height / r.height];
 }
 
-function stroke(a, b) {
-  padCtx.strokeStyle = "#000";
-  padCtx.lineWidth = BRUSH * pad.width;
-  padCtx.lineCap = "round";
-  padCtx.lineJoin = "round";
-  padCtx.beginPath();
-  padCtx.moveTo(a[0], a[1]);
-  padCtx.lineTo(b[0], b[1]);
-  padCtx.stroke();
+function stroke(c, a, b) {
+  const ctx = c.getContext("2d");
+  ctx.strokeStyle = "#000";
+  ctx.lineWidth = BRUSH * Math.min(c.width, c.height);
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(a[0], a[1]);
+  ctx.lineTo(b[0], b[1]);
+  ctx.stroke();
 }
 
 let pointer = null, last = null;
 
-pad.addEventListener("pointerdown", (e) => {
-  if (pointer !== null || (e.pointerType === "mouse" && e.button !== 0)) return;
-  e.preventDefault();
-  pointer = e.pointerId;
-  pad.setPointerCapture(e.pointerId);
-  last = padPoint(e);
-  stroke(last, last);
-  state.hasInk = true;
-  schedule(false);
-});
+for (const c of [pad, rowPad]) {
+  c.addEventListener("pointerdown", (e) => {
+    if (pointer !== null || (e.pointerType === "mouse" && e.button !== 0)) return;
+    e.preventDefault();
+    pointer = e.pointerId;
+    c.setPointerCapture(e.pointerId);
+    last = padPoint(c, e);
+    stroke(c, last, last);
+    state.hasInk = true;
+    schedule(false);
+  });
 
-pad.addEventListener("pointermove", (e) => {
-  if (e.pointerId !== pointer) return;
-  e.preventDefault();
-  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
-  for (const ev of (events.length ? events : [e])) {
-    const p = padPoint(ev);
-    stroke(last, p);
-    last = p;
-  }
-  schedule(false);
-});
+  c.addEventListener("pointermove", (e) => {
+    if (e.pointerId !== pointer || c !== activePad()) return;
+    e.preventDefault();
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+    for (const ev of (events.length ? events : [e])) {
+      const p = padPoint(c, ev);
+      stroke(c, last, p);
+      last = p;
+    }
+    schedule(false);
+  });
+
+  c.addEventListener("pointerup", strokeEnd);
+  c.addEventListener("pointercancel", strokeEnd);
+}
 
 function strokeEnd(e) {
   if (e.pointerId !== pointer) return;
   pointer = null;
   schedule(true);
 }
-pad.addEventListener("pointerup", strokeEnd);
-pad.addEventListener("pointercancel", strokeEnd);
 
 // Throttled: a request at most every THROTTLE_MS while drawing, and one at once at a stroke's end.
 function schedule(now) {
@@ -158,24 +178,56 @@ const sendDrawing = coalesced(async () => {
   if (!state.hasInk) return;
   const epoch = state.epoch;
   state.lastPNG = padPNG();
-  const r = await api("/api/predict", { model: state.model, png: state.lastPNG });
-  if (epoch !== state.epoch) return;          // cleared meanwhile
+  const body = { model: state.model, png: state.lastPNG };
+  if (state.mode === "row") body.row = true;
+  const r = await api("/api/predict", body);
+  if (epoch !== state.epoch) return;          // cleared (or the mode switched) meanwhile
   state.lastDraw = r;
   if (state.tab !== "draw") return;
   status("");
-  if (r.blank) { resetViews(); status("nothing drawn yet"); } else render(r);
+  showDraw(r);
 });
 
-$("clear").addEventListener("click", () => {
+function showDraw(r) {
+  if (r.blank) { resetViews(); status(r.row ? "no digits found yet" : "nothing drawn yet"); } else if (r.row) renderRow(r); else render(r);
+}
+
+function clearDrawing() {
   state.epoch++;
   state.hasInk = false;
   state.lastDraw = null;
+  pointer = null;                              // a stroke under way ends here
   if (state.timer !== null) { clearTimeout(state.timer); state.timer = null; }
   padClear();
   resetViews();
   status("");
   updateState();
-});
+}
+
+$("clear").addEventListener("click", clearDrawing);
+
+// One digit or a row of them: the row has its own wide pad, and its digits one by one in place of the layers.
+function setMode(mode) {
+  if (mode === state.mode) return;
+  state.mode = mode;
+  $("mode-digit").setAttribute("aria-pressed", String(mode === "digit"));
+  $("mode-row").setAttribute("aria-pressed", String(mode === "row"));
+  pad.hidden = mode === "row";
+  $("row-wrap").hidden = mode !== "row";
+  $("draw-hint").textContent = HINTS[mode];
+  clearDrawing();
+  updateView();
+}
+
+$("mode-digit").addEventListener("click", () => setMode("digit"));
+$("mode-row").addEventListener("click", () => setMode("row"));
+
+function updateView() {
+  const rowView = state.tab === "draw" && state.mode === "row";
+  document.body.classList.toggle("row-view", rowView);
+  $("net").hidden = rowView;
+  $("row-net").hidden = !rowView;
+}
 
 // --- the network's views -----------------------------------------------------------------
 
@@ -276,8 +328,10 @@ function render(r) {
   const p = $("prediction");
   p.textContent = String(r.digit);
   p.dataset.model = r.model;
+  p.dataset.row = "false";
   const dec = $("decision");
   dec.classList.toggle("rejected", r.rejected);
+  dec.classList.remove("row-read");
   dec.classList.add("shown");
   const [[a, va], [b, vb]] = r.top2;
   if (r.threshold === null) {
@@ -291,8 +345,66 @@ function render(r) {
   legend(r.ranges);
 }
 
+// A row: the digits read (the unsure ones struck through), the row's verdict, each digit's input and reading.
+function renderRow(r) {
+  const digits = r.per_digit;
+  const p = $("prediction");
+  p.replaceChildren(...digits.map((d) => el("span", d.rejected ? { class: "unsure" } : {}, String(d.digit))));
+  p.dataset.model = r.model;
+  p.dataset.row = "true";
+  const dec = $("decision");
+  dec.classList.toggle("rejected", r.rejected);
+  dec.classList.add("shown", "row-read");
+  const threshold = digits[0].threshold;
+  const least = digits.reduce((a, d) => Math.min(a, d.gap), Infinity);
+  const n = `${digits.length} digit${digits.length === 1 ? "" : "s"}`;
+  if (threshold === null) {
+    $("verdict").textContent = "read (this model has no rejection threshold)";
+    $("gap").textContent = `${n}; smallest gap ${least.toFixed(3)}`;
+  } else if (r.rejected) {
+    const unsure = digits.map((d, k) => (d.rejected ? `#${k + 1}` : null)).filter((k) => k !== null);
+    $("verdict").textContent = "REJECTED";
+    $("gap").textContent = `${n}; ${unsure.length === 1 ? "digit" : "digits"} ${unsure.join(", ")} `
+      + `with gap < threshold ${threshold.toFixed(3)}`;
+  } else {
+    $("verdict").textContent = "accepted";
+    $("gap").textContent = `${n}, every gap \u2265 threshold ${threshold.toFixed(3)} (smallest ${least.toFixed(3)})`;
+  }
+
+  const box = $("row-digits");
+  box.replaceChildren();
+  digits.forEach((d, k) => {
+    const fig = el("figure", { class: `row-digit${d.rejected ? " rejected" : ""}`, "data-digit": d.digit });
+    const c = el("canvas", { class: "map", "data-layer": "row-input", width: 16, height: 16 });
+    paint(c, d.input, -1, 1);
+    const [[a, va], [b, vb]] = d.top2;
+    const word = d.threshold === null ? "read" : d.rejected ? "rejected" : "accepted";
+    fig.title = `digit ${k + 1}: top two ${a} (${fmt(va)}), ${b} (${fmt(vb)})`;
+    fig.append(c, el("figcaption", {}, `<b class="read">${d.digit}</b>`
+      + `<span class="gap">gap ${d.gap.toFixed(2)}</span><span class="verdict">${word}</span>`));
+    box.append(fig);
+  });
+  drawBoxes(digits);
+  $("legend-text").textContent = "white \u2192 black: input \u22121 \u2192 +1";
+}
+
+// Each digit's box on the row pad (the boxes are in the pad's pixels: it is sent as it is).
+function drawBoxes(digits) {
+  const ctx = rowBoxes.getContext("2d");
+  ctx.clearRect(0, 0, rowBoxes.width, rowBoxes.height);
+  ctx.lineWidth = 1.5;
+  ctx.setLineDash([5, 3]);
+  for (const d of digits) {
+    const [x0, y0, x1, y1] = d.box;
+    ctx.strokeStyle = d.rejected ? "#b3261e" : "#2a5db0";
+    ctx.strokeRect(x0 - 4.5, y0 - 4.5, x1 - x0 + 9, y1 - y0 + 9);
+  }
+}
+
 function resetViews() {
   document.querySelectorAll("#net canvas").forEach((c) => c.getContext("2d").clearRect(0, 0, c.width, c.height));
+  $("row-digits").replaceChildren();
+  rowBoxes.getContext("2d").clearRect(0, 0, rowBoxes.width, rowBoxes.height);
   document.querySelectorAll("#outputs .bar-row").forEach((row) => {
     row.classList.remove("top", "second", "neg");
     row.querySelector(".bar").style.width = "0";
@@ -301,7 +413,8 @@ function resetViews() {
   const p = $("prediction");
   p.textContent = "";
   p.dataset.model = "";
-  $("decision").classList.remove("rejected", "shown");
+  p.dataset.row = "false";
+  $("decision").classList.remove("rejected", "shown", "row-read");
   $("verdict").textContent = "";
   $("gap").textContent = "";
 }
@@ -336,7 +449,7 @@ async function loadTestOrder() {
     $("test-summary").textContent = e.message;
     $("test-info").textContent = "";
     $("test-digit").getContext("2d").clearRect(0, 0, 16, 16);
-    resetViews();
+    if (state.tab === "test") resetViews();   // not the drawing's views, when the draw tab is back meanwhile
     return;
   } finally {
     state.busy--;
@@ -399,12 +512,13 @@ function showTab(tab) {
   $("tab-test").setAttribute("aria-selected", String(tab === "test"));
   $("draw-panel").hidden = tab !== "draw";
   $("test-panel").hidden = tab !== "test";
+  updateView();
   status("");
   resetViews();
   if (tab === "test") {
     if (state.test && state.test.model === state.model) showTest(); else loadTestOrder();
   } else if (state.lastDraw && state.lastDraw.model === state.model && !state.lastDraw.blank) {
-    render(state.lastDraw);
+    showDraw(state.lastDraw);
   } else if (state.hasInk) {
     schedule(true);
   }
@@ -420,11 +534,31 @@ function useModel(name) {
   resetViews();
   const err = info.test_error === null || info.test_error === undefined ? "" : `, test error ${(100 * info.test_error).toFixed(2)}%`;
   $("model").title = `${info.description}${err}`;
+  modelLine(info);
   if (state.tab === "test") loadTestOrder();
   else if (state.hasInk) schedule(true);
 }
 
 $("model").addEventListener("change", (e) => useModel(e.target.value));
+
+// The model on show, its USPS test error and its error on writers outside USPS (when measured).
+function modelLine(info) {
+  const pct = (v) => `${(100 * v).toFixed(2)}%`;
+  const known = (v) => typeof v === "number" && Number.isFinite(v);
+  const parts = [];
+  if (known(info.test_error)) parts.push(`USPS test error ${pct(info.test_error)}`);
+  const held = info.heldout || {};
+  const shown = HELDOUT.filter(([k]) => known(held[k])).map(([k, text]) => `${text} ${pct(held[k])}`);
+  if (shown.length) parts.push(shown.join(", "));
+  const line = $("model-line");
+  line.replaceChildren(el("b", {}, ""), parts.length ? `: ${parts.join("; ")}` : "");
+  line.firstChild.textContent = info.name;
+  line.dataset.model = info.name;
+  const more = HELDOUT_MORE.filter(([k]) => known(held[k])).map(([k, text]) => `${text} ${pct(held[k])}`);
+  line.title = `${info.description}`
+    + (Object.keys(held).length ? `\nother writers: MNIST's test digits written out as images`
+      + (more.length ? `; also ${more.join(", ")}` : "") + " (docs/strangers.md)" : "");
+}
 
 async function start() {
   padClear();
