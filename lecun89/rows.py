@@ -30,7 +30,7 @@ from lecun89.digits_in import INK_THRESHOLD, fit_16
 SAME_DIGIT_OVERLAP = 0.5
 # A piece wider than this many times the row's digit height holds touching
 # digits, as many as its width holds at ASPECT times that height each.
-WIDE = 1.2
+WIDE = 1.1
 ASPECT = 0.8
 # A piece under this share of the row's height is part of a digit, not one.
 PART = 0.5

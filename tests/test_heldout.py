@@ -1,0 +1,59 @@
+"""The held-out-writers benchmark: its files, its groups, its script and what it ships."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lecun89 import heldout
+from lecun89.predict import SHIPPED, heldout_errors, models_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_groups_are_fixed_and_apart():
+    tune = heldout.group_indices(heldout.TUNE)
+    assert len(tune) == len(set(tune)) == 2000 and tune.max() < 60000
+    assert np.array_equal(tune, heldout.group_indices(heldout.TUNE))  # the same sample every time
+    assert heldout.TUNE[1] == "train" and heldout.REPORT[1] == "test"  # MNIST's disjoint writers
+    assert np.array_equal(heldout.group_indices(heldout.REPORT), np.arange(10000))
+
+
+def test_each_style_is_a_pure_function_of_the_digit():
+    img = np.zeros((28, 28), np.uint8)
+    img[6:22, 12:16] = 255
+    for style in heldout.STYLES:
+        a, b = heldout.render(img, style, 5), heldout.render(img, style, 5)
+        assert a == b, style
+        x = heldout.read(a)
+        assert x.shape == (16, 16) and x.max() == 1.0 and x.min() == -1.0
+    assert heldout.render(img, "photo", 5) != heldout.render(img, "photo", 6)  # each photo its own light
+
+
+def test_the_shipped_numbers_cover_every_model_and_style():
+    shipped = json.loads((models_dir() / "heldout.json").read_text())
+    assert set(shipped["models"]) == set(SHIPPED) and set(shipped["styles"]) == set(heldout.STYLES)
+    errors = heldout_errors()
+    for name in SHIPPED:
+        for style in heldout.STYLES:
+            cell = shipped["models"][name][style]
+            assert 0.0 <= cell["deslanted"]["error"] <= 1.0 and errors[name][style] == cell["deslanted"]["error"]
+
+
+def test_the_script_reads_a_few_digits_of_each_group(data_dir, tmp_path):
+    out = tmp_path / "h.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "heldout.py"), "--data-dir", str(data_dir),
+                           "--group", "report", "--styles", "clean,photo", "--limit", "60", "--rows", "5",
+                           "--jobs", "1", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(out.read_text())
+    assert r["n"] == 60 and len(r["rows"]) == len(SHIPPED) * 2 * 2  # models x styles x deslant
+    assert all(row["n"] == 60 and 0 <= row["misses"] <= 60 for row in r["rows"])
+    assert set(r["rows_of_digits"]) == set(SHIPPED)
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "heldout.py"), "--data-dir", str(data_dir),
+                          "--styles", "smudged"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown style 'smudged'" in bad.stderr and "Traceback" not in bad.stderr
