@@ -1,5 +1,6 @@
-"""Data sets: the paper's USPS zip-code digits, MNIST reduced to 16x16, and
-scikit-learn's embedded 8x8 digits upsampled to 16x16.
+"""Data sets: the paper's USPS zip-code digits, MNIST reduced to 16x16,
+scikit-learn's embedded 8x8 digits upsampled to 16x16, and USPS with MNIST as
+``lecun89 predict`` reads it.
 
 Every data set comes out the same way (:class:`Dataset`): images
 ``(N, 1, 16, 16)`` float64 in [-1, 1] with background -1, labels int64 0-9.
@@ -15,6 +16,11 @@ Every data set comes out the same way (:class:`Dataset`): images
   ``subset="paper"``: 7,291 train / 2,007 test digits drawn without replacement
   by ``numpy.random.default_rng(subset_seed)`` and kept in MNIST's own file
   order (sorted indices); ``subset="full"``: all 60,000 / 10,000.
+- ``usps-mnist``: USPS's training digits followed by MNIST's training digits
+  less the held-out-writers tuning group (:data:`lecun89.heldout.TUNE`), each
+  MNIST digit scaled 4x and read by :func:`lecun89.digits_in.fit_16` (what
+  ``lecun89 predict`` gives the network: deslanted, box fitted to 16x16);
+  USPS's test digits. The ``reader`` model's data.
 - ``digits``: ``sklearn.datasets.load_digits()`` (1,797 8x8 images, 0-16),
   scaled ``x / 8 - 1`` and bilinearly upsampled 8 -> 16 with the same
   resize; split by ``train_test_split(test_size=0.25, stratify=y,
@@ -55,8 +61,6 @@ from lecun89.resample import bilinear_matrix, resize_bilinear  # noqa: F401 (pub
 
 # Bump when any preprocessing changes: it is part of every cache key.
 PREPROCESS_VERSION = "lecun89-data-1"
-# Bump when lecun89.digits_in reads a digit differently: usps-mnist's cache key.
-READER_VERSION = "reader-2"
 
 DATASETS: dict[str, str] = {
     "usps": "USPS zip-code digits (ZIP data, ESL), 16x16, 7,291/2,007: the paper's data",
@@ -439,7 +443,7 @@ def _build_usps_mnist(paths: dict[str, Path]):
     benchmark's tuning group, each written out at 4x and read by lecun89's own
     reader (lecun89.digits_in, deslanting on): the digits a reader model learns
     from look like what ``lecun89 predict`` gives it."""
-    from lecun89.digits_in import fit_16
+    from lecun89.digits_in import READER_VERSION, fit_16
     from lecun89.heldout import TUNE, group_indices, mnist_ink
 
     (x_tr, y_tr, x_te, y_te), _ = _build_usps(paths)
@@ -615,6 +619,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, subset
         paths = {role: _verify_source(name, spec, root, data_dir) for role, spec in SOURCES[name].items()}
         sources_for_key = {spec.rel: spec.sha256 for spec in SOURCES[name].values()}
         if name == "usps-mnist":
+            from lecun89.digits_in import READER_VERSION
+
             sources_for_key["lecun89.digits_in"] = READER_VERSION
 
     key = _cache_key(name, eff_subset, seed, sources_for_key)

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from test_predict import draw  # the plain 1, 7, 0 drawings
 
 from lecun89 import digits_in, heldout
 from lecun89.cli import main
@@ -27,9 +28,8 @@ def usps_ink(x16: np.ndarray, scale: int = 4) -> np.ndarray:
     return np.kron((np.asarray(x16) + 1.0) / 2.0, np.ones((scale, scale)))
 
 
-def read_png(path) -> str:
-    digits = read_row(ink_map(digits_in.read_gray(path)))
-    return digits
+def read_png(path) -> list:
+    return read_row(ink_map(digits_in.read_gray(path)))
 
 
 # --- deslanting ---------------------------------------------------------------
@@ -46,8 +46,6 @@ def test_slant_is_zero_after_upright_and_an_upright_digit_is_left_alone():
 
 
 def test_a_slanted_digit_reads_like_the_upright_one(tmp_path):
-    from test_predict import draw  # the plain 1, 7, 0 drawings
-
     img = draw(7, 200, 16)
     slanted = img.transform(img.size, Image.AFFINE, (1, 0.45, -45, 0, 1, 0), fillcolor=255)  # ~24 degrees
     img.save(tmp_path / "up.png")
@@ -59,8 +57,6 @@ def test_a_slanted_digit_reads_like_the_upright_one(tmp_path):
 
 
 def test_paper_lit_unevenly_is_not_ink(tmp_path, monkeypatch):
-    from test_predict import draw
-
     ink = 1.0 - np.asarray(draw(7, 200, 14), dtype=np.float64) / 255.0
     yy, xx = np.mgrid[0:200, 0:200] / 199.0
     light = 1.0 - 0.45 * (0.6 * xx + 0.4 * yy)  # darker towards one corner
@@ -76,8 +72,6 @@ def test_paper_lit_unevenly_is_not_ink(tmp_path, monkeypatch):
 
 
 def test_no_deslant_flag_changes_what_the_network_sees(tmp_path, capsys):
-    from test_predict import draw
-
     img = draw(1, 120, 10)
     img = img.transform(img.size, Image.AFFINE, (1, 0.5, -30, 0, 1, 0), fillcolor=255)
     img.save(tmp_path / "one.png")
@@ -169,8 +163,6 @@ def test_find_digits_keeps_a_detached_stroke_with_its_digit():
 
 
 def test_cli_row_text_and_json(tmp_path, capsys):
-    from test_predict import draw
-
     a, b = (np.asarray(draw(d, 120, 10), dtype=np.float64) for d in (1, 7))
     sheet = np.hstack([1.0 - a, 1.0 - b])
     (tmp_path / "row.png").write_bytes(heldout.png(sheet))
