@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The paper's rejection criterion: reject digits until the rest has 1% error.
+TARGET_ERROR = 0.01
+
 
 def targets_pm1(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
     """+1 for the labelled class, -1 elsewhere: the paper's targets. (N, n_classes)."""
@@ -66,7 +69,7 @@ def rejection_curve(outputs: np.ndarray, labels: np.ndarray):
     return rejected[::-1].copy(), err[::-1].copy()
 
 
-def rejection_at(outputs: np.ndarray, labels: np.ndarray, target_error: float = 0.01) -> float:
+def rejection_at(outputs: np.ndarray, labels: np.ndarray, target_error: float = TARGET_ERROR) -> float:
     """Smallest fraction of digits to reject so the rest has error <= target_error.
 
     The paper: 12.1% of the test digits rejected for 1% error, thresholds on the
@@ -77,7 +80,7 @@ def rejection_at(outputs: np.ndarray, labels: np.ndarray, target_error: float = 
     return float(rejected[ok[0]]) if len(ok) else 1.0
 
 
-def gap_threshold(outputs: np.ndarray, labels: np.ndarray, target_error: float = 0.01) -> float:
+def gap_threshold(outputs: np.ndarray, labels: np.ndarray, target_error: float = TARGET_ERROR) -> float:
     """The output gap a digit needs to be accepted (``gap >= threshold``) so that the
     accepted digits have error <= target_error, rejecting as few as possible: the
     smallest gap among the digits :func:`rejection_at` accepts. ``inf`` when even

@@ -42,6 +42,7 @@ from typing import Any
 from lecun89.config import (CONFIG_DIR, SECTIONS, Config, config_hash, load_config, parse_override, read_toml,
                             resolve_config)
 from lecun89.errors import UserError
+from lecun89.report.sweep import check_sort
 
 STUDY_DIR = CONFIG_DIR / "studies"
 TOP_KEYS = ("configs", "seeds", "seeds_by_config", "out", "sort", "set", "grid", "variants")
@@ -190,17 +191,6 @@ def _seeds(value: Any, where: str) -> list[int]:
                                                   for s in value) and len(set(value)) == len(value)):
         return list(value)
     raise _err(f"{where}: expected a number of seeds (e.g. 5) or a list of distinct integers >= 0, got {value!r}")
-
-
-def check_sort(key: str | None, where: str) -> str | None:
-    from lecun89.sweep_report import SORT_KEYS
-
-    if key is None:
-        return None
-    if not isinstance(key, str) or key.lstrip("-") not in SORT_KEYS:
-        raise _err(f"{where}: {key!r} is not a summary column; one of {', '.join(SORT_KEYS)} "
-                   "(a leading '-' sorts descending)")
-    return key
 
 
 # --- reading a study -------------------------------------------------------------

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from lecun89.config import Config, config_hash
 from lecun89.errors import UserError
-from lecun89.study import PlannedRun, Study, check_sort, find_study, plain_study, read_study
+from lecun89.report.sweep import check_sort
+from lecun89.study import PlannedRun, Study, find_study, plain_study, read_study
 
 
 def _parse_seeds(args) -> list[int] | None:
@@ -150,7 +151,7 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
 
 
 def write_summary(out: Path, run_dirs: list[Path], sort: str | None = None) -> Path:
-    from lecun89.sweep_report import report_sweep
+    from lecun89.report import report_sweep
 
     path = report_sweep(out, run_dirs, sort=sort)
     print(f"summary: {path}")

@@ -13,7 +13,7 @@ import pytest
 from lecun89 import metrics
 from lecun89.cli import main
 from lecun89.report import OWN_FILES, load_references, references_for, report_run
-from lecun89.sweep_report import find_sweep_runs, report_sweep
+from lecun89.report import find_sweep_runs, report_sweep
 
 NET1989_ARCH = [
     {"layer": "input", "shape": "1 x 16x16", "units": 256, "connections": 0, "params": 0},

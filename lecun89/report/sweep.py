@@ -3,8 +3,7 @@
 :func:`report_sweep` reads the results.json of every run of a sweep (or a study)
 and writes mean +- sample standard deviation (ddof=1) over seeds per (config,
 variant), optionally sorted by any column, with the reference figures as
-extra rows. :func:`find_sweep_runs` finds the
-run directories below a sweep folder. (Split from :mod:`lecun89.report`, which
+extra rows. (:mod:`lecun89.report.run`
 writes the report of one run.)
 """
 
@@ -18,16 +17,25 @@ import numpy as np
 
 from lecun89 import __version__
 from lecun89.errors import UserError
-from lecun89.report import (REPORT_MD, _dump_json, _f, _mpl, _pct, _read_json, _save, _write, load_references,
-                            references_for)
+from lecun89.report.figures import fig_sweep
+from lecun89.report.format import dump_json, finite, pct, write_text
+from lecun89.report.references import load_references, references_for
+from lecun89.report.run import REPORT_MD
+from lecun89.rundir import read_json
 
 SUMMARY_MD = "summary.md"
+
+
 SUMMARY_JSON = "summary.json"
+
+
 FIG_SWEEP = "summary-test-error.png"
 
 
 SWEEP_FIELDS = (("test_error", "test error", "pct2"), ("train_error", "train error", "pct2"),
                 ("rejection_at_1pct", "rejected for 1% error", "pct1"), ("seconds", "training seconds", "sec"))
+
+
 # A second table: the paper also reports misses and the mean squared error.
 SWEEP_MORE = (("test_misses", "test misses", "count"), ("train_misses", "train misses", "count"),
               ("test_mse", "test MSE", "mse"), ("train_mse", "train MSE", "mse"))
@@ -57,14 +65,22 @@ def _stat_table(groups: list[dict], fields) -> list[str]:
     return lines
 
 
+def check_sort(key: str | None, where: str) -> str | None:
+    """``key`` when it names a summary column (:data:`SORT_KEYS`, "-" first for
+    descending) or is None; else a one-line UserError (exit status 2) naming ``where``."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or key.lstrip("-") not in SORT_KEYS:
+        raise UserError(f"{where}: {key!r} is not a summary column; one of {', '.join(SORT_KEYS)} "
+                        "(a leading '-' sorts descending)", status=2)
+    return key
+
+
 def _sort_groups(groups: list[dict], sort: str | None) -> list[dict]:
     """Groups in first-seen order, or sorted by a column (groups without a value last)."""
     if not sort:
         return groups
-    key = sort.lstrip("-")
-    if key not in SORT_KEYS:
-        raise UserError(f"--sort {sort!r}: not a summary column; one of {', '.join(SORT_KEYS)} "
-                        "(a leading '-' sorts descending)", status=2)
+    key = check_sort(sort, "sort").lstrip("-")
     field = {"config": "config_name", "data": "dataset"}.get(key, key)
 
     def value(g):
@@ -113,7 +129,7 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
         if not path.is_file():
             notes.append(f"{_rel(d, sweep_dir)}: no results.json (not finished); left out.")
             continue
-        r = _read_json(path)
+        r = read_json(path)
         missing = [k for k in ("config_name", "test_error", "train_error") if k not in r]
         if missing:
             raise UserError(f"{path}: missing key(s) {', '.join(missing)}; not a lecun89 results file")
@@ -123,10 +139,10 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
             else "net1989"
         runs.append({"config_name": r["config_name"], "variant": r.get("variant"), "seed": r.get("seed"),
                      "dataset": r.get("dataset"), "arch": arch, "overrides": r.get("overrides"),
-                     "config_hash": r.get("config_hash"), "test_error": _f(r["test_error"]),
-                     "train_error": _f(r["train_error"]), "rejection_at_1pct": _f(r.get("rejection_at_1pct")),
-                     "seconds": _f(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
-                     **{k: _f(r.get(k)) for k, _, _ in SWEEP_MORE},
+                     "config_hash": r.get("config_hash"), "test_error": finite(r["test_error"]),
+                     "train_error": finite(r["train_error"]), "rejection_at_1pct": finite(r.get("rejection_at_1pct")),
+                     "seconds": finite(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
+                     **{k: finite(r.get(k)) for k, _, _ in SWEEP_MORE},
                      "report": _rel(report, sweep_dir) if report.is_file() else None})
     if not runs:
         raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
@@ -171,8 +187,8 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
            "|---|---|---:|---:|---:|---|"]
     for ref in ref_rows:
         f = ref["figures"]
-        md.append(f"| {ref['label']} | {ref.get('dataset', '')} | {_pct(f.get('test_error'))} | "
-                  f"{_pct(f.get('train_error'))} | {_pct(f.get('rejection_at_1pct'), 1)} | {ref['source']} |")
+        md.append(f"| {ref['label']} | {ref.get('dataset', '')} | {pct(f.get('test_error'))} | "
+                  f"{pct(f.get('train_error'))} | {pct(f.get('rejection_at_1pct'), 1)} | {ref['source']} |")
     md += ["", "## Runs", "", "| config | " + ("variant | " if variants else "")
            + "seed | test error | train error | rejected for 1% error | seconds | report |",
            "|---|" + ("---|" if variants else "") + "---:|---:|---:|---:|---:|---|"]
@@ -180,8 +196,8 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
         link = f"[report]({r['report']})" if r["report"] else "—"
         secs = "—" if r["seconds"] is None else f"{r['seconds']:.{2 if r['seconds'] < 10 else 1}f}"
         md.append(f"| {r['config_name']} | " + (f"{r['variant'] or '—'} | " if variants else "")
-                  + f"{r['seed']} | {_pct(r['test_error'])} | {_pct(r['train_error'])} | "
-                  f"{_pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
+                  + f"{r['seed']} | {pct(r['test_error'])} | {pct(r['train_error'])} | "
+                  f"{pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
 
@@ -191,9 +207,9 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
                "references": [{"id": r["id"], "label": r["label"], "source": r["source"],
                                "dataset": r.get("dataset"), "figures": r["figures"]} for r in ref_rows],
                "figure": FIG_SWEEP, "notes": notes}
-    _write(sweep_dir / SUMMARY_JSON, _dump_json(summary))
+    write_text(sweep_dir / SUMMARY_JSON, dump_json(summary))
     path = sweep_dir / SUMMARY_MD
-    _write(path, "\n".join(md) + "\n")
+    write_text(path, "\n".join(md) + "\n")
     return path
 
 
@@ -202,59 +218,3 @@ def _rel(path: Path, base: Path) -> str:
         return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
     except ValueError:  # different drives
         return Path(path).as_posix()
-
-
-def fig_sweep(path: Path, groups: list[dict], runs: list[dict], refs_all: dict, title: str) -> None:
-    n = len(groups)
-    with _mpl() as Figure:
-        fig = Figure(figsize=(max(6.5, 1.7 * n + 3.5), 5.5), layout="constrained")
-        ax = fig.subplots()
-        seen: set[str] = set()
-        colours: dict[str, str] = {}
-        for x, g in enumerate(groups):
-            vals = [r["test_error"] for r in runs if (r["config_name"], r["variant"]) == (g["config_name"], g["variant"])
-                    and r["test_error"] is not None]
-            k = len(vals)
-            offs = np.linspace(-0.12, 0.12, k) if k > 1 else np.zeros(k)
-            ax.plot(x + offs, 100 * np.asarray(vals), "o", ms=7, color="C0", alpha=0.75,
-                    label="one seed" if x == 0 else None)
-            s = g["test_error"]
-            if s["mean"] is not None:
-                ax.errorbar([x + 0.3], [100 * s["mean"]], yerr=None if s["std"] is None else [100 * s["std"]],
-                            fmt="s", ms=8, color="black", capsize=5,
-                            label="mean ± std" if x == 0 else None)
-            for rid in g["references"]:
-                ref = refs_all["references"][rid]
-                if "test_error" not in ref["figures"]:
-                    continue
-                if rid not in colours:
-                    colours[rid] = f"C{len(colours) + 1}"
-                ax.hlines(100 * ref["figures"]["test_error"], x - 0.4, x + 0.4, colors=colours[rid], lw=2.5,
-                          linestyles="--", label=None if rid in seen else
-                          f"{ref['label']}: {_pct(ref['figures']['test_error'])}")
-                seen.add(rid)
-        ax.set_xticks(range(n))
-        ax.set_xticklabels([f"{g['config_name']}\n" + (f"{g['variant']}\n" if g["variant"] else "") + f"(n={g['n']})"
-                            for g in groups], rotation=30 if n > 6 else 0, ha="right" if n > 6 else "center",
-                           fontsize=8 if any(g["variant"] for g in groups) else None)
-        ax.set_xlim(-0.6, n - 0.4)
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("test error (%)")
-        ax.set_title(f"{title}: test error per config\n(dots: one seed each; square: mean ± std; "
-                     "dashes: reference figures)")
-        ax.legend(fontsize=9)
-        _save(fig, path)
-
-
-
-def find_sweep_runs(directory) -> list[Path]:
-    """Run directories one to three levels below ``directory`` (``<config>/seed-<n>/``, a
-    study's ``<config>/<variant>-<hash>/seed-<n>/``), sorted; folders whose names start
-    with '.' (a sweep's files in transit) are not runs."""
-    d = Path(directory)
-    found = {p.parent for pattern in ("*/results.json", "*/*/results.json", "*/*/*/results.json")
-             for p in d.glob(pattern)
-             if not any(part.startswith(".") for part in p.parent.relative_to(d).parts)}
-    return sorted(found, key=lambda p: p.as_posix())
-
-

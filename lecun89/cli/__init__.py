@@ -20,7 +20,7 @@ COMMAND_MODULES = (
     "lecun89.train",
     "lecun89.sweep",
     "lecun89.evaluate",
-    "lecun89.report",
+    "lecun89.cli.report",
     "lecun89.summary",
     "lecun89.gradcheck",
     "lecun89.data",

@@ -1,0 +1,145 @@
+"""A run directory, as ``lecun89 train`` writes it and everything else reads it:
+``results.json``, ``config.toml``, ``metrics.jsonl``, ``outputs.npz``,
+``model.npz``, ``meta.json``; and finding the runs below a sweep's folder.
+
+Readers raise :class:`~lecun89.errors.UserError` (one line, naming the file)
+for a file that is there but unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from lecun89.errors import UserError
+
+# results.json keys every finished run has; metrics.jsonl's per-pass columns.
+RESULT_KEYS = ("config_name", "dataset", "passes", "train_error", "test_error", "train_misses", "test_misses",
+               "train_size", "test_size")
+
+
+METRIC_KEYS = ("train_loss", "train_error", "test_loss", "test_error", "train_mse", "test_mse", "lr", "seconds")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_metrics(path: Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: line {n} is not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or "pass" not in row:
+            raise UserError(f"{path}: line {n} is not a per-pass record (no 'pass' key)")
+        rows.append(row)
+    return rows
+
+
+def read_npz(path: Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:  # BadZipFile, ValueError (pickled objects), OSError, EOFError
+        raise UserError(f"{path}: cannot read as .npz of named arrays: {type(exc).__name__}: {exc}") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise UserError(f"{path}: missing array(s) {', '.join(missing)}")
+    return arrays
+
+
+def read_run(run_dir) -> dict:
+    """Everything a report needs from a run directory; missing optional files
+    give ``None`` (and a note); present but unreadable files raise UserError."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a directory (expected a run directory written by 'lecun89 train')")
+    results_path = run_dir / "results.json"
+    if not results_path.is_file():
+        raise UserError(f"{results_path}: not found; {run_dir} is not a finished run directory "
+                        f"(finish an interrupted run with 'lecun89 train --resume {run_dir}')")
+    results = read_json(results_path)
+    missing = [k for k in RESULT_KEYS if k not in results]
+    if missing:
+        raise UserError(f"{results_path}: missing key(s) {', '.join(missing)}; not a lecun89 results file")
+    bad = [k for k in RESULT_KEYS[2:] if isinstance(results[k], bool) or not isinstance(results[k], (int, float))]
+    if bad:
+        raise UserError(f"{results_path}: {', '.join(bad)} must be numbers")
+    run = {"dir": run_dir, "results": results, "notes": [], "config": None, "metrics": None,
+           "outputs": None, "model": None, "meta": None}
+    notes = run["notes"]
+
+    cfg_path = run_dir / "config.toml"
+    if cfg_path.is_file():
+        try:
+            run["config"] = tomllib.loads(read_text(cfg_path))
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{cfg_path}: not valid TOML ({exc})") from None
+    else:
+        notes.append("config.toml is missing: the data set is taken from results.json with its default subset.")
+
+    m_path = run_dir / "metrics.jsonl"
+    if m_path.is_file():
+        run["metrics"] = read_metrics(m_path)
+    else:
+        notes.append("metrics.jsonl is missing: no learning curves.")
+
+    o_path = run_dir / "outputs.npz"
+    if o_path.is_file():
+        out = read_npz(o_path, ("test_outputs", "test_labels"))
+        y, lab = out["test_outputs"], out["test_labels"]
+        if y.ndim != 2 or lab.ndim != 1 or len(y) != len(lab) or y.shape[1] < 2:
+            raise UserError(f"{o_path}: test_outputs {y.shape} and test_labels {lab.shape} do not match "
+                            "(expected (N, 10) and (N,))")
+        if lab.dtype.kind not in "iu" or (len(lab) and (lab.min() < 0 or lab.max() >= y.shape[1])):
+            raise UserError(f"{o_path}: test_labels must be integers 0-{y.shape[1] - 1}")
+        run["outputs"] = {"test_outputs": np.asarray(y, dtype=np.float64), "test_labels": lab.astype(np.int64)}
+    else:
+        notes.append("outputs.npz is missing: no confusion matrix, rejection curve or misclassified digits; "
+                     "the rejection figure is results.json's.")
+
+    model_path = run_dir / "model.npz"
+    if model_path.is_file():
+        run["model"] = read_npz(model_path)
+    else:
+        notes.append("model.npz is missing: no kernel images.")
+
+    meta_path = run_dir / "meta.json"
+    if meta_path.is_file():
+        run["meta"] = read_json(meta_path)
+    else:
+        notes.append("meta.json is missing: provenance is partial.")
+    return run
+
+
+def find_runs(directory) -> list[Path]:
+    """Run directories one to three levels below ``directory`` (``<config>/seed-<n>/``, a
+    study's ``<config>/<variant>-<hash>/seed-<n>/``), sorted; folders whose names start
+    with '.' (a sweep's files in transit) are not runs."""
+    d = Path(directory)
+    found = {p.parent for pattern in ("*/results.json", "*/*/results.json", "*/*/*/results.json")
+             for p in d.glob(pattern)
+             if not any(part.startswith(".") for part in p.parent.relative_to(d).parts)}
+    return sorted(found, key=lambda p: p.as_posix())
