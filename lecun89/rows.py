@@ -9,9 +9,10 @@ the cutting is plain and stated:
    tall pieces lying mostly in the same columns are one digit, a short piece (a
    5's detached bar, a broken stroke) belongs to the digit nearest it, and a
    short piece far from every digit is a speck;
-3. a piece wider than the row's digits are tall (touching digits) is cut into
-   as many digits as its width holds, each cut at the column near the expected
-   one where the ink is thinnest;
+3. a piece wider than WIDE (1.1) times the row's height (touching digits) is
+   cut into as many digits as its width holds at ASPECT (0.8) times that height
+   each, each cut at the column near the expected one where the ink is thinnest
+   (both numbers chosen on the held-out-writers benchmark's tuning rows);
 4. each digit's ink (with its faint edges) goes through the single-digit steps
    (:func:`lecun89.digits_in.fit_16`: deslanting, the box fitted to 16x16).
 
