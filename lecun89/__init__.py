@@ -24,7 +24,7 @@ A session, on the embedded digits (no data files needed):
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from lecun89.version import __version__  # noqa: F401 (lecun89.__version__)
 
 __all__ = ["build_model", "load_checkpoint", "load_config", "load_dataset", "load_model", "read_digit", "fit"]
 

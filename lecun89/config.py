@@ -37,18 +37,13 @@ CONFIG_DIR = _config_dir()
 
 DATASET_NAMES = ("usps", "mnist16", "digits", "usps-mnist")
 ARCHS = ("net1989", "fc")
-ACTIVATIONS = ("lecun", "tanh", "sigmoid", "relu", "none")
-OPTIMIZERS = ("sdlm", "sgd", "adamw")
-SCHEDULES = ("constant", "step", "linear", "cosine")
-LOSSES = ("mse", "ce")
 ORDERS = ("fixed", "shuffle")
 AUGMENTS = ("none", "shift")
-ENGINES = ("numpy", "numba")
 INITS = ("sqrt", "fanin")
-SDLM_ESTIMATORS = ("snapshot", "running")
-EPS_SCALES = ("none", "fanin", "sqrt_fanin", "sqrt_fanin_share")
-COST_SCALES = ("mean", "half_sum")
 BIASES = ("unit", "map", "none")
+# The lists this module owns (the others: see choices()).
+_OWN_CHOICES = {"data.name": DATASET_NAMES, "model.arch": ARCHS, "train.order": ORDERS, "train.augment": AUGMENTS,
+                "model.init": INITS, "model.bias": BIASES}
 
 # paper [open]: "not described"; the common block choice, as data.
 BLOCK_TABLE = tuple(
@@ -154,9 +149,40 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
     return value  # structured values (tables, step lists) are checked in _validate
 
 
-def _choice(key, value, allowed):
+def choices(key: str) -> tuple[str, ...]:
+    """The values a config key takes, from the module that implements them (the
+    one owner of each list; imported here when a config is checked, so that
+    reading this module stays cheap)."""
+    if key in _OWN_CHOICES:
+        return _OWN_CHOICES[key]
+    from lecun89 import engine, layers, optim
+
+    owners = {
+        "model.activation": layers.ACTIVATIONS[:-1],  # hidden units: all but "none"
+        "model.output_activation": layers.ACTIVATIONS,
+        "train.loss": tuple(layers.LOSSES),
+        "train.cost_scale": layers.COST_SCALES,
+        "train.optimizer": tuple(optim.OPTIMIZERS),
+        "train.schedule": optim.SCHEDULES,
+        "train.sdlm_estimator": optim.SDLM_ESTIMATORS,
+        "train.sdlm_eps_scale": optim.EPS_SCALES,
+        "train.engine": engine.ENGINES,
+    }
+    if key not in owners:
+        raise KeyError(key)
+    return owners[key]
+
+
+def _choice(key, value, allowed=None):
+    allowed = choices(key) if allowed is None else allowed
     if value not in allowed:
         raise _err(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+
+
+def _loss_class(kind: str):
+    from lecun89.layers import LOSSES
+
+    return LOSSES[kind]
 
 
 def _positive(key, value, allow_zero=False):
@@ -194,8 +220,8 @@ def _validate(cfg: Config) -> Config:
     _choice("data.name", d.name, DATASET_NAMES)
     _choice("data.subset", d.subset, ("paper", "full"))
     _choice("model.arch", m.arch, ARCHS)
-    _choice("model.activation", m.activation, ACTIVATIONS[:-1])
-    _choice("model.output_activation", m.output_activation, ACTIVATIONS)
+    _choice("model.activation", m.activation)
+    _choice("model.output_activation", m.output_activation)
     _choice("model.bias", m.bias, BIASES)
     _choice("model.init", m.init, INITS)
     for key in ("h1_maps", "h2_maps", "h3_units", "fc_hidden"):
@@ -207,9 +233,9 @@ def _validate(cfg: Config) -> Config:
     _positive("train.passes", t.passes)
     _positive("train.batch_size", t.batch_size)
     _choice("train.order", t.order, ORDERS)
-    _choice("train.optimizer", t.optimizer, OPTIMIZERS)
+    _choice("train.optimizer", t.optimizer)
     _positive("train.lr", t.lr)
-    _choice("train.schedule", t.schedule, SCHEDULES)
+    _choice("train.schedule", t.schedule)
     _positive("train.lr_final", t.lr_final, allow_zero=True)
     steps = t.lr_steps
     if not isinstance(steps, (list, tuple)) or not steps or not all(
@@ -231,20 +257,20 @@ def _validate(cfg: Config) -> Config:
         raise _err(f"train.betas: expected two numbers in [0, 1), got {betas!r}")
     _positive("train.adam_eps", t.adam_eps)
     _positive("train.sdlm_mu", t.sdlm_mu, allow_zero=True)
-    _choice("train.sdlm_estimator", t.sdlm_estimator, SDLM_ESTIMATORS)
+    _choice("train.sdlm_estimator", t.sdlm_estimator)
     _positive("train.sdlm_samples", t.sdlm_samples)
     if not 0.0 < t.sdlm_gamma <= 1.0:
         raise _err(f"train.sdlm_gamma: must be in (0, 1], got {t.sdlm_gamma!r}")
-    _choice("train.sdlm_eps_scale", t.sdlm_eps_scale, EPS_SCALES)
-    _choice("train.loss", t.loss, LOSSES)
-    _choice("train.cost_scale", t.cost_scale, COST_SCALES)
+    _choice("train.sdlm_eps_scale", t.sdlm_eps_scale)
+    _choice("train.loss", t.loss)
+    _choice("train.cost_scale", t.cost_scale)
     if t.loss == "ce" and t.cost_scale != "mean":
         raise _err(f"train.cost_scale: {t.cost_scale!r} applies to loss = \"mse\"; cross-entropy takes \"mean\"")
-    if t.optimizer == "sdlm" and t.sdlm_estimator == "running" and t.loss != "mse":
+    if t.optimizer == "sdlm" and t.sdlm_estimator == "running" and not _loss_class(t.loss).constant_curvature:
         raise _err("train.sdlm_estimator: \"running\" (SN2.8) is implemented for loss = \"mse\"; "
                    "use \"snapshot\" with cross-entropy")
     _choice("train.augment", t.augment, AUGMENTS)
-    _choice("train.engine", t.engine, ENGINES)
+    _choice("train.engine", t.engine)
     if t.engine == "numba":
         from lecun89.engine import unsupported
 
@@ -381,8 +407,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), seed:
     cfg = _build(raw, source)
     engine = os.environ.get(ENV_ENGINE)
     if engine:
-        if engine not in ENGINES:
-            raise _err(f"{ENV_ENGINE}: {engine!r} is not one of {', '.join(ENGINES)}")
+        if engine not in choices("train.engine"):
+            raise _err(f"{ENV_ENGINE}: {engine!r} is not one of {', '.join(choices('train.engine'))}")
         raw = _merge(raw, {"train": {"engine": engine}})
         cfg = _build(raw, f"{ENV_ENGINE}={engine}")
     for where, over in layers:

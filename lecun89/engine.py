@@ -20,6 +20,9 @@ import numpy as np
 from lecun89 import layers as L
 from lecun89.errors import UserError
 
+# The engines a config can name (train.engine): the reference first.
+ENGINES = ("numpy", "numba")
+
 
 def unsupported(cfg) -> str | None:
     """Why the numba engine cannot train ``cfg`` (a key and its value), or None."""
@@ -73,7 +76,7 @@ class NumbaPass:
         tanhs = [lay for lay in net.layers if isinstance(lay, L.ScaledTanh)]
         self.act_h, self.act_o = (tanhs[0].A, tanhs[0].S), (tanhs[-1].A, tanhs[-1].S)
         # dE/dy = factor (y - t) and d2E/dy2 = factor for one pattern (layers.MSELoss)
-        self.factor = float(L.make_loss("mse", train_cfg.cost_scale).hess(np.zeros((1, net.n_out)))[0, 0])
+        self.factor = L.make_loss("mse", train_cfg.cost_scale).factor(1, net.n_out)
         self.sdlm = train_cfg.optimizer == "sdlm"
         self.mu = float(train_cfg.sdlm_mu) if self.sdlm else 0.0
         self.gamma = float(train_cfg.sdlm_gamma) if self.sdlm else 0.0

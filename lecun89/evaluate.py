@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from lecun89 import metrics
-from lecun89.config import DATASET_NAMES
+from lecun89 import metrics, rundir
 from lecun89.errors import UserError
 
 
@@ -20,12 +18,10 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
     net = load_checkpoint(model_path)
     # The run directory's config says which data the model was trained on.
     data_cfg = {}
-    cfg_path = model_path.parent / "config.toml"
+    cfg_path = model_path.parent / rundir.CONFIG
     if cfg_path.is_file():
-        from lecun89.config import config_from_dict, read_toml
-
         try:
-            data_cfg = config_from_dict(read_toml(cfg_path), str(cfg_path)).data.__dict__
+            data_cfg = rundir.read_config(cfg_path).data.__dict__
         except UserError:
             data_cfg = {}
     name = dataset or data_cfg.get("name")
@@ -52,28 +48,3 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
         "params": net.totals()["params"],
         "data_checksum": data.meta.get("checksum"),
     }
-
-
-def _run(args) -> int:
-    r = evaluate_checkpoint(args.model, args.dataset, args.split, args.data_dir)
-    if args.json:
-        print(json.dumps(r))
-        return 0
-    s = args.split
-    mse = f", MSE {r[f'{s}_mse']:.3e}" if r[f"{s}_mse"] is not None else ""
-    print(f"{args.model} on {r['dataset']} ({s}, {r[f'{s}_size']:,} digits): "
-          f"error {r[f'{s}_error']:.2%} ({r[f'{s}_misses']} misses){mse}, "
-          f"rejection for 1% error {r['rejection_at_1pct']:.1%}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="score a checkpoint (error, misses, MSE, rejection)",
-                       description="Evaluate a model.npz checkpoint on a dataset split.")
-    p.add_argument("model", help="checkpoint file (model.npz from a run directory)")
-    p.add_argument("--dataset", choices=DATASET_NAMES,
-                   help="dataset (default: the one in the run directory's config.toml)")
-    p.add_argument("--split", choices=("test", "train"), default="test")
-    p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
-    p.add_argument("--json", action="store_true", help="print one JSON object keyed like results.json")
-    p.set_defaults(func=_run)

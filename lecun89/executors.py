@@ -26,11 +26,13 @@ import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from lecun89.config import Config, config_hash
 from lecun89.errors import UserError
-from lecun89.study import PlannedRun
+
+if TYPE_CHECKING:  # the runs' types; imported for real by the functions that run them
+    from lecun89.config import Config
+    from lecun89.study import PlannedRun
 
 EXECUTORS = ("local", "dask")
 CONNECT_TIMEOUT = "20s"      # reaching the scheduler
@@ -61,10 +63,8 @@ def _local_task(cfg: Config, run_dir: str, data_dir, resume: bool, report: bool,
 
 
 def _report(run_dir: Path, **kwargs) -> None:
-    try:
-        from lecun89.report import report_run
-    except ImportError:  # pragma: no cover - matplotlib missing
-        return
+    from lecun89.report import report_run
+
     report_run(run_dir, **kwargs)
 
 
@@ -112,7 +112,7 @@ def _worker_info() -> dict:
 
     import numpy
 
-    from lecun89 import __version__
+    from lecun89.version import __version__
 
     info = {"lecun89": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
     try:  # the numba engine's bits depend on it (and on the CPU it compiles for)
@@ -275,6 +275,8 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
     from distributed import KilledWorker, as_completed
 
     import uuid
+
+    from lecun89.config import config_hash
 
     client, cluster = _connect(scheduler, jobs)
     sent = {"data_bytes": 0, "task_bytes": 0, "result_bytes": 0, "tasks": 0}

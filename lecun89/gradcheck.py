@@ -17,9 +17,12 @@ one the backward pass describes.
 from __future__ import annotations
 
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from lecun89 import layers as L
+if TYPE_CHECKING:
+    from lecun89 import layers as L
 
 TOLERANCE = 1e-6
 FLOOR = 1e-8
@@ -53,12 +56,16 @@ def numeric_grad(f, x: np.ndarray, h: float = STEP) -> np.ndarray:
 
 
 def _reseed_dropout(layers, seed=1234):
+    from lecun89 import layers as L
+
     for lay in layers:
         if isinstance(lay, L.Dropout):
             lay.rng = np.random.default_rng(seed)
 
 
 def _freeze_relu(layers, on: bool):
+    from lecun89 import layers as L
+
     for lay in layers:
         if isinstance(lay, L.ReLU):
             lay.frozen = lay.fprime.copy() if on else None
@@ -66,6 +73,8 @@ def _freeze_relu(layers, on: bool):
 
 def check_network(net, x: np.ndarray, labels: np.ndarray, loss_kind: str = "mse", h: float = STEP) -> dict:
     """Max relative error of every parameter tensor's gradient, for the loss on (x, labels)."""
+    from lecun89 import layers as L
+
     loss = L.make_loss(loss_kind)
 
     def f():
@@ -108,6 +117,7 @@ def check_layer(layer, x: np.ndarray, seed: int = 0, h: float = STEP) -> dict:
 
 def standalone(layer: L.Layer, rng: np.random.Generator, scale: float = 0.5) -> L.Layer:
     """Give a layer its own parameter, gradient and Hessian arrays (outside a Network)."""
+
     for k, s in layer.param_shapes.items():
         layer.params[k] = rng.uniform(-scale, scale, size=s)
         layer.grads[k] = np.zeros(s)
@@ -117,43 +127,34 @@ def standalone(layer: L.Layer, rng: np.random.Generator, scale: float = 0.5) -> 
 
 # --- CLI ---------------------------------------------------------------------
 
-def _run(args) -> int:
+def check_config(config, sets=(), batch: int = 2, tol: float = TOLERANCE) -> int:
+    """``lecun89 gradcheck``: check a config's network on random digits, print
+    each tensor's error; 0 when all are within ``tol``, else 1."""
     from lecun89.config import load_config
     from lecun89.model import build_model
 
-    cfg = load_config(args.config, args.set)
+    cfg = load_config(config, list(sets))
     net = build_model(cfg.model, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     # Random digits-like inputs in [-1, 1]; biases moved off zero so that every
     # parameter's gradient is exercised.
-    x = rng.uniform(-1, 1, size=(args.batch, 1, 16, 16))
-    labels = rng.integers(0, 10, size=args.batch)
+    x = rng.uniform(-1, 1, size=(batch, 1, 16, 16))
+    labels = rng.integers(0, 10, size=batch)
     for k, p in net.named_params().items():
         if k.endswith("bias"):
             p[...] = rng.uniform(-0.5, 0.5, size=p.shape)
     errors = check_network(net, x, labels, cfg.train.loss)
     width = max(len(k) for k in errors)
     print(f"gradient check of {cfg.name} ({cfg.model.arch}, loss {cfg.train.loss}), "
-          f"float64 central differences, batch {args.batch}, tolerance {args.tol:g}")
+          f"float64 central differences, batch {batch}, tolerance {tol:g}")
     bad = 0
     for k, e in errors.items():
-        ok = e <= args.tol
+        ok = e <= tol
         bad += not ok
         print(f"  {k:<{width}}  {tuple(net.named_params()[k].shape)!s:<16} max rel error {e:.2e}  "
               f"{'ok' if ok else 'FAIL'}")
     if bad:
-        print(f"{bad} parameter tensor(s) above tolerance {args.tol:g}")
+        print(f"{bad} parameter tensor(s) above tolerance {tol:g}")
         return 1
     print("all gradients agree")
     return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("gradcheck", help="check every parameter gradient against finite differences",
-                       description="Check the network's backward pass against float64 central differences; "
-                                   "exits non-zero when a tensor's max relative error exceeds the tolerance.")
-    p.add_argument("config", nargs="?", help="config file (default: configs/quick.toml)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config key")
-    p.add_argument("--batch", type=int, default=2, help="digits in the checked batch (default 2)")
-    p.add_argument("--tol", type=float, default=TOLERANCE, help=f"tolerance (default {TOLERANCE:g})")
-    p.set_defaults(func=_run)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
+from lecun89.metrics import targets_pm1
+
 try:  # the routine behind csr_matrix @ vector, without scipy's dispatch (half of its cost at batch 1)
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
 except ImportError:  # pragma: no cover - a scipy that moved it: the public product does the same sums
@@ -49,10 +51,13 @@ class Layer:
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """dE/d(input) from dE/d(output), filling ``grads``; the network passes
+        ``need_dx=False`` to its first layer, whose input needs no gradient."""
         raise NotImplementedError
 
-    def backward_h(self, d2y: np.ndarray) -> np.ndarray:
+    def backward_h(self, d2y: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """The Gauss-Newton second derivative, backwards like ``backward``, filling ``hess``."""
         raise NotImplementedError
 
     def init_params(self, rng: np.random.Generator, scheme: str, scale: float) -> None:
@@ -475,9 +480,48 @@ class Dropout(Layer):
 # Losses
 
 
-class MSELoss:
-    """Squared error against +-1 targets, averaged over patterns. Per pattern, the
-    cost is scaled one of two ways (``cost_scale``):
+class Loss:
+    """The training cost over a batch of outputs ``y`` (N, K) and their labels.
+
+    Every loss gives:
+
+    - ``targets(labels)``: the target rows the fast path compares ``y`` with;
+    - ``forward(y, labels)`` -> the cost, then ``backward()`` -> dE/dy and
+      ``backward_h()`` -> the Gauss-Newton diagonal d2E/dy2 at those outputs;
+    - ``grad(y, t)``: dE/dy from precomputed targets (the training loop's fast path);
+    - ``output_curvature(n, k)``: d2E/dy2 at every output of a batch of ``n``
+      patterns, for a loss whose second derivative does not depend on the
+      outputs (``constant_curvature``). SN2.8's running SDLM estimator needs it;
+      a loss without one refuses it with a ValueError.
+    """
+
+    kind = ""
+    constant_curvature = False
+
+    def targets(self, labels, n_classes=10):
+        raise NotImplementedError
+
+    def forward(self, y, labels) -> float:
+        raise NotImplementedError
+
+    def backward(self):
+        raise NotImplementedError
+
+    def backward_h(self):
+        raise NotImplementedError
+
+    def grad(self, y, t):
+        raise NotImplementedError
+
+    def output_curvature(self, n: int, k: int) -> np.ndarray:
+        raise ValueError(f"the {self.kind!r} loss has no output curvature independent of the outputs; "
+                         "SDLM's running estimator (SN2.8) needs one: use sdlm_estimator = \"snapshot\"")
+
+
+class MSELoss(Loss):
+    """Squared error against +-1 targets (:func:`lecun89.metrics.targets_pm1`),
+    averaged over patterns. Per pattern, the cost is scaled one of two ways
+    (``cost_scale``):
 
     - ``"mean"``: mean over the K output units, E = mean((y - t)^2): the paper's
       reported MSE; dE/dy = 2 (y - t) / (N K), d2E/dy2 = 2 / (N K);
@@ -485,54 +529,55 @@ class MSELoss:
       dE/dy = (y - t) / N, d2E/dy2 = 1 / N (1 at each output, per pattern).
 
     The two differ by the factor K/2 (5 for 10 outputs), in the gradient and the
-    second derivative alike."""
+    second derivative alike. The second derivative is exact and the same at
+    every output, so the Gauss-Newton term is the whole of it."""
 
     kind = "mse"
+    constant_curvature = True
 
     def __init__(self, cost_scale: str = "mean"):
-        if cost_scale not in ("mean", "half_sum"):
+        if cost_scale not in COST_SCALES:
             raise ValueError(f"unknown cost_scale {cost_scale!r}")
         self.half_sum = cost_scale == "half_sum"
 
-    def _factor(self, y) -> float:
-        """d2E/dy2 at every output, and dE/dy = factor * (y - t)."""
-        return 1.0 / len(y) if self.half_sum else 2.0 / y.size
+    def factor(self, n: int, k: int) -> float:
+        """d2E/dy2 at every output of a batch of n patterns of k outputs; dE/dy = factor * (y - t)."""
+        return 1.0 / n if self.half_sum else 2.0 / (n * k)
 
     def forward(self, y, labels):
-        t = np.full_like(y, -1.0)
-        t[np.arange(len(labels)), labels] = 1.0
-        self.diff = y - t
-        self.scale = self._factor(y)
+        self.diff = y - targets_pm1(labels, y.shape[1])
+        self.scale = self.factor(*y.shape)
         return float(np.vdot(self.diff, self.diff)) / (2 * len(y) if self.half_sum else y.size)
 
     def backward(self):
         return self.diff * self.scale
 
-    @staticmethod
-    def targets(labels, n_classes=10):
-        t = np.full((len(labels), n_classes), -1.0)
-        t[np.arange(len(labels)), labels] = 1.0
-        return t
+    def targets(self, labels, n_classes=10):
+        return targets_pm1(labels, n_classes)
 
     def grad(self, y, t):
         """dE/dy from precomputed targets: the training loop's fast path."""
         d = y - t
-        d *= self._factor(y)
+        d *= self.factor(*y.shape)
         return d
 
-    def hess(self, y):
-        """d2E/dy2 for outputs ``y`` (the same at every output): exact, so the
-        Gauss-Newton term is the whole second derivative here."""
-        return np.full_like(y, self._factor(y))
+    def output_curvature(self, n: int, k: int) -> np.ndarray:
+        return np.full((n, k), self.factor(n, k))
 
     def backward_h(self):
         return np.full_like(self.diff, self.scale)
 
 
-class CrossEntropyLoss:
-    """Softmax cross-entropy over the outputs taken as logits, averaged over patterns."""
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy over the outputs taken as logits, averaged over patterns.
+    Its second derivative, p(1 - p) per output, depends on the outputs: it has
+    no ``output_curvature`` and only ``cost_scale = "mean"``."""
 
     kind = "ce"
+
+    def __init__(self, cost_scale: str = "mean"):
+        if cost_scale != "mean":
+            raise ValueError("the cross-entropy loss has no cost_scale other than 'mean'")
 
     def forward(self, y, labels):
         z = y - y.max(axis=1, keepdims=True)
@@ -543,14 +588,12 @@ class CrossEntropyLoss:
         n = len(labels)
         return float(np.mean(np.log(s[:, 0]) - z[np.arange(n), labels]))
 
-    @staticmethod
-    def targets(labels, n_classes=10):
+    def targets(self, labels, n_classes=10):
         t = np.zeros((len(labels), n_classes))
         t[np.arange(len(labels)), labels] = 1.0
         return t
 
-    @staticmethod
-    def grad(y, t):
+    def grad(self, y, t):
         """dE/dy from precomputed one-hot targets: the training loop's fast path."""
         e = np.exp(y - y.max(axis=1, keepdims=True))
         e /= e.sum(axis=1, keepdims=True)
@@ -570,11 +613,12 @@ class CrossEntropyLoss:
         return self.p * (1.0 - self.p) / len(self.labels)
 
 
-def make_loss(kind: str, cost_scale: str = "mean"):
-    if kind == "mse":
-        return MSELoss(cost_scale)
-    if kind == "ce":
-        if cost_scale != "mean":
-            raise ValueError("the cross-entropy loss has no cost_scale other than 'mean'")
-        return CrossEntropyLoss()
-    raise ValueError(f"unknown loss {kind!r}")
+# The losses a config can name (train.loss), and MSE's two cost scales (train.cost_scale).
+LOSSES = {"mse": MSELoss, "ce": CrossEntropyLoss}
+COST_SCALES = ("mean", "half_sum")
+
+
+def make_loss(kind: str, cost_scale: str = "mean") -> Loss:
+    if kind not in LOSSES:
+        raise ValueError(f"unknown loss {kind!r}")
+    return LOSSES[kind](cost_scale)

@@ -15,6 +15,7 @@ import numpy as np
 
 from lecun89 import layers as L
 from lecun89.config import ModelConfig, config_from_dict, to_dict
+from lecun89.atomic import save_npz
 from lecun89.errors import UserError
 from lecun89.threads import one_thread
 
@@ -211,10 +212,7 @@ def save_checkpoint(net: Network, path: str | Path) -> None:
     path = Path(path)
     arrays = net.state_dict()
     arrays["config"] = np.array(json.dumps(to_dict(net.config), sort_keys=True))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    tmp.replace(path)
+    save_npz(path, arrays)
 
 
 def load_checkpoint(path: str | Path) -> Network:

@@ -22,6 +22,12 @@ from scipy.linalg.blas import daxpy
 from lecun89 import layers as L
 
 
+# train.schedule, train.sdlm_estimator and train.sdlm_eps_scale (see lr_at, SDLM, epsilon_scale).
+SCHEDULES = ("constant", "step", "linear", "cosine")
+SDLM_ESTIMATORS = ("snapshot", "running")
+EPS_SCALES = ("none", "fanin", "sqrt_fanin", "sqrt_fanin_share")
+
+
 def lr_at(train_cfg, pass_index: int) -> float:
     """Learning rate (SDLM: epsilon) for 0-based pass ``pass_index``."""
     t = train_cfg
@@ -159,6 +165,8 @@ class SDLM(Optimizer):
         self.loss = L.make_loss(cfg.loss, cfg.cost_scale)
         self.scale = epsilon_scale(net, cfg.sdlm_eps_scale)
         self.running = cfg.sdlm_estimator == "running"
+        if self.running:  # SN2.8's estimator needs the loss's constant output curvature; CE refuses here
+            self.loss.output_curvature(1, net.n_out)
         self._eps = None            # per-weight epsilon of this pass (with a scale)
         self._d2out: dict[int, np.ndarray] = {}  # d2E/dy2 per batch size (constant for MSE)
 
@@ -188,7 +196,7 @@ class SDLM(Optimizer):
         n = net.batch
         d2out = self._d2out.get(n)
         if d2out is None:
-            d2out = self._d2out[n] = self.loss.hess(np.zeros((n, net.n_out)))
+            d2out = self._d2out[n] = self.loss.output_curvature(n, net.n_out)
         net.backward_h(d2out)
         h = self.state["h"]
         h *= 1.0 - self.cfg.sdlm_gamma
@@ -210,7 +218,7 @@ class SDLM(Optimizer):
             net.flat -= tmp
 
 
-OPTIMIZERS = {"sgd": SGD, "adamw": AdamW, "sdlm": SDLM}
+OPTIMIZERS = {"sdlm": SDLM, "sgd": SGD, "adamw": AdamW}  # train.optimizer
 
 
 def make_optimizer(net, train_cfg) -> Optimizer:

@@ -11,7 +11,6 @@ comes from the run's ``outputs.npz`` when it is there.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lecun89.errors import UserError
+from lecun89.metrics import output_gap
 
 # Chosen by the held-out-writers benchmark on its tuning writers (docs/strangers.md):
 # the shipped model with the lowest error on their clean scans.
@@ -88,14 +88,15 @@ def load_model(spec: str | Path | None = None) -> Model:
 
 def _threshold_from_run(model_path: Path) -> float | None:
     """The 1%-error gap threshold from the run's own test outputs, if saved beside it."""
-    from lecun89.metrics import gap_threshold
+    from lecun89 import rundir
+    from lecun89.metrics import TARGET_ERROR, gap_threshold
 
-    out = model_path.parent / "outputs.npz"
+    out = model_path.parent / rundir.OUTPUTS
     if not out.is_file():
         return None
     try:
-        with np.load(out, allow_pickle=False) as z:
-            return gap_threshold(z["test_outputs"], z["test_labels"], 0.01)
+        z = rundir.read_npz(out, ("test_outputs", "test_labels"))
+        return gap_threshold(z["test_outputs"], z["test_labels"], TARGET_ERROR)
     except Exception:  # an unreadable outputs.npz only costs the rejection
         return None
 
@@ -108,7 +109,7 @@ def analyse(model: Model, x16: np.ndarray, maps: bool = True) -> dict:
     out = acts[model.net.param_layers[-1].name][0]
     order = np.argsort(-out, kind="stable")
     d1, d2 = int(order[0]), int(order[1])
-    gap = float(out[d1] - out[d2])
+    gap = float(output_gap(out[None])[0])
     r = {
         "model": model.name,
         "digit": d1,
@@ -148,38 +149,17 @@ def read_row_file(path: str, deslant: bool = True):
         raise UserError(f"{path}: {exc}") from None
 
 
-# --- the command ------------------------------------------------------------
+def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Path) -> None:
+    """``predict --show``: each original beside the 16x16 input it became, as a PNG.
+    ``items``: (file name, gray image or None for a .npy, x16 or a row's list of x16, the analysis)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-def _line(path: str, r: dict) -> str:
-    outs = " ".join(f"{i}:{v:+.2f}" for i, v in enumerate(r["outputs"]))
-    (a, va), (b, vb) = r["top2"]
-    verdict = f"{r['digit']}"
-    if r["threshold"] is not None:
-        verdict += (f"  REJECTED (gap {r['gap']:.3f} < {r['threshold']:.3f})" if r["rejected"]
-                    else f"  accepted (gap {r['gap']:.3f} >= {r['threshold']:.3f})")
-    return (f"{path}: {verdict}\n  top 2: {a} ({va:+.3f}), {b} ({vb:+.3f}), gap {r['gap']:.3f}\n"
-            f"  outputs: {outs}")
+    from lecun89.atomic import replacing
 
-
-def _row_lines(path: str, r: dict) -> str:
-    verdict = "REJECTED (a digit is)" if r["rejected"] else "accepted"
-    lines = [f"{path}: {r['digits']}  {verdict}"]
-    for k, d in enumerate(r["per_digit"]):
-        (a, va), (b, vb) = d["top2"]
-        state = "" if d["threshold"] is None else ("  rejected" if d["rejected"] else "  accepted")
-        x0, y0, x1, y1 = d["box"]
-        lines.append(f"  {k + 1}: {d['digit']}{state} (gap {d['gap']:.3f}; top 2: {a} {va:+.3f}, {b} {vb:+.3f}) "
-                     f"box x {x0}-{x1}, y {y0}-{y1}")
-    return "\n".join(lines)
-
-
-def _show(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(items), 2, figsize=(4.4, 2.2 * len(items)), squeeze=False)
+    fig = Figure(figsize=(4.4, 2.2 * len(items)))
+    FigureCanvasAgg(fig)  # no pyplot: the process's matplotlib backend is left alone
+    axes = fig.subplots(len(items), 2, squeeze=False)
     for row, (path, gray, x16, r) in zip(axes, items):
         if gray is not None:
             row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
@@ -197,96 +177,5 @@ def _show(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Pat
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    tmp = out.with_name(out.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
-
-
-def _run(args) -> int:
-    from lecun89.digits_in import read_digit
-
-    if args.show:
-        show = Path(args.show)
-        if show.suffix.lower() != ".png":
-            raise UserError(f"--show {args.show}: expected a .png file name", status=2)
-        if not show.parent.is_dir():
-            raise UserError(f"--show {args.show}: no folder {show.parent} to write it in", status=2)
-        if show.is_dir() or any(show.resolve() == Path(p).resolve() for p in args.images):
-            raise UserError(f"--show {args.show}: is one of the images to read (or a folder); "
-                            "name another file", status=2)
-    model = load_model(args.model)
-    failed = 0
-    shown = []
-    for path in args.images:
-        try:
-            if args.row:
-                digits, gray = read_row_file(path, deslant=args.deslant)
-            else:
-                x16, gray = read_digit(path, deslant=args.deslant)
-        except UserError as exc:
-            print(f"lecun89: error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        if args.row:
-            r = analyse_row(model, digits)
-            x16 = [d.x16 for d in digits]
-        else:
-            r = analyse(model, x16, maps=False)
-        if args.json:
-            print(json.dumps({"file": path, **r}), flush=True)
-        else:
-            print((_row_lines if args.row else _line)(path, r), flush=True)
-        shown.append((path, gray, x16, r))
-    if args.show and shown:
-        try:
-            _show(shown, Path(args.show))
-        except OSError as exc:
-            raise UserError(f"--show {args.show}: cannot write it: {exc.strerror or exc}") from None
-        if not args.json:
-            print(f"preprocessing shown in {args.show}")
-    if failed:
-        print(f"lecun89: {failed} of {len(args.images)} file(s) could not be read", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _list(args) -> int:
-    shipped = shipped_models()
-    if args.json:
-        print(json.dumps([load_model(n).describe() for n in shipped]))
-        return 0
-    for name in shipped:
-        d = load_model(name).describe()
-        held = d["heldout"]
-        strangers = (f"; other writers (MNIST test): clean {held['clean']:.2%}, photo {held['photo']:.2%}"
-                     if held else "")
-        default = " (default)" if name == DEFAULT_MODEL else ""
-        print(f"{name + default:<22} USPS test error {d['test_error']:.2%}, reject gap < {d['threshold']:.3f} "
-              f"({d['rejection_at_1pct']:.1%} of test digits) for 1% error{strangers}; {d['description']}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("predict", help="read digits from image files with a trained network",
-                       description="Read handwritten digits from images (PNG, JPEG, BMP, GIF; any size, "
-                                   "dark or light background) or 16x16 .npy arrays in [-1, 1]. Each image is "
-                                   "normalised as the paper's digits were (deslanted, bounding box fitted into "
-                                   "16x16, aspect kept, gray levels in [-1, 1]) and read by the network.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or 16x16 .npy arrays")
-    p.add_argument("--model", help=f"a shipped model ({', '.join(SHIPPED)}; default {DEFAULT_MODEL}) "
-                                   "or a model.npz / run directory")
-    p.add_argument("--json", action="store_true", help="one JSON object per image")
-    p.add_argument("--show", metavar="OUT.png", help="save each original beside its 16x16 input")
-    p.add_argument("--row", action="store_true",
-                   help="each image is a row of digits (a zip code): find them, read each left to right; "
-                        "the row is rejected when any digit is")
-    p.add_argument("--no-deslant", dest="deslant", action="store_false",
-                   help="do not shear the digit upright before fitting it to 16x16 (deslanting is on by "
-                        "default, as the USPS digits were prepared; a .npy is always used as is)")
-    p.set_defaults(func=_run)
-
-    m = sub.add_parser("models", help="list the shipped trained models",
-                       description="The trained networks shipped with lecun89 (used by predict and serve).")
-    m.add_argument("--json", action="store_true", help="one JSON list")
-    m.set_defaults(func=_list)
+    with replacing(out) as fh:
+        fig.savefig(fh, dpi=100, format="png")

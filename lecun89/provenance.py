@@ -6,7 +6,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from lecun89 import __version__
+from lecun89.version import __version__
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -1,6 +1,7 @@
 """A run directory, as ``lecun89 train`` writes it and everything else reads it:
 ``results.json``, ``config.toml``, ``metrics.jsonl``, ``outputs.npz``,
-``model.npz``, ``meta.json``; and finding the runs below a sweep's folder.
+``model.npz``, ``meta.json`` (and ``state.npz`` for resuming); and finding the
+runs below a sweep's folder. The file names are stated here only.
 
 Readers raise :class:`~lecun89.errors.UserError` (one line, naming the file)
 for a file that is there but unreadable.
@@ -15,6 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from lecun89.errors import UserError
+
+CONFIG = "config.toml"
+METRICS = "metrics.jsonl"
+RESULTS = "results.json"
+OUTPUTS = "outputs.npz"
+MODEL = "model.npz"
+STATE = "state.npz"
+META = "meta.json"
 
 # results.json keys every finished run has; metrics.jsonl's per-pass columns.
 RESULT_KEYS = ("config_name", "dataset", "passes", "train_error", "test_error", "train_misses", "test_misses",
@@ -58,6 +67,13 @@ def read_metrics(path: Path) -> list[dict]:
     return rows
 
 
+def read_config(path: Path):
+    """The :class:`~lecun89.config.Config` a run's config.toml holds (validated)."""
+    from lecun89.config import config_from_dict, read_toml
+
+    return config_from_dict(read_toml(path), str(path))
+
+
 def read_npz(path: Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -76,7 +92,7 @@ def read_run(run_dir) -> dict:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a directory (expected a run directory written by 'lecun89 train')")
-    results_path = run_dir / "results.json"
+    results_path = run_dir / RESULTS
     if not results_path.is_file():
         raise UserError(f"{results_path}: not found; {run_dir} is not a finished run directory "
                         f"(finish an interrupted run with 'lecun89 train --resume {run_dir}')")
@@ -91,7 +107,7 @@ def read_run(run_dir) -> dict:
            "outputs": None, "model": None, "meta": None}
     notes = run["notes"]
 
-    cfg_path = run_dir / "config.toml"
+    cfg_path = run_dir / CONFIG
     if cfg_path.is_file():
         try:
             run["config"] = tomllib.loads(read_text(cfg_path))
@@ -100,13 +116,13 @@ def read_run(run_dir) -> dict:
     else:
         notes.append("config.toml is missing: the data set is taken from results.json with its default subset.")
 
-    m_path = run_dir / "metrics.jsonl"
+    m_path = run_dir / METRICS
     if m_path.is_file():
         run["metrics"] = read_metrics(m_path)
     else:
         notes.append("metrics.jsonl is missing: no learning curves.")
 
-    o_path = run_dir / "outputs.npz"
+    o_path = run_dir / OUTPUTS
     if o_path.is_file():
         out = read_npz(o_path, ("test_outputs", "test_labels"))
         y, lab = out["test_outputs"], out["test_labels"]
@@ -120,13 +136,13 @@ def read_run(run_dir) -> dict:
         notes.append("outputs.npz is missing: no confusion matrix, rejection curve or misclassified digits; "
                      "the rejection figure is results.json's.")
 
-    model_path = run_dir / "model.npz"
+    model_path = run_dir / MODEL
     if model_path.is_file():
         run["model"] = read_npz(model_path)
     else:
         notes.append("model.npz is missing: no kernel images.")
 
-    meta_path = run_dir / "meta.json"
+    meta_path = run_dir / META
     if meta_path.is_file():
         run["meta"] = read_json(meta_path)
     else:

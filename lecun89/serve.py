@@ -180,6 +180,8 @@ class App:
     def testset(self, name) -> dict:
         import numpy as np
 
+        from lecun89.metrics import output_gap
+
         m = self.model(name)
         ds = self.dataset()
         with self._orders_lock:
@@ -187,8 +189,7 @@ class App:
                 with self.lock:
                     out = m.net.predict(ds.x_test)
                 pred = out.argmax(axis=1)
-                top = np.sort(out, axis=1)
-                gap = top[:, -1] - top[:, -2]
+                gap = output_gap(out)
                 rejected = gap < m.threshold if m.threshold is not None else np.zeros(len(out), bool)
                 y = np.asarray(ds.y_test)
                 wrong = np.flatnonzero(pred != y)
@@ -567,48 +568,3 @@ def make_server(app: App, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, ac
         if exc.errno == errno.EADDRNOTAVAIL:
             raise UserError(f"--host {host}: not an address of this machine", status=2) from None
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", status=2) from None
-
-
-def _port(text: str) -> int:
-    import argparse
-
-    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0..65535 (0: any free port), got {text!r}")
-    return int(text)
-
-
-def _run(args) -> int:
-    from lecun89.threads import one_thread
-
-    app = App(args.model, args.data_dir)
-    server = make_server(app, args.host, args.port, args.access_log)
-    note = "" if server.server_address[0] in ("127.0.0.1", "::1", "localhost") else \
-        "; reachable from other machines"
-    print(f"lecun89 serve: {server.url} (model {app.default}{note}; Ctrl-C stops)", flush=True)
-    try:
-        with one_thread():  # every request thread computes with one BLAS thread
-            server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        print("lecun89 serve: stopped", flush=True)
-    finally:
-        server.server_close()
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("serve", help="a local web page: draw a digit, watch every layer read it",
-                       description="Serve a web page (no internet needed) where you draw a digit with a mouse, "
-                                   "pen or finger and see what the network sees: the 16x16 input, the 12 H1 and "
-                                   "12 H2 feature maps, the 30 H3 units, the 10 outputs, the decision and its "
-                                   "rejection; a second tab walks through the USPS test set, mistakes first. "
-                                   "JSON API under /api/ (see lecun89/serve.py).")
-    p.add_argument("--port", type=_port, default=DEFAULT_PORT,
-                   help=f"TCP port (default {DEFAULT_PORT}; 0: any free port, the URL is printed)")
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
-    p.add_argument("--model", metavar="NAME|PATH", help="the page's default model: a shipped name (lecun1989, modern-usps) or a "
-                                   "model.npz / run directory (default lecun1989)")
-    p.add_argument("--data-dir", metavar="DIR", help="where the USPS files are, for the test-set tab "
-                                      "(default $LECUN89_DATA, else the user cache)")
-    p.add_argument("--access-log", action="store_true", help="print one line per request on stderr")
-    p.set_defaults(func=_run)

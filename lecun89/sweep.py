@@ -12,53 +12,30 @@ is resumed, so re-running an interrupted sweep finishes it.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import json
 import sys
 import time
 from pathlib import Path
 
+from lecun89 import rundir
 from lecun89.config import Config, config_hash
 from lecun89.errors import UserError
-from lecun89.report.sweep import check_sort
 from lecun89.study import PlannedRun, Study, find_study, plain_study, read_study
-
-
-def _parse_seeds(args) -> list[int] | None:
-    """--seeds / --seed-list, or None when neither is given."""
-    if args.seed_list:
-        try:
-            seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
-        except ValueError:
-            raise UserError(f"--seed-list {args.seed_list!r}: expected integers separated by commas, e.g. 1,2,3",
-                            status=2) from None
-        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-            raise UserError(f"--seed-list {args.seed_list!r}: expected distinct integers >= 0, e.g. 1,2,3",
-                            status=2)
-        return seeds
-    if args.seeds is None:
-        return None
-    if args.seeds < 1:
-        raise UserError(f"--seeds: must be >= 1, got {args.seeds}", status=2)
-    return list(range(args.seeds))
 
 
 def run_status(run_dir: Path, cfg: Config) -> str:
     """'done' (results for this exact config), 'partial' (resumable), 'new', or 'other'."""
-    results = run_dir / "results.json"
+    results = run_dir / rundir.RESULTS
     if results.is_file():
         try:
-            r = json.loads(results.read_text())
-        except (OSError, json.JSONDecodeError):
+            r = rundir.read_json(results)
+        except UserError:
             return "partial"
         if r.get("config_hash") == config_hash(cfg) and r.get("passes") == cfg.train.passes:
             return "done"
         return "other"
-    if (run_dir / "config.toml").is_file():
-        from lecun89.config import config_from_dict, read_toml
-
+    if (run_dir / rundir.CONFIG).is_file():
         try:
-            saved = config_from_dict(read_toml(run_dir / "config.toml"))
+            saved = rundir.read_config(run_dir / rundir.CONFIG)
         except UserError:
             return "other"
         return "partial" if config_hash(saved) == config_hash(cfg) else "other"
@@ -167,56 +144,3 @@ def load_study(specs: list[str], sets: list[str], seeds: list[int] | None) -> St
                             "a study runs alone (lecun89 sweep STUDY.toml)", status=2)
         return read_study(studies[0], sets, seeds)
     return plain_study(specs, seeds if seeds is not None else list(range(3)), sets)
-
-
-def _run(args) -> int:
-    if args.jobs < 1:
-        raise UserError(f"--jobs: must be >= 1, got {args.jobs}", status=2)
-    executor = args.executor or ("dask" if args.scheduler else "local")
-    if args.scheduler and executor != "dask":
-        raise UserError("--scheduler needs --executor dask", status=2)
-    if executor == "dask":
-        from lecun89.executors import require_distributed
-
-        require_distributed()
-    seeds = _parse_seeds(args)
-    study = load_study(args.configs, args.set, seeds)
-    sort = check_sort(args.sort, "--sort") or study.sort
-    if args.out:
-        out = Path(args.out)
-    elif study.out:
-        out = Path(study.out)
-    else:
-        out = Path("runs") / f"sweep-{_dt.datetime.now():%Y%m%d-%H%M%S}"
-    run_study(study, out, args.data_dir, args.jobs, report=not args.no_report,
-              progress=False if args.no_progress else None, executor=executor, scheduler=args.scheduler,
-              sort=sort)
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("sweep", help="run a study (configs x variants x seeds), locally or on a Dask cluster",
-                       description="Run every config with every seed, or every run of a study file (configs, "
-                                   "a grid of overrides, named variants, seeds), as its own run directory "
-                                   "under OUT, with a summary; re-running the same command resumes an "
-                                   "interrupted sweep. Runs execute as local processes or on Dask.")
-    p.add_argument("configs", nargs="+", metavar="CONFIG|STUDY",
-                   help="config files or names, or one study file (a bare name: a shipped study)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: the study's, else 3)")
-    g.add_argument("--seed-list", help="explicit seeds, e.g. 1,2,3")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a key in every run (repeatable; wins over the study file)")
-    p.add_argument("--out", help="sweep directory (default: the study's 'out', else runs/sweep-<timestamp>)")
-    p.add_argument("--executor", choices=("local", "dask"),
-                   help="local processes (default) or Dask (needs the dask extra)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="dask: an existing cluster's scheduler (default: a LocalCluster of --jobs workers)")
-    p.add_argument("--jobs", type=int, default=2,
-                   help="local processes, or a LocalCluster's worker processes (default 2)")
-    p.add_argument("--sort", metavar="COLUMN",
-                   help="order the summary by a column, e.g. test_error (--sort=-test_error: descending)")
-    p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-report", action="store_true", help="no per-run reports")
-    p.set_defaults(func=_run)

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lecun89 import __version__, metrics
+from lecun89 import metrics, rundir
+from lecun89.version import __version__
 from lecun89 import layers as L
-from lecun89.config import Config, config_hash, load_config, read_toml, config_from_dict, to_toml
+from lecun89.atomic import save_npz, write_text
+from lecun89.config import Config, config_hash, to_toml
 from lecun89.errors import UserError
 from lecun89.model import Network, build_model, save_checkpoint
 from lecun89.optim import lr_at, make_optimizer
@@ -176,19 +178,6 @@ class Trainer:
 
 # --- run directory -------------------------------------------------------------
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _save_npz(path: Path, arrays: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    tmp.replace(path)
-
-
 def _versions() -> dict:
     import sklearn
 
@@ -268,17 +257,16 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     if data is None:
         data = load_data(cfg, data_dir)  # fails before anything is written
     trainer = Trainer(cfg, data)
-    metrics_path = out_dir / "metrics.jsonl"
-    state_path = out_dir / "state.npz"
+    metrics_path = out_dir / rundir.METRICS
+    state_path = out_dir / rundir.STATE
     rows: list[dict] = []
     if resume:
-        if not (out_dir / "config.toml").exists():
+        if not (out_dir / rundir.CONFIG).exists():
             raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
         if state_path.exists():
-            with np.load(state_path, allow_pickle=False) as z:
-                trainer.load_state({k: z[k] for k in z.files})
+            trainer.load_state(rundir.read_npz(state_path))
         if metrics_path.exists():
-            rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+            rows = rundir.read_metrics(metrics_path)
         rows = rows[:trainer.passes_done]
         say(f"resuming {out_dir} after pass {trainer.passes_done} of {cfg.train.passes}")
     else:
@@ -286,11 +274,11 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             raise UserError(f"--out {out_dir}: directory exists and is not empty; "
                             f"choose another --out or continue it with --resume {out_dir}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out_dir / "config.toml", to_toml(cfg))
-    meta_path = out_dir / "meta.json"
-    meta = json.loads(meta_path.read_text()) if resume and meta_path.exists() else {
+        write_text(out_dir / rundir.CONFIG, to_toml(cfg))
+    meta_path = out_dir / rundir.META
+    meta = rundir.read_json(meta_path) if resume and meta_path.exists() else {
         "start": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
-    _write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+    write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
     if progress is None:
         progress = sys.stderr.isatty() and not quiet
@@ -321,8 +309,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
                    "seconds": seconds}
             rows.append(row)
             # Checkpoint the pass: model, then resume state, then the metrics row.
-            save_checkpoint(trainer.net, out_dir / "model.npz")
-            _save_npz(state_path, trainer.state())
+            save_checkpoint(trainer.net, out_dir / rundir.MODEL)
+            save_npz(state_path, trainer.state())
             with open(metrics_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
@@ -332,7 +320,7 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
     results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
     results.update(extra or {})
-    _save_npz(out_dir / "outputs.npz", {"train_outputs": tr["outputs"], "train_labels": data.y_train,
+    save_npz(out_dir / rundir.OUTPUTS, {"train_outputs": tr["outputs"], "train_labels": data.y_train,
                                         "test_outputs": te["outputs"], "test_labels": data.y_test})
     meta.update({
         "versions": _versions(), "git_commit": source()["git_commit"], "install": source()["install"],
@@ -342,8 +330,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
         "engine": trainer.engine.info() if trainer.engine is not None else {"name": "numpy"},
         "end": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })
-    _write_atomic(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    _write_atomic(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    write_text(out_dir / rundir.RESULTS, json.dumps(results, indent=2) + "\n")
     say(format_results(results))
     return results
 
@@ -355,49 +343,3 @@ def format_results(r: dict) -> str:
             f"test error {r['test_error']:.2%} ({r['test_misses']} of {r['test_size']:,}), "
             f"{mse}"
             f"rejection for 1% test error {r['rejection_at_1pct']:.1%}, {r['seconds']:.1f}s training")
-
-
-# --- CLI -------------------------------------------------------------------------
-
-def _run(args) -> int:
-    if args.resume:
-        if args.config or args.set or args.seed is not None:
-            raise UserError("--resume DIR continues a run with its saved config; "
-                            "give no CONFIG, --set or --seed with it", status=2)
-        out_dir = Path(args.resume)
-        if not (out_dir / "config.toml").is_file():
-            raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory", status=2)
-        raw = read_toml(out_dir / "config.toml")
-        cfg = config_from_dict(raw, str(out_dir / "config.toml"))
-    else:
-        cfg = load_config(args.config, args.set, seed=args.seed)
-        out_dir = Path(args.out) if args.out else default_out_dir(cfg)
-    run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume), progress=None if not args.no_progress else False)
-    if not args.no_report:
-        _report(out_dir, args.data_dir)
-    return 0
-
-
-def _report(run_dir: Path, data_dir) -> None:
-    try:
-        from lecun89.report import report_run
-    except ImportError:
-        return
-    path = report_run(run_dir, data_dir=data_dir)
-    print(f"report: {path}")
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a network from a config (default: the quick offline run)",
-                       description="Train the network a config describes and write a run directory "
-                                   "(config, per-pass metrics, results, checkpoint, report).")
-    p.add_argument("config", nargs="?", help="config file (default: configs/quick.toml, embedded digits)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config key, e.g. --set train.passes=5 (repeatable)")
-    p.add_argument("--seed", type=int, help="random seed (overrides the config's)")
-    p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
-    p.add_argument("--out", help="run directory (default: runs/<config-name>/<timestamp>)")
-    p.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
-    p.set_defaults(func=_run)

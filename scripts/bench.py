@@ -702,7 +702,7 @@ def run_bench(args) -> dict:
         if torch is not None:
             configs = [TORCH_CONFIGS[c] | {"name": c, "dtype": getattr(torch, TORCH_CONFIGS[c]["dtype_name"])}
                        for c in args.torch_configs]
-            targets_np = L.MSELoss.targets(ds.y_train)
+            targets_np = L.MSELoss().targets(ds.y_train)
             # Initial outputs agree?
             init_diff = {}
             for c in configs:

@@ -1,10 +1,13 @@
 """Command-line entry point: ``lecun89 <command> ...``.
 
-Each command lives in the module that owns its job; that module exposes
+Each command is a thin module of this package named as the user types it
+(``lecun89.cli.train`` runs ``lecun89 train``); it exposes
 ``add_parser(subparsers)``, which registers the command and sets ``func`` to a
 callable taking the parsed ``argparse.Namespace`` and returning an exit status.
-Modules keep heavy imports (matplotlib, torch) inside functions so that the CLI
-starts fast.
+The work itself lives in the module that owns it (``lecun89.train``,
+``lecun89.data``, ...), imported inside ``func`` so that building the parser
+stays cheap. Flags several commands share are declared once, in
+:mod:`lecun89.cli.args`.
 """
 
 from __future__ import annotations
@@ -16,18 +19,9 @@ import sys
 from lecun89.errors import UserError
 
 # (module, one of its commands) in the order `lecun89 --help` lists them.
-COMMAND_MODULES = (
-    "lecun89.train",
-    "lecun89.sweep",
-    "lecun89.evaluate",
-    "lecun89.cli.report",
-    "lecun89.summary",
-    "lecun89.gradcheck",
-    "lecun89.data",
-    "lecun89.shipped",
-    "lecun89.predict",
-    "lecun89.serve",
-)
+COMMAND_MODULES = tuple(f"lecun89.cli.{name}" for name in (
+    "train", "sweep", "eval", "report", "summary", "gradcheck", "data", "configs", "predict", "models", "serve",
+))
 
 
 class _VersionAction(argparse.Action):
@@ -51,13 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="version, and the git commit of a checkout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command still being built
-            if exc.name != name:
-                raise
-            continue
-        module.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 

@@ -1,8 +1,8 @@
 """Arguments that several commands take, each declared once.
 
 Every command module builds its parser from these so that a flag means the
-same thing, with the same help, wherever it appears. Nothing here imports more
-than the standard library: building the whole parser stays cheap.
+same thing, with the same help, wherever it appears. Nothing here imports
+numerical code at import time: building the whole parser stays cheap.
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ def add_config(p: argparse.ArgumentParser) -> None:
     """The optional CONFIG positional: a file or a shipped name."""
     p.add_argument("config", nargs="?",
                    help="config file or shipped name (default: configs/quick.toml, the embedded digits)")
+
+
+def add_model(p: argparse.ArgumentParser) -> None:
+    """``--model NAME|PATH``: a shipped model or a run's checkpoint (predict, serve)."""
+    from lecun89.predict import DEFAULT_MODEL, SHIPPED
+
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help=f"a shipped model ({', '.join(SHIPPED)}; default {DEFAULT_MODEL}) "
+                        "or a model.npz / run directory")
 
 
 def add_no_progress(p: argparse.ArgumentParser) -> None:

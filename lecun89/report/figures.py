@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lecun89.atomic import replacing
 from lecun89.errors import UserError
 from lecun89.metrics import TARGET_ERROR
 from lecun89.report.format import pct, sci
@@ -43,7 +44,8 @@ def save_png(fig, path: Path) -> None:
 
     FigureCanvasAgg(fig)
     try:
-        fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
+        with replacing(path) as fh:
+            fig.savefig(fh, format="png", dpi=DPI, metadata=PNG_METADATA)
     except OSError as exc:
         raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lecun89 import atomic
 from lecun89.errors import UserError
 
 
@@ -75,6 +76,23 @@ def one_line(text: str) -> str:
 
 def write_text(path: Path, text: str) -> None:
     try:
-        path.write_text(text, encoding="utf-8")
+        atomic.write_text(path, text)
     except OSError as exc:
         raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def architecture_table(rows: list[dict]) -> list[str]:
+    """The paper's architecture table in Markdown: each layer's maps, units,
+    connections and free parameters (``Network.summary_rows()``), and the totals."""
+    lines = ["| layer | maps x size | units | connections | free parameters |", "|---|---|---:|---:|---:|"]
+    for r in rows:
+        conns = f"{r['connections']:,}" if r.get("connections") else ""
+        params = f"{r['params']:,}" if r.get("params") else ""
+        lines.append(f"| {r.get('layer', '')} | {r.get('shape', '')} | {r.get('units', 0):,} | {conns} | {params} |")
+    tot = architecture_totals(rows)
+    lines.append(f"| **total** | | **{tot['units']:,}** | **{tot['connections']:,}** | **{tot['params']:,}** |")
+    return lines
+
+
+def architecture_totals(rows: list[dict]) -> dict[str, int]:
+    return {k: sum(int(r.get(k) or 0) for r in rows) for k in ("units", "connections", "params")}

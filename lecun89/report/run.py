@@ -24,15 +24,17 @@ is written by :mod:`lecun89.report.sweep`; ``lecun89 report SWEEP_DIR`` writes b
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from lecun89 import __version__, metrics
+from lecun89 import metrics
+from lecun89.version import __version__
 from lecun89.metrics import TARGET_ERROR
 from lecun89.errors import UserError
 from lecun89.report.figures import fig_confusion, fig_curves, fig_kernels, fig_misclassified, fig_rejection
-from lecun89.report.format import count, dump_json, error_cell, finite, jsonable, one_line, pct, points, sci, write_text
+from lecun89.report.format import architecture_table, architecture_totals, count, dump_json, error_cell, finite, jsonable, one_line, pct, points, sci, write_text
 from lecun89.report.references import references_for
 from lecun89.rundir import METRIC_KEYS, read_run
 
@@ -147,13 +149,8 @@ def _verdict(results: dict, rej: float, refs: list[dict]) -> str:
 
 
 def _arch_lines(arch: list[dict], refs: list[dict]) -> list[str]:
-    lines = ["| layer | maps x size | units | connections | free parameters |", "|---|---|---:|---:|---:|"]
-    for r in arch:
-        conns = f"{r['connections']:,}" if r.get("connections") else ""
-        params = f"{r['params']:,}" if r.get("params") else ""
-        lines.append(f"| {r.get('layer', '')} | {r.get('shape', '')} | {r.get('units', 0):,} | {conns} | {params} |")
-    tot = {k: sum(int(r.get(k) or 0) for r in arch) for k in ("units", "connections", "params")}
-    lines.append(f"| **total** | | **{tot['units']:,}** | **{tot['connections']:,}** | **{tot['params']:,}** |")
+    lines = architecture_table(arch)
+    tot = architecture_totals(arch)
     for ref in refs[:1]:
         figs = ref["figures"]
         have = [(k, w) for k, w in (("units", "units"), ("connections", "connections"), ("params", "free parameters"))
@@ -219,6 +216,26 @@ def _provenance_lines(p: dict) -> list[str]:
     return lines
 
 
+@dataclass
+class Page:
+    """What the sections of one run's report share: the run as read, where the
+    figures go, the references, the figures written so far and the notes."""
+    run: dict
+    out: Path
+    refs: list[dict]
+    who: str
+    notes: list[str]
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> dict:
+        return self.run["results"]
+
+    @property
+    def config(self) -> dict | None:
+        return self.run["config"]
+
+
 def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
     """Write report.md, report.json and the report-*.png figures of a run; returns report.md's path.
     ``data``: the run's data set, already loaded (else it is loaded from ``data_dir`` for the digit grid)."""
@@ -229,7 +246,7 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{out}: cannot create the report directory: {exc.strerror or exc}") from None
-    results, config, notes = run["results"], run["config"], list(run["notes"])
+    results, config = run["results"], run["config"]
     arch_name = ((config or {}).get("model") or {}).get("arch")
     if arch_name is None:
         arch_name = "fc" if any(r.get("layer") == "H1" and "x" not in str(r.get("shape", ""))
@@ -237,13 +254,32 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
     refs = references_for(results["config_name"], arch_name)
     name, seed = results["config_name"], results.get("seed")
     who = f"{name}, seed {seed}" if seed is not None else name
-    written: list[str] = []
-    md: list[str] = []
+    page = Page(run, out, refs, who, list(run["notes"]))
     rep: dict = {"report_version": __version__, "run": {"config_name": name, "seed": seed,
                  "dataset": results.get("dataset"), "arch": arch_name, "passes": results.get("passes")}}
 
-    # headline numbers (results.json; the rejection figure recomputed from outputs.npz)
-    outputs = run["outputs"]
+    rej, rejection = _rejection(page)
+    md = _headline_section(page, rej, rep)
+    md += _architecture_section(page, rep)
+    md += _curves_section(page, rep)
+    md += _confusion_and_rejection_section(page, rej, rejection, rep)
+    md += _misclassified_section(page, data_dir, data, rep)
+    md += _kernels_section(page, rep)
+    md += _provenance_section(page, rep)
+
+    # remove stale figures of a previous report that this one does not draw
+    for fname in OWN_FILES:
+        if fname.endswith(".png") and fname not in page.written:
+            (out / fname).unlink(missing_ok=True)
+    write_text(out / REPORT_JSON, dump_json(rep))
+    md_path = out / REPORT_MD
+    write_text(md_path, "\n".join(md).rstrip("\n") + "\n")
+    return md_path
+
+
+def _rejection(page: Page) -> tuple[float | None, dict]:
+    """The rejection for 1% error: recomputed from outputs.npz when it is there, else results.json's."""
+    results, outputs, notes = page.results, page.run["outputs"], page.notes
     rej_results = finite(results.get("rejection_at_1pct"))
     rejection: dict = {"target_error": TARGET_ERROR, "results_json": rej_results}
     if outputs is not None:
@@ -264,6 +300,12 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
         rej = rej_results
         rejection.update({"rejected_fraction": rej, "error_at_threshold": None, "source": "results.json",
                           "curve": None})
+    return rej, rejection
+
+
+def _headline_section(page: Page, rej: float | None, rep: dict) -> list[str]:
+    """The title, the config, the verdict against the references and the headline table."""
+    results, refs = page.results, page.refs
     headline = {k: jsonable(results.get(k)) for k in HEADLINE_KEYS}
     headline["rejection_at_1pct"] = rej
     verdict = _verdict(results, rej if rej is not None else float("nan"), refs)
@@ -272,9 +314,8 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
                                 "dataset": r.get("dataset"), "figures": r["figures"],
                                 "test_error_band": r.get("test_error_band"), "band_source": r.get("band_source")}
                                for r in refs]})
-
-    md += [f"# Run report: {who}", "", _config_line(config, results), "", f"**{verdict}**", "",
-           "## Headline figures", ""]
+    md = [f"# Run report: {page.who}", "", _config_line(page.config, results), "", f"**{verdict}**", "",
+          "## Headline figures", ""]
     md += _headline_table(results, rej, refs)
     md += ["", "Sources:"]
     for r in refs:
@@ -285,26 +326,31 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
     md += ["- This run: results.json (errors, misses, MSE); the rejection figure is recomputed from outputs.npz "
            "(rejecting the digits with the smallest gap between the two most active outputs, thresholds set "
            "on the test set, as the paper did).", ""]
+    return md
 
-    # architecture
+
+def _architecture_section(page: Page, rep: dict) -> list[str]:
+    results = page.results
     arch = results.get("architecture") or []
     rep["architecture"] = {"layers": arch, "totals": {k: results.get(k) for k in ("units", "connections", "params")}}
-    md += ["## Architecture", ""]
-    md += _arch_lines(arch, refs) if arch else ["results.json has no architecture table."]
+    md = ["## Architecture", ""]
+    md += _arch_lines(arch, page.refs) if arch else ["results.json has no architecture table."]
     md.append("")
+    return md
 
-    # learning curves
-    md += ["## Learning curves", ""]
-    rows = run["metrics"]
-    loss_kind = ((config or {}).get("train") or {}).get("loss", "mse")
+
+def _curves_section(page: Page, rep: dict) -> list[str]:
+    md = ["## Learning curves", ""]
+    rows = page.run["metrics"]
+    loss_kind = ((page.config or {}).get("train") or {}).get("loss", "mse")
     loss_name = {"mse": "MSE", "ce": "cross-entropy"}.get(loss_kind, loss_kind)
     if rows:
         curves = {"pass": [int(r["pass"]) for r in rows]}
         for k in METRIC_KEYS:
             curves[k] = [finite(r.get(k)) for r in rows]
         rep["curves"] = curves
-        fig_curves(out / FIG_CURVES, curves, refs, loss_name, f"{who}: learning curves")
-        written.append(FIG_CURVES)
+        fig_curves(page.out / FIG_CURVES, curves, page.refs, loss_name, f"{page.who}: learning curves")
+        page.written.append(FIG_CURVES)
         last = rows[-1]
         md += [f"![Learning curves: error and loss per pass]({FIG_CURVES})", "",
                f"After pass {last['pass']}: train error {pct(finite(last.get('train_error')))}, test error "
@@ -313,8 +359,12 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
     else:
         rep["curves"] = None
         md += ["No per-pass metrics (metrics.jsonl missing or empty).", ""]
+    return md
 
-    # confusion matrix and rejection
+
+def _confusion_and_rejection_section(page: Page, rej: float | None, rejection: dict, rep: dict) -> list[str]:
+    outputs, out, refs = page.run["outputs"], page.out, page.refs
+    md: list[str] = []
     if outputs is not None:
         y, lab = outputs["test_outputs"], outputs["test_labels"]
         n_cls = y.shape[1]
@@ -322,7 +372,7 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
         errs = int(cm.sum() - np.trace(cm))
         rep["confusion_matrix"] = {"rows": "true digit", "columns": "predicted digit", "counts": cm}
         fig_confusion(out / FIG_CONFUSION, cm, f"Test set: {errs:,} of {int(cm.sum()):,} digits misclassified")
-        written.append(FIG_CONFUSION)
+        page.written.append(FIG_CONFUSION)
         md += ["## Confusion matrix (test set)", "", f"![Confusion matrix]({FIG_CONFUSION})", "",
                "Rows: true digit; columns: predicted digit (most active output).", "",
                "| true \\ predicted | " + " | ".join(str(q) for q in range(n_cls)) + " | errors |",
@@ -341,7 +391,7 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
         fig_rejection(out / FIG_REJECTION, rejection["curve"]["rejected_fraction"],
                       rejection["curve"]["error_among_accepted"], rej, rejection["error_at_threshold"], refs,
                       rej_title)
-        written.append(FIG_REJECTION)
+        page.written.append(FIG_REJECTION)
         ref_rej = [f"{pct(r['figures']['rejection_at_1pct'], 1)} in {r['short']}" for r in refs
                    if "rejection_at_1pct" in r["figures"]]
         md += ["## Rejection", "", f"![Rejection curve]({FIG_REJECTION})", ""]
@@ -358,9 +408,12 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
                f"outputs.npz is missing: no confusion matrix or rejection curve; results.json gives "
                f"{pct(rej, 1)} rejected for 1% error.", ""]
     rep["rejection"] = rejection
+    return md
 
-    # misclassified digits
-    md += ["## Misclassified test digits", ""]
+
+def _misclassified_section(page: Page, data_dir, data, rep: dict) -> list[str]:
+    outputs = page.run["outputs"]
+    md = ["## Misclassified test digits", ""]
     grid = {"shown": False, "note": None, "digits": None}
     if outputs is not None:
         y, lab = outputs["test_outputs"], outputs["test_labels"]
@@ -372,16 +425,16 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
         if len(wrong) == 0:
             grid["note"] = "No test digit is misclassified."
         else:
-            x, note = _load_test_images(results, config, lab, data_dir, data)
+            x, note = _load_test_images(page.results, page.config, lab, data_dir, data)
             if x is None:
                 grid["note"] = note
             else:
                 shown = wrong[:MAX_GRID]
                 more = f" (the first {len(shown)} of {len(wrong)})" if len(shown) < len(wrong) else ""
-                fig_misclassified(out / FIG_MISSES, x[shown], lab[shown], pred[shown], gap[shown],
+                fig_misclassified(page.out / FIG_MISSES, x[shown], lab[shown], pred[shown], gap[shown],
                                   f"Misclassified test digits{more}: true→predicted, "
                                   "gap between the two most active outputs")
-                written.append(FIG_MISSES)
+                page.written.append(FIG_MISSES)
                 grid["shown"] = True
                 grid["shown_count"] = int(len(shown))
                 md += [f"![Misclassified test digits]({FIG_MISSES})", "",
@@ -393,10 +446,13 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
     if grid["note"]:
         md += [grid["note"], ""]
     rep["misclassified"] = grid
+    return md
 
-    # kernels
-    md += ["## Learned kernels", ""]
-    model = run["model"]
+
+def _kernels_section(page: Page, rep: dict) -> list[str]:
+    md = ["## Learned kernels", ""]
+    model = page.run["model"]
+    arch = page.results.get("architecture") or []
     kernels: dict = {"layers": [], "note": None}
     if model is not None:
         conv = _conv_layers(model, arch)
@@ -419,8 +475,8 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
                          f"each titled with the {prev} map it reads")
                 desc = (f"{layer}'s kernels, one row per {layer} map, one column per {prev} map it reads "
                         f"(titled with that {prev} map's index{' from the connection table' if table is not None else ''}).")
-            fig_kernels(out / fname, w, layer, prev, table, title)
-            written.append(fname)
+            fig_kernels(page.out / fname, w, layer, prev, table, title)
+            page.written.append(fname)
             kernels["layers"].append({"layer": layer, "shape": list(w.shape), "figure": fname,
                                       "abs_max": float(np.abs(w).max()),
                                       "table": table if table is not None else None})
@@ -432,21 +488,16 @@ def report_run(run_dir, out_dir=None, data_dir=None, data=None) -> Path:
     if kernels["note"]:
         md += [kernels["note"], ""]
     rep["kernels"] = kernels
+    return md
 
-    # provenance and notes
-    prov = _provenance(results, run["meta"])
+
+def _provenance_section(page: Page, rep: dict) -> list[str]:
+    """Provenance, the notes gathered by every section, and the list of figures."""
+    prov = _provenance(page.results, page.run["meta"])
     rep["provenance"] = prov
-    md += ["## Provenance", ""] + _provenance_lines(prov) + [""]
-    rep["notes"] = notes
-    if notes:
-        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    rep["figures"] = written
-
-    # remove stale figures of a previous report that this one does not draw
-    for fname in OWN_FILES:
-        if fname.endswith(".png") and fname not in written:
-            (out / fname).unlink(missing_ok=True)
-    write_text(out / REPORT_JSON, dump_json(rep))
-    md_path = out / REPORT_MD
-    write_text(md_path, "\n".join(md).rstrip("\n") + "\n")
-    return md_path
+    md = ["## Provenance", ""] + _provenance_lines(prov) + [""]
+    rep["notes"] = page.notes
+    if page.notes:
+        md += ["## Notes", ""] + [f"- {n}" for n in page.notes] + [""]
+    rep["figures"] = page.written
+    return md

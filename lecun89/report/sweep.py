@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lecun89 import __version__
+from lecun89.version import __version__
 from lecun89.errors import UserError
 from lecun89.report.figures import fig_sweep
 from lecun89.report.format import dump_json, finite, pct, write_text

@@ -1,12 +1,11 @@
-"""``lecun89 configs``: the shipped configs and studies, listed or printed to copy and edit."""
+"""``lecun89 configs [list|show NAME]``: the shipped configs and studies, listed or printed to copy and edit."""
 
 from __future__ import annotations
 
-from lecun89.config import describe_config, shipped_configs
-from lecun89.errors import UserError
 
-
-def _run(args) -> int:
+def run(args) -> int:
+    from lecun89.config import describe_config, shipped_configs
+    from lecun89.errors import UserError
     from lecun89.study import resolve_named, shipped_studies
 
     if args.action == "show":
@@ -35,4 +34,4 @@ def add_parser(sub) -> None:
                                    "to copy and edit.")
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     p.add_argument("name", nargs="?", help="config or study name for 'show', e.g. lecun1989")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=run)
