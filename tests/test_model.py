@@ -16,8 +16,7 @@ from lecun89.cli import main
 from lecun89.config import BLOCK_TABLE, config_from_dict, load_config, to_dict
 from lecun89.errors import UserError
 from lecun89.model import Network, build_model, load_checkpoint, save_checkpoint
-
-from conftest import REPO
+from lecun89.testing import REPO
 
 TOL = G.TOLERANCE
 
