@@ -7,7 +7,8 @@ the canvas wide on white (the page sends its 280x280 pad at 140x140), and, for
 comparison, the same at 280x280. Prints the median and 95th percentile of the
 round trip (request sent -> whole JSON answer read and parsed) and of the
 server's own time (its Server-Timing header); also the ``x16`` and test-set
-routes. Stops the server by its process id.
+routes. Stops the server by its process id. (Starting and stopping it, and the
+drawings, are lecun89.testing's, shared with the tests.)
 
     python scripts/bench_serve.py [-n 200] [--model lecun1989]
 """
@@ -17,42 +18,20 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import io
 import json
 import re
 import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
-# A few digits as polylines in the unit square (x right, y down).
-STROKES = {
-    "1": [[(0.52, 0.15), (0.50, 0.85)]],
-    "7": [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
-    "4": [[(0.60, 0.85), (0.60, 0.15), (0.22, 0.62), (0.80, 0.62)]],
-    "0": [[(0.5 + 0.22 * np.cos(t), 0.5 + 0.33 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 25)]],
-    "2": [[(0.27, 0.30), (0.40, 0.17), (0.60, 0.17), (0.70, 0.30), (0.66, 0.45), (0.28, 0.83), (0.75, 0.83)]],
-    "3": [[(0.5 + 0.2 * np.cos(a), 0.32 + 0.15 * np.sin(a)) for a in np.linspace(-0.8 * np.pi, 0.5 * np.pi, 20)],
-          [(0.5 + 0.22 * np.cos(a), 0.65 + 0.17 * np.sin(a)) for a in np.linspace(-0.5 * np.pi, 0.8 * np.pi, 20)]],
-}
-
-
-def canvas_png(strokes, size: int = 280, width: float = 0.09) -> bytes:
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGBA", (size, size), (255, 255, 255, 255))
-    d = ImageDraw.Draw(img)
-    w = round(width * size)
-    for line in strokes:
-        pts = [(x * size, y * size) for x, y in line]
-        d.line(pts, fill=(0, 0, 0, 255), width=w, joint="curve")
-        for x, y in pts:
-            d.ellipse([x - w / 2, y - w / 2, x + w / 2, y + w / 2], fill=(0, 0, 0, 255))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from lecun89.testing import STROKES, canvas_png, start_server, stop_server  # noqa: E402
 
 
 def timed(conn, method: str, path: str, body: bytes | None) -> tuple[float, float, dict]:
@@ -80,18 +59,17 @@ def main() -> int:
     ap.add_argument("--data-dir", help="USPS files for the test-set route (default: $LECUN89_DATA)")
     args = ap.parse_args()
 
-    cmd = [sys.executable, "-m", "lecun89", "serve", "--port", "0", "--model", args.model]
-    if args.data_dir:
-        cmd += ["--data-dir", args.data_dir]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    extra = ["--data-dir", args.data_dir] if args.data_dir else []
     try:
-        m = re.search(r"http://([0-9.]+):(\d+)/", proc.stdout.readline())
-        if not m:
-            raise SystemExit("the server did not start")
-        conn = http.client.HTTPConnection(m.group(1), int(m.group(2)), timeout=30)
+        proc, url, err = start_server("--model", args.model, *extra)
+    except AssertionError as exc:
+        raise SystemExit(f"the server did not start: {exc}") from None
+    try:
+        u = urlsplit(url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         print(f"lecun89 serve, model {args.model}, {args.n} requests per route, one kept-alive connection")
         for px in (140, 280):
-            pngs = [canvas_png(s, size=px) for s in STROKES.values()]
+            pngs = [canvas_png(d, size=px) for d in STROKES]
             bodies = [json.dumps({"png": "data:image/png;base64," + base64.b64encode(p).decode()}).encode()
                       for p in pngs]
             for b in bodies:  # warm up (the first requests import PIL, scipy.ndimage)
@@ -123,8 +101,8 @@ def main() -> int:
             print(f"GET /api/testset/<i>: skipped ({t['error'][:80]}...)")
         conn.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_server(proc)
+        err.close()
     return 0
 
 

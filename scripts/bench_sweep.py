@@ -34,8 +34,6 @@ import argparse
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,65 +42,22 @@ from pathlib import Path
 
 import numpy as np
 
-STUDY = """# The sweep benchmark's study: the quick config, two variants x {seeds} seeds.
-configs = ["quick"]
-seeds = {seeds}
-[set]
-train.passes = {passes}
-[variants.fixed]
-[variants.shuffled]
-train.order = "shuffle"
-"""
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from lecun89.testing import DaskCluster, quick_study  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask(what: str) -> list[str]:
-    exe = Path(sys.executable).parent / "dask"
-    return [str(exe), what] if exe.is_file() else [sys.executable, "-m", f"distributed.cli.dask_{what}"]
-
-
-def start_cluster(base: Path, jobs: int) -> tuple[str, list[subprocess.Popen]]:
-    from distributed import Client
-
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    procs = []
-
-    def start(cmd, log, env=None):
-        with open(base / log, "wb") as fh:
-            procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                          env=env))
-
-    start(_dask("scheduler") + ["--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-          "scheduler.log")
-    for i in range(jobs):
-        start(_dask("worker") + [address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
-              f"worker-{i}.log", env=dict(os.environ, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False"))
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with Client(address, timeout="5s") as client:
-                client.wait_for_workers(jobs, timeout=120)
-            return address, procs
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in reversed(procs):
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=20)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+def start_cluster(base: Path, jobs: int) -> DaskCluster:
+    """A scheduler and ``jobs`` single-threaded workers (with nannies, Dask's
+    profiler off); lecun89.testing's, shared with the tests."""
+    cluster = DaskCluster(base, jobs, worker_env={"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"},
+                          timeout=120)
+    try:
+        return cluster.start()
+    except BaseException:
+        cluster.stop(grace=20)
+        raise
 
 
 def sweep(study: Path, out: Path, args: list[str]) -> tuple[float, str]:
@@ -158,12 +113,13 @@ def main() -> int:
     base = Path(args.out or tempfile.mkdtemp(prefix="bench-sweep-"))
     base.mkdir(parents=True, exist_ok=True)
     study = base / "study.toml"
-    study.write_text(STUDY.format(seeds=args.seeds, passes=args.passes))
+    study.write_text(quick_study(seeds=args.seeds, passes=args.passes))
     n = 2 * args.seeds
     print(f"bench_sweep: {n} runs of quick, {args.passes} passes each, {args.jobs} processes/workers, in {base}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     t0 = time.perf_counter()
-    address, procs = start_cluster(base, args.jobs)
+    cluster = start_cluster(base, args.jobs)
+    address = cluster.address
     print(f"  a dask scheduler and {args.jobs} workers on {address}, started in {time.perf_counter() - t0:.1f} s "
           "(not counted)", flush=True)
     ways = {"local (process pool)": ["--executor", "local", "--jobs", str(args.jobs)],
@@ -184,7 +140,7 @@ def main() -> int:
                 print(f"  round {r + 1}: {name}: {wall:.1f} s (load average {os.getloadavg()[0]:.2f})", flush=True)
         rate = scheduler_throughput(address, args.noop)
     finally:
-        stop(procs)
+        cluster.stop(grace=20)
     wall_local = results["local (process pool)"][0]
     local_out = results["local (process pool)"][1]
     per_run = [json.loads((d / "meta.json").read_text()) for d in runs_of(local_out).values()]

@@ -15,7 +15,8 @@ OUT, resumable: re-running the command finishes an interrupted study). Then:
     python scripts/fidelity.py [--data-dir DIR] [--out runs/fidelity] [--jobs 2] [--only GROUP]
 
 140 runs, about 100 minutes on this project's 2-core machine. Writes OUT/fidelity.md and
-OUT/fidelity.json.
+OUT/fidelity.json, and the sweep's OUT/summary.md and OUT/summary.json over every
+variant's runs.
 """
 
 from __future__ import annotations
@@ -98,17 +99,34 @@ def variant_config(name: str, overrides: list[str]):
     return dataclasses.replace(load_config(BASE, overrides), name=name)
 
 
-def run(args) -> list:
-    from lecun89.sweep import run_sweep
+def plan(only=None):
+    """The variants (those of the groups ``only`` names, else all) as one study:
+    a run per variant and seed, in OUT/<variant>/seed-<seed>/ (the variant is
+    the run's config name)."""
+    from lecun89.study import PlannedRun, Study
 
-    done = []
-    for group, name, _, overrides, seed_list in VARIANTS:
-        if args.only and group not in args.only:
-            continue
+    chosen = [v for v in VARIANTS if not only or v[0] in only]
+    runs = []
+    for _, name, _, overrides, seed_list in chosen:
         cfg = variant_config(name, overrides)
-        run_sweep([cfg], seed_list, args.out, args.data_dir, args.jobs, report=False, progress=False)
-        done.append(name)
-    return done
+        runs += [PlannedRun(dataclasses.replace(cfg, seed=s), f"{name}/seed-{s}") for s in seed_list]
+    return Study("fidelity", runs, len(chosen), len(chosen))
+
+
+def run(args) -> list:
+    """Train what is not done yet, all variants as one sweep, and write
+    OUT/summary.md (and .json) over every variant's finished runs."""
+    from lecun89.errors import UserError
+    from lecun89.sweep import run_study, write_summary
+
+    study = plan(args.only)
+    if not study.runs:
+        groups = ", ".join(dict.fromkeys(v[0] for v in VARIANTS))
+        raise UserError(f"--only {' '.join(args.only)}: no such group; one of {groups}", status=2)
+    run_study(study, args.out, args.data_dir, args.jobs, report=False, progress=False)
+    if args.only:  # the summary covers the other groups' runs already in OUT too
+        write_summary(args.out, [d for _, name, *_ in VARIANTS for d in _run_dirs(args.out, name)])
+    return list(dict.fromkeys(r.config.name for r in study.runs))
 
 
 # --- analysis -----------------------------------------------------------------
@@ -121,13 +139,14 @@ def _stat(values):
             "min": float(a.min()), "max": float(a.max())}
 
 
+def _run_dirs(out: Path, name: str) -> list[Path]:
+    """A variant's finished runs in OUT, by seed."""
+    return [d for d in sorted((out / name).glob("seed-*"), key=lambda p: int(p.name[5:]))
+            if (d / "results.json").is_file()]
+
+
 def _results(out: Path, name: str) -> list[dict]:
-    rows = []
-    for d in sorted((out / name).glob("seed-*"), key=lambda p: int(p.name[5:])):
-        f = d / "results.json"
-        if f.is_file():
-            rows.append(json.loads(f.read_text()))
-    return rows
+    return [json.loads((d / "results.json").read_text()) for d in _run_dirs(out, name)]
 
 
 def shear(x: np.ndarray, s: float) -> np.ndarray:

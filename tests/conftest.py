@@ -1,8 +1,10 @@
 """Shared pytest fixtures.
 
-``data_dir``: where the data sets live. ``$LECUN89_DATA`` if set, else
-``<repo>/../shared/data`` (the layout of the project's workspace). Tests that
-need a data file skip, with the path in the reason, when it is absent.
+``data_dir``: where the data sets live (lecun89.testing.resolve_data_dir):
+``$LECUN89_DATA`` if set, else ``<repo>/../shared/data`` (the layout of the
+project's workspace). Tests that need a data file skip, with the path in the
+reason, when it is absent. What tests import (helpers, the repository root) is
+in lecun89.testing: tests do not import conftest.
 """
 
 from __future__ import annotations
@@ -13,18 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from lecun89.testing import resolve_data_dir
 
 # The suite checks each engine where it names it: a machine-wide engine choice
 # (README, Speed) would change what the other tests run. Subprocesses inherit this.
 os.environ.pop("LECUN89_ENGINE", None)
-
-
-def resolve_data_dir() -> Path:
-    env = os.environ.get("LECUN89_DATA")
-    if env:
-        return Path(env).expanduser()
-    return REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

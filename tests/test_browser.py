@@ -16,8 +16,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import resolve_data_dir
-from test_serve import STROKES, post, request, start_server, stop_server
+
+from lecun89.testing import STROKES, post, request, resolve_data_dir, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 CHROMIUM = Path("/usr/bin/chromium")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,95 +20,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lecun89.testing import DaskCluster, quick_study, stop_process
+
 pytest.importorskip("distributed", reason="Dask's distributed is not installed (pip install -e '.[dask]')")
 
 PASSES = 3  # long enough that a worker killed after a run's first pass kills it mid-run
-STUDY = f"""# Two variants x two seeds of the quick config.
-configs = ["quick"]
-seeds = 2
-[set]
-train.passes = {PASSES}
-[variants.fixed]
-[variants.shuffled]
-train.order = "shuffle"
-"""
+STUDY = quick_study(seeds=2, passes=PASSES)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask_command(what: str) -> list[str]:
-    exe = Path(sys.executable).parent / "dask"
-    if exe.is_file():
-        return [str(exe), what]
-    return [sys.executable, "-m", f"distributed.cli.dask_{what}"]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Kill a process the test started, and its process group, by id."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        pass
-
-
-class Cluster:
-    def __init__(self, base: Path):
-        self.base = base
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
-        self.procs: list[subprocess.Popen] = []
-        self.workers: list[tuple[subprocess.Popen, Path]] = []
-
-    def _start(self, cmd: list[str], log: Path, env=None) -> subprocess.Popen:
-        with open(log, "wb") as fh:
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def start(self) -> None:
-        from distributed import Client
-
-        port = self.address.rsplit(":", 1)[1]
-        self._start(_dask_command("scheduler") + ["--host", "127.0.0.1", "--port", port, "--no-dashboard"],
-                    self.base / "scheduler.log")
-        for i in range(2):
-            tmp = self.base / f"worker-{i}"
-            tmp.mkdir()
-            # Each worker's temporary folder (where its runs train) is its own, so the test sees its progress.
-            env = dict(os.environ, TMPDIR=str(tmp))
-            proc = self._start(_dask_command("worker") + [self.address, "--nthreads", "1", "--no-nanny",
-                                                          "--host", "127.0.0.1", "--no-dashboard",
-                                                          "--name", f"worker-{i}"],
-                               self.base / f"worker-{i}.log", env=env)
-            self.workers.append((proc, tmp))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(self.address, timeout="5s") as client:
-                    client.wait_for_workers(2, timeout=60)
-                return
-            except OSError:
-                if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
-                    raise RuntimeError("the test cluster did not start:\n" + "\n".join(
-                        p.read_text(errors="replace")[-2000:] for p in self.base.glob("*.log")))
-                time.sleep(0.5)
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            _stop(proc)
+def two_workers(base: Path) -> DaskCluster:
+    """Two workers without a nanny (a killed worker stays dead), each training in a TMPDIR of its own
+    (so the test sees its progress)."""
+    return DaskCluster(base, 2, nanny=False, own_tmpdir=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("dask-cluster"))
+    c = two_workers(tmp_path_factory.mktemp("dask-cluster"))
     try:
         c.start()
         yield c
@@ -231,7 +158,7 @@ def test_study_on_a_local_dask_cluster_matches_the_local_executor(study, local_r
 @pytest.fixture
 def own_cluster(tmp_path):
     """A cluster of this test's own: killing one of its workers leaves the shared one whole."""
-    c = Cluster(tmp_path)
+    c = two_workers(tmp_path)
     try:
         c.start()
         yield c
@@ -268,7 +195,7 @@ def test_a_worker_killed_mid_run_does_not_change_the_study(own_cluster, study, l
         assert 1 <= rows < PASSES and not (run_dir / "results.json").exists()
         assert sweep.wait(timeout=300) == 0, (study / "killed.log").read_text()
     finally:
-        _stop(sweep)
+        stop_process(sweep)
     text = (study / "killed.log").read_text()
     assert text.count("test error") == 4, text
     _assert_same_runs(local_runs, out)

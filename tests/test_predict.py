@@ -9,40 +9,19 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from lecun89 import metrics
 from lecun89.cli import main
 from lecun89.config import config_hash, load_config
 from lecun89.digits_in import MAX_PIXELS, digit_from_ink, fit_16, gray_levels, ink_map, read_digit
 from lecun89.predict import DEFAULT_MODEL, SHIPPED, analyse, load_model, models_dir, shipped_models
+from lecun89.testing import draw_plain as draw  # the plain 1, 7, 0 drawings
 
 
 @pytest.fixture(scope="module")
 def paper_model():
     return load_model("lecun1989")
-
-
-def draw(digit: int, size: int, width: int, dark_on_light: bool = True, alpha: bool = False) -> Image.Image:
-    """A plain 1, 7 or 0 drawn with lines, about 70% of a size x size picture high."""
-    bg, fg = (255, 0) if dark_on_light else (0, 255)
-    img = Image.new("L", (size, size), bg)
-    d = ImageDraw.Draw(img)
-    top, bottom, c = 0.15 * size, 0.85 * size, size / 2
-    if digit == 1:
-        d.line([(c + 0.04 * size, top), (c - 0.04 * size, bottom)], fill=fg, width=width)
-    elif digit == 7:
-        d.line([(c - 0.24 * size, top), (c + 0.24 * size, top), (c - 0.06 * size, bottom)], fill=fg, width=width,
-               joint="curve")
-    elif digit == 0:
-        d.ellipse([c - 0.24 * size, top, c + 0.24 * size, bottom], outline=fg, width=width)
-    if not alpha:
-        return img
-    ink = 255 - np.asarray(img) if dark_on_light else np.asarray(img)
-    rgba = np.zeros((size, size, 4), np.uint8)
-    rgba[..., :3] = 0 if dark_on_light else 255
-    rgba[..., 3] = ink  # strokes opaque on a transparent sheet, like a drawing canvas
-    return Image.fromarray(rgba, "RGBA")
 
 
 # --- shipped models --------------------------------------------------------------------

@@ -9,13 +9,13 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from test_predict import draw  # the plain 1, 7, 0 drawings
 
 from lecun89 import digits_in, heldout
 from lecun89.cli import main
 from lecun89.digits_in import ink_map, read_digit, slant, upright
 from lecun89.predict import analyse, load_model
 from lecun89.rows import find_digits, read_row
+from lecun89.testing import draw_plain as draw  # the plain 1, 7, 0 drawings
 
 
 @pytest.fixture(scope="module")

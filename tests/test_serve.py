@@ -11,102 +11,17 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from conftest import resolve_data_dir
 
+from lecun89.testing import (STROKES, canvas_png, data_url, post, request, resolve_data_dir, start_server,
+                             stop_server)
 from lecun89.threads import one_thread
 
-# --- helpers (test_browser.py uses start_server and stop_server too) ----------------
-
-# A few digits as polylines in the unit square (x right, y down), as a person draws them.
-STROKES = {
-    "1": [[(0.52, 0.15), (0.50, 0.85)]],
-    "7": [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
-    "4": [[(0.60, 0.85), (0.60, 0.15), (0.22, 0.62), (0.80, 0.62)]],
-    "0": [[(0.5 + 0.22 * np.cos(t), 0.5 + 0.33 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 25)]],
-    "2": [[(0.27, 0.30), (0.40, 0.17), (0.60, 0.17), (0.70, 0.30), (0.66, 0.45), (0.28, 0.83), (0.75, 0.83)]],
-    "3": [[(0.5 + 0.2 * np.cos(a), 0.32 + 0.15 * np.sin(a)) for a in np.linspace(-0.8 * np.pi, 0.5 * np.pi, 20)],
-          [(0.5 + 0.22 * np.cos(a), 0.65 + 0.17 * np.sin(a)) for a in np.linspace(-0.5 * np.pi, 0.8 * np.pi, 20)]],
-}
-
-
-def canvas_png(digit: str, size: int = 280, width: float = 0.09, offset=(0.0, 0.0)) -> bytes:
-    """A drawing as the page's canvas sends it: black strokes, round ends, on white."""
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGBA", (size, size), (255, 255, 255, 255))
-    d = ImageDraw.Draw(img)
-    w = max(1, round(width * size))
-    for line in STROKES[digit]:
-        pts = [((x + offset[0]) * size, (y + offset[1]) * size) for x, y in line]
-        d.line(pts, fill=(0, 0, 0, 255), width=w, joint="curve")
-        for x, y in pts:
-            d.ellipse([x - w / 2, y - w / 2, x + w / 2, y + w / 2], fill=(0, 0, 0, 255))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
-def start_server(*args: str, timeout: float = 60.0):
-    """Start ``lecun89 serve --port 0 ARGS`` -> (process, URL it printed, stderr file)."""
-    import tempfile
-
-    err = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([sys.executable, "-m", "lecun89", "serve", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=err, text=True)
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    m = re.search(r"http://127\.0\.0\.1:\d+/", line[0]) if line else None
-    if not m:
-        stop_server(proc)
-        err.seek(0)
-        raise AssertionError(f"server did not print its URL: {line!r}; stderr: {err.read()[-2000:]}")
-    return proc, m.group(0), err
-
-
-def stop_server(proc) -> None:
-    """Stop the server by its process id (SIGTERM, then SIGKILL)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    if proc.stdout:
-        proc.stdout.close()
-
-
-def request(url: str, method: str, path: str, body=None, headers: dict | None = None):
-    """-> (status, headers, parsed JSON or raw bytes)."""
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    try:
-        if body is not None and not isinstance(body, bytes):
-            body = json.dumps(body).encode()
-        conn.request(method, path, body=body, headers=headers or {})
-        res = conn.getresponse()
-        data = res.read()
-        if res.getheader("Content-Type", "").startswith("application/json"):
-            data = json.loads(data)
-        return res.status, res, data
-    finally:
-        conn.close()
-
-
-def post(url: str, obj):
-    return request(url, "POST", "/api/predict", obj)
+# --- helpers (the drawings, starting and stopping servers: lecun89.testing) ------------
 
 
 def raw_exchange(url: str, data: bytes) -> tuple[int, dict]:

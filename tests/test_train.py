@@ -2,6 +2,7 @@
 resume, eval and sweep."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -234,12 +235,20 @@ def test_sweep_runs_seeds_in_parallel_and_resumes(tmp_path, capsys):
     results = [json.loads((p / "results.json").read_text()) for p in runs]
     assert [r["seed"] for r in results] == [0, 1, 2]
     assert (out / "summary.md").is_file() and (out / "summary.json").is_file()
-    summary = json.loads((out / "summary.json").read_text())
-    text = json.dumps(summary)
-    assert "quick" in text
-    errs = np.array([r["test_error"] for r in results])
-    assert f"{errs.mean():.4f}"[:5] in text or any(
-        abs(v - errs.mean()) < 1e-12 for v in _numbers(summary))
+    # The summary's mean and sample std over the three runs, computed here from their results.json:
+    # summary.json's numbers, and summary.md's as printed (percent, two decimals).
+    (group,) = json.loads((out / "summary.json").read_text())["configs"]
+    assert (group["config_name"], group["n"], group["seeds"]) == ("quick", 3, [0, 1, 2])
+    row = _summary_row(out / "summary.md", "quick")
+    assert row["n"] == "3"
+    for key, column in (("test_error", "test error"), ("train_error", "train error")):
+        v = np.array([r[key] for r in results])
+        mean, std = v.mean(), v.std(ddof=1)
+        assert group[key]["mean"] == pytest.approx(mean, rel=1e-12) and group[key]["values"] == v.tolist()
+        assert group[key]["std"] == pytest.approx(std, rel=1e-12)
+        printed = re.fullmatch(r"(\d+\.\d\d) ± (\d+\.\d\d)%", row[column])
+        assert printed, row[column]
+        assert printed.groups() == (f"{100 * mean:.2f}", f"{100 * std:.2f}"), (column, v)
     before = {p: (p / "results.json").stat().st_mtime_ns for p in runs}
     capsys.readouterr()
     assert main(args) == 0
@@ -247,12 +256,15 @@ def test_sweep_runs_seeds_in_parallel_and_resumes(tmp_path, capsys):
     assert before == {p: (p / "results.json").stat().st_mtime_ns for p in runs}
 
 
-def _numbers(obj):
-    if isinstance(obj, dict):
-        for v in obj.values():
-            yield from _numbers(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _numbers(v)
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield float(obj)
+def _summary_row(md_path, config: str) -> dict:
+    """summary.md's first table (mean ± std per config): column header -> cell of ``config``'s row."""
+    lines = md_path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| config |"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append([c.strip() for c in line.strip().strip("|").split("|")])
+    header, rows = table[0], table[2:]
+    (row,) = [r for r in rows if r[0] == config]
+    return dict(zip(header, row))
