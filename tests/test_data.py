@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from lecun89 import data as D
+from lecun89.data import _base as data_base
 from lecun89.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     monkeypatch.setattr(urllib.request, "urlretrieve", refuse)
-    monkeypatch.setattr(D, "_download", refuse)
+    monkeypatch.setattr(data_base, "download", refuse)
     return calls
 
 
@@ -452,7 +453,7 @@ def test_corrupted_cache_is_rebuilt(own_cache, monkeypatch, damage):
 
 def test_cache_key_depends_on_preprocess_version(own_cache, monkeypatch):
     D.load_dataset("digits")
-    monkeypatch.setattr(D, "PREPROCESS_VERSION", "test-version")
+    monkeypatch.setattr(data_base, "PREPROCESS_VERSION", "test-version")
     D.load_dataset("digits")
     assert len(list(own_cache.glob("digits-*.npz"))) == 2
 

@@ -41,26 +41,45 @@ one-line message naming the file, what was expected and how to fix it.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import io
-import json
 import math
 import os
 import sys
-import tempfile
-import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from lecun89.data._base import (  # noqa: F401 (public here too)
+    CACHE_DISABLED,
+    ENV_CACHE,
+    ENV_DATA,
+    IMAGE_SHAPE,
+    PREPROCESS_VERSION,
+    SUBSETS,
+    Dataset,
+    SourceFile,
+    arrays_checksum,
+    cache_key,
+    cache_path,
+    cache_read,
+    cache_write,
+    class_counts,
+    data_dir_origin,
+    fetch_sources,
+    make_dataset,
+    read_gzip,
+    resolve_cache_dir,
+    resolve_data_dir,
+    sha256_file,
+    source_folder,
+    validate_arrays,
+    verify_source,
+    verify_sources,
+)
 from lecun89.errors import UserError
 from lecun89.resample import bilinear_matrix, resize_bilinear  # noqa: F401 (public here too)
-
-# Bump when any preprocessing changes: it is part of every cache key.
-PREPROCESS_VERSION = "lecun89-data-1"
 
 DATASETS: dict[str, str] = {
     "usps": "USPS zip-code digits (ZIP data, ESL), 16x16, 7,291/2,007: the paper's data",
@@ -69,23 +88,9 @@ DATASETS: dict[str, str] = {
     "usps-mnist": "USPS's 7,291 training digits and 58,000 of MNIST's as lecun89 predict reads them "
                   "(deslanted, box fitted to 16x16); USPS's 2,007 test digits",
 }
-SUBSETS = ("paper", "full")
-IMAGE_SHAPE = (1, 16, 16)
-ENV_DATA = "LECUN89_DATA"
-ENV_CACHE = "LECUN89_CACHE"
-CACHE_DISABLED = ("0", "off", "none", "no", "false")
 
 # ---------------------------------------------------------------------------
 # pinned facts (from the data README: checksums, sizes, counts)
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    rel: str            # path relative to the data dir, "/"-separated
-    size: int           # bytes
-    sha256: str
-    md5: str            # what torchvision checks
-    urls: tuple[str, ...]
 
 
 _ESL = "https://hastie.su.domains/ElemStatLearn/datasets/"
@@ -158,133 +163,6 @@ DIGITS_TEST_SIZE = 0.25
 DIGITS_SPLIT_SEED = 0
 
 # ---------------------------------------------------------------------------
-# the data set
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Images ``(N, 1, 16, 16)`` float64 in [-1, 1] (background -1), labels int64.
-
-    The arrays are C-contiguous and read-only (copy before changing them in
-    place); ``meta["checksum"]`` is the sha256 of their bytes.
-    """
-
-    name: str
-    x_train: np.ndarray = field(repr=False)
-    y_train: np.ndarray = field(repr=False)
-    x_test: np.ndarray = field(repr=False)
-    y_test: np.ndarray = field(repr=False)
-    meta: dict = field(repr=False)
-
-    def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
-                f"checksum={self.meta.get('checksum', '')[:12]})")
-
-
-def arrays_checksum(x_train, y_train, x_test, y_test) -> str:
-    """sha256 hex of the four arrays' bytes (float64 / int64, C order), in that order."""
-    h = hashlib.sha256()
-    for a, dt in ((x_train, np.float64), (y_train, np.int64), (x_test, np.float64), (y_test, np.int64)):
-        h.update(np.ascontiguousarray(a, dtype=dt).tobytes())
-    return h.hexdigest()
-
-
-# ---------------------------------------------------------------------------
-# directories
-
-
-def _xdg_cache_home() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        return Path(xdg)
-    return Path.home() / ".cache"
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    """The data directory: ``data_dir`` if given, else ``$LECUN89_DATA``, else
-    ``$XDG_CACHE_HOME/lecun89/data`` (``~/.cache/lecun89/data``). Creates nothing."""
-    if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser()
-    env = os.environ.get(ENV_DATA, "")
-    if env:
-        return Path(env).expanduser()
-    return _xdg_cache_home() / "lecun89" / "data"
-
-
-def _data_dir_origin(data_dir) -> str:
-    if data_dir is not None and str(data_dir) != "":
-        return "--data-dir"
-    if os.environ.get(ENV_DATA, ""):
-        return ENV_DATA
-    return "default"
-
-
-def resolve_cache_dir() -> Path | None:
-    """Where preprocessed arrays are cached: ``$LECUN89_CACHE`` if set, else
-    ``$XDG_CACHE_HOME/lecun89/arrays``. ``LECUN89_CACHE=off`` disables the cache."""
-    env = os.environ.get(ENV_CACHE, "")
-    if env:
-        if env.strip().lower() in CACHE_DISABLED:
-            return None
-        return Path(env).expanduser()
-    return _xdg_cache_home() / "lecun89" / "arrays"
-
-
-# ---------------------------------------------------------------------------
-# checking source files
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _missing_message(name: str, path: Path, root: Path, data_dir_arg) -> str:
-    folder = Path(SOURCES[name][next(iter(SOURCES[name]))].rel).parent.as_posix()
-    return (f"{name}: missing {path} (expected in <data-dir>/{folder}/, data dir {root} "
-            f"[{_data_dir_origin(data_dir_arg)}]; get it with 'lecun89 data fetch {name}' "
-            f"(or --download / download=True), copy the files there by hand, "
-            f"or pass --data-dir DIR / set {ENV_DATA} to a folder that holds {folder}/)")
-
-
-def _verify_source(name: str, spec: SourceFile, root: Path, data_dir_arg=None) -> Path:
-    """Check that ``root/spec.rel`` exists and matches its pinned size and sha256."""
-    path = root / spec.rel
-    if not path.is_file():
-        raise UserError(_missing_message(name, path, root, data_dir_arg))
-    fix = (f"delete it and run 'lecun89 data fetch {name}', or copy a good copy "
-           f"(sha256 {spec.sha256[:16]}...)")
-    try:
-        size = path.stat().st_size
-        if size != spec.size:
-            raise UserError(f"{name}: {path} has {size} bytes, expected {spec.size} "
-                            f"(truncated or a different file); {fix}")
-        digest = sha256_file(path)
-    except OSError as exc:
-        raise UserError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
-    if digest != spec.sha256:
-        raise UserError(f"{name}: {path} is corrupted or a different version: sha256 {digest}, "
-                        f"expected {spec.sha256}; {fix}")
-    return path
-
-
-def _read_gzip(path: Path, what: str) -> bytes:
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except gzip.BadGzipFile as exc:
-        raise UserError(f"{path}: not a gzip file ({exc}); expected the gzip-compressed {what}") from None
-    except EOFError:
-        raise UserError(f"{path}: truncated gzip file (ends before its end-of-stream marker); "
-                        f"expected the complete gzip-compressed {what}") from None
-    except (zlib.error, OSError) as exc:
-        raise UserError(f"{path}: corrupted gzip data ({exc}); expected the gzip-compressed {what}") from None
-
-
-# ---------------------------------------------------------------------------
 # parsers (format checks; used after the checksum check, testable on their own)
 
 ZIP_FIELDS = 257
@@ -294,7 +172,7 @@ def parse_zip_file(path: str | os.PathLike, expected_rows: int | None = None) ->
     """Parse a ZIP-code data file (gzip text: label then 256 values in [-1, 1]
     per line). Returns ``(x (N, 1, 16, 16) float64, y (N,) int64)``."""
     path = Path(path)
-    raw = _read_gzip(path, "ZIP text (label + 256 values per line)")
+    raw = read_gzip(path, "ZIP text (label + 256 values per line)")
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -347,7 +225,7 @@ def read_idx(path: str | os.PathLike, kind: str, expected_count: int | None = No
     if kind not in ("images", "labels"):
         raise ValueError(kind)
     magic_expected, header = (2051, 16) if kind == "images" else (2049, 8)
-    raw = _read_gzip(path, f"MNIST IDX {kind} file")
+    raw = read_gzip(path, f"MNIST IDX {kind} file")
     if len(raw) < header:
         raise UserError(f"{path}: {len(raw)} bytes after gunzip, shorter than the {header}-byte IDX header")
     dims = np.frombuffer(raw, dtype=">u4", count=header // 4)
@@ -392,7 +270,7 @@ def mnist_raw(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, ..
     pinned size and sha256 first. Used where digits are drawn afresh from the
     originals (the held-out-writers benchmark), not through the 16x16 cache."""
     root = resolve_data_dir(data_dir)
-    paths = {role: _verify_source("mnist16", spec, root, data_dir) for role, spec in SOURCES["mnist16"].items()}
+    paths = verify_sources("mnist16", SOURCES["mnist16"], root, data_dir)
     return (read_idx(paths["train_images"], "images", 60000),
             read_idx(paths["train_labels"], "labels", 60000).astype(np.int64),
             read_idx(paths["test_images"], "images", 10000),
@@ -494,82 +372,7 @@ def _build_digits():
 
 
 # ---------------------------------------------------------------------------
-# cache
-
-_CACHE_KEYS = {"x_train", "y_train", "x_test", "y_test", "meta", "cache_key"}
-
-
-def _cache_key(name: str, subset: str, subset_seed: int | None, sources: dict[str, str]) -> str:
-    blob = json.dumps({"dataset": name, "subset": subset, "subset_seed": subset_seed,
-                       "sources": sources, "version": PREPROCESS_VERSION}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _cache_path(cache_dir: Path, name: str, subset: str, subset_seed: int | None, key: str) -> Path:
-    seed = f"-seed{subset_seed}" if subset_seed is not None else ""
-    return cache_dir / f"{name}-{subset}{seed}-{key[:20]}.npz"
-
-
-def _validate_arrays(name: str, subset: str, arrays) -> None:
-    """Raise ValueError unless the arrays have the Dataset contract's types,
-    shapes and the expected totals."""
-    x_train, y_train, x_test, y_test = arrays
-    n_train, n_test = TOTALS[(name, subset)]
-    for x, y, n in ((x_train, y_train, n_train), (x_test, y_test, n_test)):
-        if x.dtype != np.float64 or x.shape != (n, *IMAGE_SHAPE) or not x.flags.c_contiguous:
-            raise ValueError(f"images {x.dtype} {x.shape}")
-        if y.dtype != np.int64 or y.shape != (n,):
-            raise ValueError(f"labels {y.dtype} {y.shape}")
-
-
-def _cache_read(path: Path, key: str, name: str, subset: str) -> Dataset | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if set(z.files) != _CACHE_KEYS or str(z["cache_key"][()]) != key:
-                return None
-            arrays = tuple(np.ascontiguousarray(z[k]) for k in ("x_train", "y_train", "x_test", "y_test"))
-            meta = json.loads(str(z["meta"][()]))
-        _validate_arrays(name, subset, arrays)
-        if not isinstance(meta, dict) or meta.get("name") != name:
-            return None
-        if arrays_checksum(*arrays) != meta.get("checksum"):
-            return None
-    except Exception:  # unreadable, truncated, wrong keys: a cache miss
-        return None
-    return _make_dataset(name, arrays, meta)
-
-
-def _cache_write(path: Path, key: str, ds: Dataset) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test,
-                     meta=np.array(json.dumps(ds.meta, sort_keys=True)), cache_key=np.array(key))
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
-        pass  # caching is an optimisation: an unwritable cache dir is skipped
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-# ---------------------------------------------------------------------------
 # loading
-
-
-def _make_dataset(name: str, arrays, meta: dict) -> Dataset:
-    frozen = []
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        a.setflags(write=False)
-        frozen.append(a)
-    return Dataset(name, *frozen, meta=meta)
 
 
 def _check_name(name: str) -> None:
@@ -592,10 +395,6 @@ def _check_options(name: str, subset: str, subset_seed) -> tuple[str, int | None
     return "paper", int(subset_seed)
 
 
-def _counts(y: np.ndarray) -> list[int]:
-    return np.bincount(y, minlength=10)[:10].tolist()
-
-
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, subset: str = "paper",
                  subset_seed: int = 0, download: bool = False, cache: bool = True) -> Dataset:
     """Load a data set by name (see :data:`DATASETS`).
@@ -616,24 +415,24 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, subset
         sources_for_key = {"sklearn.datasets.load_digits": f"scikit-learn {sklearn_version}"}
         paths: dict[str, Path] = {}
     else:
-        paths = {role: _verify_source(name, spec, root, data_dir) for role, spec in SOURCES[name].items()}
+        paths = verify_sources(name, SOURCES[name], root, data_dir)
         sources_for_key = {spec.rel: spec.sha256 for spec in SOURCES[name].values()}
         if name == "usps-mnist":
             from lecun89.digits_in import READER_VERSION
 
             sources_for_key["lecun89.digits_in"] = READER_VERSION
 
-    key = _cache_key(name, eff_subset, seed, sources_for_key)
+    key = cache_key(name, eff_subset, seed, sources_for_key)
     cache_dir = resolve_cache_dir() if cache else None
-    cpath = _cache_path(cache_dir, name, eff_subset, seed, key) if cache_dir is not None else None
+    cpath = cache_path(cache_dir, name, eff_subset, seed, key) if cache_dir is not None else None
     if cpath is not None and cpath.is_file():
-        ds = _cache_read(cpath, key, name, eff_subset)
+        ds = cache_read(cpath, key, name, TOTALS[(name, eff_subset)])
         if ds is not None:
             return _with_requested_subset(ds, subset)
 
     ds = _build(name, eff_subset, seed, paths)
     if cpath is not None:
-        _cache_write(cpath, key, ds)
+        cache_write(cpath, key, ds)
     return _with_requested_subset(ds, subset)
 
 
@@ -671,60 +470,23 @@ def _build(name: str, subset: str, seed: int | None, paths: dict[str, Path]) -> 
         meta["sklearn_version"] = _sklearn_version()
     meta.update(extra)
     try:
-        _validate_arrays(name, subset, arrays)
+        validate_arrays(arrays, TOTALS[(name, subset)])
     except ValueError as exc:
         raise UserError(f"{name}: unexpected arrays after reading the sources ({exc})") from None
     pinned = CLASS_COUNTS.get((name, subset))
     if pinned is not None and name != "digits":
         for split, y in (("train", arrays[1]), ("test", arrays[3])):
-            if tuple(_counts(y)) != pinned[split]:
-                raise UserError(f"{name}: {split} per-class counts {_counts(y)}, expected {list(pinned[split])}")
-    meta["counts"] = {"train": _counts(arrays[1]), "test": _counts(arrays[3])}
+            if tuple(class_counts(y)) != pinned[split]:
+                raise UserError(f"{name}: {split} per-class counts {class_counts(y)}, expected {list(pinned[split])}")
+    meta["counts"] = {"train": class_counts(arrays[1]), "test": class_counts(arrays[3])}
     meta["n_train"], meta["n_test"] = int(len(arrays[1])), int(len(arrays[3]))
     meta["preprocess_version"] = PREPROCESS_VERSION
     meta["checksum"] = arrays_checksum(*arrays)
-    return _make_dataset(name, arrays, meta)
+    return make_dataset(name, arrays, meta)
 
 
 # ---------------------------------------------------------------------------
 # downloading (explicit only)
-
-
-def _download(urls: tuple[str, ...], dest: Path, spec: SourceFile) -> None:
-    """Download ``spec`` into ``dest`` with a well-kept library's downloader and
-    the pinned checksum: scikit-learn's ``fetch_file`` (sha256; scikit-learn >=
-    1.6), else torchvision's ``download_url`` (md5, then our sha256)."""
-    try:
-        from sklearn.datasets import fetch_file  # type: ignore[attr-defined]
-    except ImportError:
-        fetch_file = None
-    download_url = None
-    if fetch_file is None:
-        try:
-            from torchvision.datasets.utils import download_url  # type: ignore[no-redef]
-        except ImportError:
-            raise UserError(f"cannot download {dest.name}: needs scikit-learn >= 1.6 or torchvision; "
-                            f"pip install 'lecun89[torch]' (or upgrade scikit-learn), or place the file "
-                            f"at {dest} by hand (from {urls[0]})") from None
-    errors = []
-    for url in urls:
-        try:
-            if fetch_file is not None:
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fetch_file(url, folder=dest.parent, local_filename=dest.name, sha256=spec.sha256,
-                               n_retries=1, delay=1)
-            else:
-                download_url(url, str(dest.parent), filename=dest.name, md5=spec.md5)
-            if dest.is_file() and sha256_file(dest) == spec.sha256:
-                return
-            errors.append(f"{url}: checksum mismatch")
-        except Exception as exc:  # network errors, HTTP errors, checksum errors
-            errors.append(f"{url}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
-    raise UserError(f"could not download {dest.name} ({'; '.join(errors)}); check the network, "
-                    f"or copy the file to {dest} by hand")
 
 
 def fetch(name: str, data_dir: str | os.PathLike | None = None, *,
@@ -732,34 +494,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *,
     """Download the source files of ``name`` into the data dir (skipping files
     already there with the right checksum). Returns their paths."""
     _check_name(name)
-    root = resolve_data_dir(data_dir)
-    if not SOURCES[name]:
-        log(f"{name}: embedded in scikit-learn, nothing to fetch")
-        return []
-    done = []
-    for spec in SOURCES[name].values():
-        dest = root / spec.rel
-        if dest.is_file():
-            try:
-                _verify_source(name, spec, root, data_dir)
-                log(f"{name}: {dest} already present (sha256 ok)")
-                done.append(dest)
-                continue
-            except UserError:
-                log(f"{name}: {dest} is bad, downloading it again")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{name}: cannot create {dest.parent} ({exc.strerror or exc}); "
-                            f"pass --data-dir DIR (or set {ENV_DATA}) to a writable folder") from None
-        if not os.access(dest.parent, os.W_OK):
-            raise UserError(f"{name}: {dest.parent} is not writable; pass --data-dir DIR "
-                            f"(or set {ENV_DATA}) to a writable folder")
-        log(f"{name}: downloading {spec.urls[0]} -> {dest}")
-        _download(spec.urls, dest, spec)
-        _verify_source(name, spec, root, data_dir)
-        done.append(dest)
-    return done
+    return fetch_sources(name, SOURCES[name], data_dir, log=log)
 
 
 # ---------------------------------------------------------------------------
@@ -772,14 +507,14 @@ def source_status(name: str, data_dir=None) -> tuple[str, str]:
     if not SOURCES[name]:
         return "builtin", "scikit-learn load_digits() (no files)"
     root = resolve_data_dir(data_dir)
-    folder = root / Path(next(iter(SOURCES[name].values())).rel).parent
+    folder = root / source_folder(SOURCES[name])
     missing = [s for s in SOURCES[name].values() if not (root / s.rel).is_file()]
     if missing:
         n = len(SOURCES[name])
         return "missing", f"{folder} ({len(missing)} of {n} files missing)"
     for spec in SOURCES[name].values():
         try:
-            _verify_source(name, spec, root, data_dir)
+            verify_source(name, spec, root, data_dir, folder=source_folder(SOURCES[name]))
         except UserError:
             return "bad", f"{folder} ({Path(spec.rel).name} fails its sha256)"
     return "ok", str(folder)
@@ -813,10 +548,11 @@ def check_dataset(name: str, data_dir=None, *, subset: str = "paper", subset_see
     eff_subset, seed = _check_options(name, subset, subset_seed)
     root = resolve_data_dir(data_dir)
     if SOURCES[name]:
-        print(f"{name}: data dir {root} [{_data_dir_origin(data_dir)}]", file=out)
+        print(f"{name}: data dir {root} [{data_dir_origin(data_dir)}]", file=out)
         rows = [["file", "bytes", "sha256", "status"]]
-        for spec in SOURCES[name].values():
-            path = _verify_source(name, spec, root, data_dir)
+        paths = verify_sources(name, SOURCES[name], root, data_dir)
+        for role, spec in SOURCES[name].items():
+            path = paths[role]
             rows.append([spec.rel, str(path.stat().st_size), spec.sha256[:16] + "...", "ok"])
         print(_table(rows, left=(0, 2, 3)), file=out)
     ds = load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed, cache=False)
@@ -837,7 +573,7 @@ def check_dataset(name: str, data_dir=None, *, subset: str = "paper", subset_see
         # the subset's source files are the full MNIST: check its per-class table too
         full = {}
         for split, role, n in (("train", "train_labels", 60000), ("test", "test_labels", 10000)):
-            full[split] = _counts(read_idx(root / SOURCES[name][role].rel, "labels", n).astype(np.int64))
+            full[split] = class_counts(read_idx(root / SOURCES[name][role].rel, "labels", n).astype(np.int64))
         print("mnist16 (full source files): per-class counts", file=out)
         print(_count_table(full, CLASS_COUNTS[("mnist16", "full")]), file=out)
         for split in ("train", "test"):
@@ -914,7 +650,7 @@ def _non_negative(text: str) -> int:
 
 def _cmd_list(args) -> int:
     root = resolve_data_dir(args.data_dir)
-    print(f"data dir: {root} [{_data_dir_origin(args.data_dir)}]")
+    print(f"data dir: {root} [{data_dir_origin(args.data_dir)}]")
     rows = [["dataset", "status", "train", "test", "location"]]
     for name in DATASETS:
         status, where = source_status(name, args.data_dir)
