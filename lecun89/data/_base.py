@@ -158,6 +158,11 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def source_sums(specs: dict[str, SourceFile]) -> dict[str, str]:
+    """``{path relative to the data dir: pinned sha256}`` of a data set's files."""
+    return {s.rel: s.sha256 for s in specs.values()}
+
+
 def source_folder(specs: dict[str, SourceFile]) -> str:
     """The folder, relative to the data dir, that a data set's files live in (its first file's)."""
     return Path(next(iter(specs.values())).rel).parent.as_posix()
