@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "lecun89.cli.report",
     "lecun89.summary",
     "lecun89.gradcheck",
-    "lecun89.data",
+    "lecun89.cli.data",
     "lecun89.shipped",
     "lecun89.predict",
     "lecun89.serve",

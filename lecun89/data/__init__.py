@@ -36,13 +36,20 @@ data directory. Downloads happen only when asked for (``download=True`` or
 
 Everything wrong with the user's files raises :class:`UserError` with a
 one-line message naming the file, what was expected and how to fix it.
+
+The package: :mod:`~lecun89.data._base` (what every set shares: the contract,
+directories, source checks, cache, download), one module per data set
+(:mod:`~lecun89.data.usps`, :mod:`~lecun89.data.mnist16`,
+:mod:`~lecun89.data.usps_mnist`, :mod:`~lecun89.data.digits`: files, pinned
+numbers, parser and builder), :mod:`~lecun89.data.registry` (the names in
+:data:`DATASETS`, :func:`load_dataset`, :func:`fetch`) and
+:mod:`~lecun89.data.check` (what ``lecun89 data`` prints). Everything public is
+importable from here.
 """
 
 from __future__ import annotations
 
-import argparse
-
-from lecun89.data._base import (  # noqa: F401 (public here too)
+from lecun89.data._base import (
     CACHE_DISABLED,
     ENV_CACHE,
     ENV_DATA,
@@ -52,117 +59,28 @@ from lecun89.data._base import (  # noqa: F401 (public here too)
     Dataset,
     SourceFile,
     arrays_checksum,
-    class_counts,
-    data_dir_origin,
     resolve_cache_dir,
     resolve_data_dir,
     sha256_file,
-    source_folder,
-    verify_source,
-    verify_sources,
 )
-from lecun89.data.check import check_dataset, list_datasets, save_grid, source_status  # noqa: F401
-from lecun89.data.digits import DIGITS_SOURCE_SHA256, DIGITS_SPLIT_SEED, DIGITS_TEST_SIZE  # noqa: F401
-from lecun89.data.mnist16 import mnist16_subset_indices, mnist_raw, read_idx  # noqa: F401
-from lecun89.data.registry import (  # noqa: F401
-    CLASS_COUNTS,
-    DATASETS,
-    SOURCES,
-    TOTALS,
-    check_name,
-    check_options,
-    fetch,
-    load_dataset,
-)
-from lecun89.data.usps import ZIP_FIELDS, parse_zip_file  # noqa: F401
-from lecun89.resample import bilinear_matrix, resize_bilinear  # noqa: F401 (public here too)
+from lecun89.data.check import check_dataset, list_datasets, save_grid, source_status
+from lecun89.data.digits import DIGITS_SOURCE_SHA256, DIGITS_SPLIT_SEED, DIGITS_TEST_SIZE
+from lecun89.data.mnist16 import mnist16_subset_indices, mnist_raw, read_idx
+from lecun89.data.registry import CLASS_COUNTS, DATASETS, SOURCES, TOTALS, fetch, load_dataset
+from lecun89.data.usps import ZIP_FIELDS, parse_zip_file
+from lecun89.resample import bilinear_matrix, resize_bilinear  # public here too
 
-# ---------------------------------------------------------------------------
-# command line: lecun89 data {list,check,show,fetch}
-
-
-MAX_SHOW = 400
-
-
-def _grid_size(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer 1-{MAX_SHOW}, got {text!r}") from None
-    if not 1 <= v <= MAX_SHOW:
-        raise argparse.ArgumentTypeError(f"expected an integer 1-{MAX_SHOW}, got {text!r}")
-    return v
-
-
-def _non_negative(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
-def _cmd_list(args) -> int:
-    list_datasets(args.data_dir)
-    return 0
-
-
-def _cmd_check(args) -> int:
-    check_dataset(args.name, args.data_dir, subset=args.subset, subset_seed=args.subset_seed)
-    return 0
-
-
-def _cmd_show(args) -> int:
-    ds = load_dataset(args.name, args.data_dir, subset=args.subset, subset_seed=args.subset_seed)
-    out = save_grid(ds, args.out, split=args.split, n=args.n)
-    print(f"wrote {out}")
-    return 0
-
-
-def _cmd_fetch(args) -> int:
-    fetch(args.name, args.data_dir)
-    return 0
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``lecun89 data`` and its sub-commands."""
-    p = subparsers.add_parser(
-        "data", help="list, check, show or fetch the data sets",
-        description="Data sets: " + "; ".join(f"{k}: {v}" for k, v in DATASETS.items()) + ".")
-    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
-    sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-
-    def common(sp, name=True, subset=True):
-        if name:
-            sp.add_argument("name", choices=list(DATASETS), metavar="NAME",
-                            help="data set: " + ", ".join(DATASETS))
-        sp.add_argument("--data-dir", metavar="DIR", default=None,
-                        help=f"folder holding usps/ and mnist/ (default: ${ENV_DATA} or ~/.cache/lecun89/data)")
-        if subset:
-            sp.add_argument("--subset", choices=SUBSETS, default="paper",
-                            help="mnist16: 'paper' (7,291/2,007 seeded subset) or 'full' (default: paper)")
-            sp.add_argument("--subset-seed", type=_non_negative, default=0, metavar="N",
-                            help="mnist16 paper subset seed (default: 0)")
-
-    sp = sub.add_parser("list", help="each data set: found/missing, where, sizes")
-    common(sp, name=False, subset=False)
-    sp.set_defaults(func=_cmd_list)
-
-    sp = sub.add_parser("check", help="verify checksums, row counts and per-class counts")
-    common(sp)
-    sp.set_defaults(func=_cmd_check)
-
-    sp = sub.add_parser("show", help="save a PNG grid of sample digits with their labels")
-    common(sp)
-    sp.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
-    sp.add_argument("--split", choices=("train", "test"), default="train")
-    sp.add_argument("--n", type=_grid_size, default=64, metavar="N",
-                    help=f"how many digits, 1-{MAX_SHOW} (default: 64)")
-    sp.set_defaults(func=_cmd_show)
-
-    sp = sub.add_parser("fetch", help="download a data set's files (the only command that uses the network)")
-    common(sp, subset=False)
-    sp.set_defaults(func=_cmd_fetch)
-    return p
+__all__ = [
+    # the data sets and loading them
+    "DATASETS", "SUBSETS", "Dataset", "load_dataset", "fetch", "mnist_raw",
+    # pinned facts
+    "PREPROCESS_VERSION", "IMAGE_SHAPE", "SourceFile", "SOURCES", "CLASS_COUNTS", "TOTALS",
+    "DIGITS_SOURCE_SHA256", "DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED", "ZIP_FIELDS",
+    # directories and the cache
+    "ENV_DATA", "ENV_CACHE", "CACHE_DISABLED", "resolve_data_dir", "resolve_cache_dir",
+    # files, parsers, preprocessing
+    "sha256_file", "arrays_checksum", "parse_zip_file", "read_idx", "mnist16_subset_indices",
+    "bilinear_matrix", "resize_bilinear",
+    # checking and showing
+    "source_status", "check_dataset", "list_datasets", "save_grid",
+]
