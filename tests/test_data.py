@@ -592,3 +592,15 @@ def test_cli_fetch_digits_and_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         _main(["data", "check", "nope"])
     assert exc.value.code == 2
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_registry_is_the_one_list_of_names():
+    from lecun89.config import DATASET_NAMES
+    from lecun89.data import registry
+
+    assert tuple(D.DATASETS) == DATASET_NAMES == ("usps", "mnist16", "digits", "usps-mnist")
+    assert list(registry.MODULES) == list(D.DATASETS)
+    assert set(D.SOURCES) == {name for name, _ in D.TOTALS} == set(D.DATASETS)
