@@ -35,14 +35,15 @@ def source_status(name: str, data_dir=None) -> tuple[str, str]:
     if not SOURCES[name]:
         return "builtin", "scikit-learn load_digits() (no files)"
     root = resolve_data_dir(data_dir)
-    folder = root / source_folder(SOURCES[name])
+    rel_folder = source_folder(SOURCES[name])
+    folder = root / rel_folder
     missing = [s for s in SOURCES[name].values() if not (root / s.rel).is_file()]
     if missing:
         n = len(SOURCES[name])
         return "missing", f"{folder} ({len(missing)} of {n} files missing)"
     for spec in SOURCES[name].values():
         try:
-            verify_source(name, spec, root, data_dir, folder=source_folder(SOURCES[name]))
+            verify_source(name, spec, root, data_dir, folder=rel_folder)
         except UserError:
             return "bad", f"{folder} ({Path(spec.rel).name} fails its sha256)"
     return "ok", str(folder)
