@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from lecun89.data import DATASETS
 from lecun89.errors import UserError
 
 
@@ -35,7 +36,7 @@ def _config_dir() -> Path:
 
 CONFIG_DIR = _config_dir()
 
-DATASET_NAMES = ("usps", "mnist16", "digits", "usps-mnist")
+DATASET_NAMES = tuple(DATASETS)
 ARCHS = ("net1989", "fc")
 ORDERS = ("fixed", "shuffle")
 AUGMENTS = ("none", "shift")

@@ -21,6 +21,10 @@ import numpy as np
 import pytest
 
 from lecun89 import data as D
+from lecun89.data import _base as data_base
+from lecun89.data import digits as data_digits
+from lecun89.data import mnist16 as data_mnist16
+from lecun89.data import usps as data_usps
 from lecun89.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +64,7 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     monkeypatch.setattr(urllib.request, "urlretrieve", refuse)
-    monkeypatch.setattr(D, "_download", refuse)
+    monkeypatch.setattr(data_base, "download", refuse)
     return calls
 
 
@@ -186,7 +190,7 @@ def test_mnist16_paper_subset(mnist_root):
     _assert_contract(ds, 7291, 2007)
     tr, te = D.mnist16_subset_indices(0)
     assert ds.meta["subset"] == "paper" and ds.meta["subset_seed"] == 0
-    assert ds.meta["indices_sha256"] == D._indices_sha256(tr, te)
+    assert ds.meta["indices_sha256"] == data_mnist16.indices_sha256(tr, te)
     # the subset is MNIST's own digits in file order
     labels = D.read_idx(mnist_root / D.SOURCES["mnist16"]["train_labels"].rel, "labels", 60000)
     np.testing.assert_array_equal(ds.y_train, labels[tr])
@@ -409,7 +413,7 @@ def test_second_load_hits_cache(usps_root, own_cache, monkeypatch):
     first = D.load_dataset("usps", usps_root)
     files = list(own_cache.glob("usps-*.npz"))
     assert len(files) == 1
-    monkeypatch.setattr(D, "parse_zip_file", _boom)
+    monkeypatch.setattr(data_usps, "parse_zip_file", _boom)
     second = D.load_dataset("usps", usps_root)
     assert second.meta == first.meta
     np.testing.assert_array_equal(second.x_train, first.x_train)
@@ -421,7 +425,7 @@ def test_second_load_hits_cache(usps_root, own_cache, monkeypatch):
 
 def test_digits_cache_skips_sklearn(own_cache, monkeypatch):
     first = D.load_dataset("digits")
-    monkeypatch.setattr(D, "_build_digits", _boom)
+    monkeypatch.setattr(data_digits, "build", _boom)
     assert D.load_dataset("digits").meta["checksum"] == first.meta["checksum"]
 
 
@@ -440,8 +444,8 @@ def test_corrupted_cache_is_rebuilt(own_cache, monkeypatch, damage):
         parts["x_train"][0, 0, 0, 0] = 0.5
         np.savez(path, **parts)
     calls = []
-    real = D._build_digits
-    monkeypatch.setattr(D, "_build_digits", lambda: (calls.append(1), real())[1])
+    real = data_digits.build
+    monkeypatch.setattr(data_digits, "build", lambda *args: (calls.append(1), real(*args))[1])
     again = D.load_dataset("digits")
     assert calls == [1]  # rebuilt from the source
     assert again.meta["checksum"] == first.meta["checksum"]
@@ -452,7 +456,7 @@ def test_corrupted_cache_is_rebuilt(own_cache, monkeypatch, damage):
 
 def test_cache_key_depends_on_preprocess_version(own_cache, monkeypatch):
     D.load_dataset("digits")
-    monkeypatch.setattr(D, "PREPROCESS_VERSION", "test-version")
+    monkeypatch.setattr(data_base, "PREPROCESS_VERSION", "test-version")
     D.load_dataset("digits")
     assert len(list(own_cache.glob("digits-*.npz"))) == 2
 
@@ -588,3 +592,15 @@ def test_cli_fetch_digits_and_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         _main(["data", "check", "nope"])
     assert exc.value.code == 2
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_registry_is_the_one_list_of_names():
+    from lecun89.config import DATASET_NAMES
+    from lecun89.data import registry
+
+    assert tuple(D.DATASETS) == DATASET_NAMES == ("usps", "mnist16", "digits", "usps-mnist")
+    assert list(registry.MODULES) == list(D.DATASETS)
+    assert set(D.SOURCES) == {name for name, _ in D.TOTALS} == set(D.DATASETS)
