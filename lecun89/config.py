@@ -19,9 +19,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from lecun89.data import DATASETS
+from lecun89.data import DATASETS, SUBSETS
 from lecun89.errors import UserError
-
 
 
 def _config_dir() -> Path:
@@ -42,8 +41,8 @@ ORDERS = ("fixed", "shuffle")
 AUGMENTS = ("none", "shift")
 INITS = ("sqrt", "fanin")
 BIASES = ("unit", "map", "none")
-# The lists this module owns (the others: see choices()).
-_OWN_CHOICES = {"data.name": DATASET_NAMES, "model.arch": ARCHS, "train.order": ORDERS, "train.augment": AUGMENTS,
+# The lists this module owns, and the data registry's (the others: see choices()).
+_OWN_CHOICES = {"data.name": DATASET_NAMES, "data.subset": SUBSETS, "model.arch": ARCHS, "train.order": ORDERS, "train.augment": AUGMENTS,
                 "model.init": INITS, "model.bias": BIASES}
 
 # paper [open]: "not described"; the common block choice, as data.
@@ -219,7 +218,7 @@ def _validate(cfg: Config) -> Config:
     if cfg.seed < 0:
         raise _err(f"seed: must be an integer >= 0, got {cfg.seed}")
     _choice("data.name", d.name, DATASET_NAMES)
-    _choice("data.subset", d.subset, ("paper", "full"))
+    _choice("data.subset", d.subset)
     _choice("model.arch", m.arch, ARCHS)
     _choice("model.activation", m.activation)
     _choice("model.output_activation", m.output_activation)

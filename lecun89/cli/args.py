@@ -39,6 +39,13 @@ def add_model(p: argparse.ArgumentParser) -> None:
                         "or a model.npz / run directory")
 
 
+def add_sort(p: argparse.ArgumentParser) -> None:
+    """``--sort COLUMN`` for a sweep's summary (checked by lecun89.report.check_sort)."""
+    p.add_argument("--sort", metavar="COLUMN",
+                   help="order a sweep's summary by a column, e.g. test_error (--sort=-test_error: descending; "
+                        "default: the study's sort, else the order of the runs)")
+
+
 def add_no_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lecun89.cli.args import add_data_dir, add_sort
+
 
 def _unique_names(dirs: list[Path]) -> list[str]:
     """Short, distinct folder names for ``--out`` with several runs: the shortest
@@ -52,8 +54,6 @@ def add_parser(sub) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by 'lecun89 train'")
     p.add_argument("--out", help="write the report here instead of into the run directory "
                                  "(several runs: one subfolder per run)")
-    p.add_argument("--data-dir", help="data directory for the digit images (default: $LECUN89_DATA, "
-                                      "else the user cache)")
-    p.add_argument("--sort", metavar="COLUMN", help="a sweep's summary sorted by this column, e.g. test_error "
-                                                    "(--sort=-test_error: descending); default: the order of the runs")
+    add_data_dir(p, "only the misclassified-digit images need it")
+    add_sort(p)
     p.set_defaults(func=_run)

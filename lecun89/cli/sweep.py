@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from lecun89.cli.args import add_data_dir, add_no_progress, add_set
+from lecun89.cli.args import add_data_dir, add_no_progress, add_set, add_sort
 
 
 def parse_seeds(args) -> list[int] | None:
@@ -75,8 +75,7 @@ def add_parser(sub) -> None:
                    help="dask: an existing cluster's scheduler (default: a LocalCluster of --jobs workers)")
     p.add_argument("--jobs", type=int, default=2,
                    help="local processes, or a LocalCluster's worker processes (default 2)")
-    p.add_argument("--sort", metavar="COLUMN",
-                   help="order the summary by a column, e.g. test_error (--sort=-test_error: descending)")
+    add_sort(p)
     add_data_dir(p)
     add_no_progress(p)
     p.add_argument("--no-report", action="store_true", help="no per-run reports")

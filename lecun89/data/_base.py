@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import json
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from lecun89.atomic import save_npz
 from lecun89.errors import UserError
 
 # Bump when any preprocessing changes: it is part of every cache key.
@@ -253,23 +253,12 @@ def cache_read(path: Path, key: str, name: str, totals: tuple[int, int]) -> Data
 
 
 def cache_write(path: Path, key: str, ds: Dataset) -> None:
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test,
-                     meta=np.array(json.dumps(ds.meta, sort_keys=True)), cache_key=np.array(key))
-        os.replace(tmp, path)
-        tmp = None
+        save_npz(path, {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test,
+                        "meta": np.array(json.dumps(ds.meta, sort_keys=True)), "cache_key": np.array(key)})
     except OSError:
         pass  # caching is an optimisation: an unwritable cache dir is skipped
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 # ---------------------------------------------------------------------------

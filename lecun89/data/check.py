@@ -23,6 +23,7 @@ from lecun89.data._base import (
 from lecun89.data.digits import DIGITS_SOURCE_SHA256
 from lecun89.data.mnist16 import read_idx
 from lecun89.data.registry import CLASS_COUNTS, DATASETS, SOURCES, TOTALS, check_name, check_options, load_dataset
+from lecun89.atomic import replacing
 from lecun89.errors import UserError
 
 # ---------------------------------------------------------------------------
@@ -162,7 +163,8 @@ def save_grid(ds: Dataset, out: str | os.PathLike, *, split: str = "train", n: i
     fig.tight_layout()
     out = Path(out)
     try:
-        fig.savefig(out, format="png")
+        with replacing(out) as fh:
+            fig.savefig(fh, format="png")
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}; pass --out to a writable path") from None
     return out
