@@ -21,6 +21,9 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   ``png``), the picture is a row of digits (:mod:`lecun89.rows`): the answer is
   :func:`lecun89.predict.analyse_row` (``digits``, ``rejected``, ``per_digit``
   with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
+- ``POST /api/backprop`` with the image fields of ``/api/predict``, an optional
+  ``"model"`` and ``"label"`` (0-9): :func:`lecun89.backprop.backward_view` as
+  lists: ``outputs``, ``loss``, ``delta`` (out, H3, H2, H1), ``grad`` (by name).
 - ``GET /api/testset?model=NAME``: the USPS test digits in the page's order,
   misclassified first (index order within each part): ``order``, ``labels``,
   ``predictions``, ``rejected``, ``n``, ``errors``.
@@ -153,6 +156,27 @@ class App:
         if x16 is None:
             return {"blank": True, "model": m.name, "message": "blank drawing: no ink to read"}
         return {"blank": False, **self.analyse(m, x16)}
+
+    def backprop(self, body) -> dict:
+        from lecun89.backprop import backward_view, training_loss
+
+        if not isinstance(body, dict) or "label" not in body:
+            raise ApiError(400, "expected a JSON object with label (0-9) and one of: png, pixels, x16")
+        label = body["label"]
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+            raise ApiError(400, f"label: expected an integer 0-9, got {json.dumps(label)[:40]}")
+        if body.get("row", False) is not False:
+            raise ApiError(400, "row: backprop takes one digit")
+        r = self.predict({k: v for k, v in body.items() if k != "label"})
+        if r["blank"]:
+            return r
+        m = self.model(body.get("model"))
+        loss = training_loss(m.info.get("config"), m.net.config.output_activation == "none")
+        with self.lock:
+            v = backward_view(m.net, r["input"], label, *loss)
+        return {"model": m.name, "label": label, "loss_kind": loss[0], "outputs": v["outputs"].tolist(),
+                "loss": v["loss"], "delta": {k: a.tolist() for k, a in v["delta"].items()},
+                "grad": {k: a.tolist() for k, a in v["grad"].items()}}
 
     def predict_row(self, m, png) -> dict:
         from lecun89.predict import analyse_row
@@ -453,6 +477,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/predict":
             self._allow("POST")
             return app.predict(self._read_json())
+        if path == "/api/backprop":
+            self._allow("POST")
+            return app.backprop(self._read_json())
         if path == "/api/testset":
             self._allow("GET", "HEAD")
             return app.testset(model)

@@ -1,0 +1,88 @@
+"""Backprop on one digit, layer by layer: the numbers behind the page's backward view.
+
+For a digit and the label a person says it is, :func:`backward_view` runs the
+network's own forward and backward passes (the layers of :mod:`lecun89.layers`,
+nothing recomputed on the side) and keeps what the chain rule produces at
+every layer:
+
+- ``delta``: dE/da, the error signal at each unit's weighted sum ``a``, for the
+  10 outputs, the 30 H3 units, the 12 H2 maps of 4x4 and the 12 H1 maps of 8x8.
+  At the output it is dE/dy times f'(a); below, each unit's delta is f'(a)
+  times the sum over the units it feeds of (weight x their delta);
+- ``grad``: dE/dw of every parameter tensor, under the checkpoint's names. A
+  unit's bias gradient is its delta; a shared kernel's gradient is the sum,
+  over the positions where the kernel is applied, of (delta x the input under it).
+
+The cost E is the model's training cost for this one digit (squared error
+against +-1 targets, or cross-entropy for a model with logit outputs). Dropout,
+where a model has it, is off: the view is of the network as it reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from lecun89 import layers as L
+from lecun89.threads import one_thread
+
+
+def training_loss(config: dict | None, logits: bool) -> tuple[str, str]:
+    """(loss, cost_scale) a model was trained with: from its config's ``train``
+    section when known, else cross-entropy for logit outputs and the mean
+    squared error otherwise."""
+    train = (config or {}).get("train") or {}
+    kind = train.get("loss") or ("ce" if logits else "mse")
+    return kind, train.get("cost_scale", "mean") if kind == "mse" else "mean"
+
+
+@contextlib.contextmanager
+def _dropout_off(net):
+    drops = [lay for lay in net.layers if isinstance(lay, L.Dropout)]
+    saved = [lay.p for lay in drops]
+    for lay in drops:
+        lay.p = 0.0
+    try:
+        yield
+    finally:
+        for lay, p in zip(drops, saved):
+            lay.p = p
+
+
+def _owners(net) -> dict[int, str]:
+    """Index of each squashing layer -> the name of the parameter layer whose
+    weighted sums it squashes (as ``Network.activations`` pairs them)."""
+    owners, owner = {}, None
+    for i, lay in enumerate(net.layers):
+        if lay.param_shapes:
+            owner = lay.name
+        elif owner is not None and isinstance(lay, L.Activation):
+            owners[i] = owner
+            owner = None
+    return owners
+
+
+def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scale: str = "mean") -> dict:
+    """Forward and backward passes of one 16x16 digit (in [-1, 1]) with target ``label``.
+
+    Returns ``outputs`` (10), ``loss`` (E), ``delta`` (layer name -> dE/da, feature
+    maps as (maps, rows, cols)) and ``grad`` (parameter name -> dE/dw), as arrays.
+    Uses and overwrites the network's gradient buffers."""
+    if not 0 <= int(label) < net.n_out:
+        raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
+    x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
+    cost = L.make_loss(loss, cost_scale)
+    owners = _owners(net)
+    delta: dict[str, np.ndarray] = {}
+    with one_thread(), _dropout_off(net):
+        y = net.forward(x, train=True)
+        value = cost.forward(y, np.array([int(label)]))
+        d = cost.backward()
+        first = net.layers.index(net.param_layers[0])
+        for i in range(len(net.layers) - 1, first - 1, -1):
+            d = net.layers[i].backward(d, i != first)
+            if i in owners:
+                delta[owners[i]] = (d.transpose(0, 3, 1, 2) if d.ndim == 4 else d)[0].copy()
+    return {"outputs": y[0].copy(), "loss": float(value), "delta": delta,
+            "grad": {k: g.copy() for k, g in net.named_grads().items()}}
