@@ -50,19 +50,6 @@ def _dropout_off(net):
             lay.p = p
 
 
-def _owners(net) -> dict[int, str]:
-    """Index of each squashing layer -> the name of the parameter layer whose
-    weighted sums it squashes (as ``Network.activations`` pairs them)."""
-    owners, owner = {}, None
-    for i, lay in enumerate(net.layers):
-        if lay.param_shapes:
-            owner = lay.name
-        elif owner is not None and isinstance(lay, L.Activation):
-            owners[i] = owner
-            owner = None
-    return owners
-
-
 def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scale: str = "mean") -> dict:
     """Forward and backward passes of one 16x16 digit (in [-1, 1]) with target ``label``.
 
@@ -73,7 +60,7 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
         raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
     x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
     cost = L.make_loss(loss, cost_scale)
-    owners = _owners(net)
+    owners = net.squashing()
     delta: dict[str, np.ndarray] = {}
     with one_thread(), _dropout_off(net):
         y = net.forward(x, train=True)
@@ -86,3 +73,10 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
                 delta[owners[i]] = (d.transpose(0, 3, 1, 2) if d.ndim == 4 else d)[0].copy()
     return {"outputs": y[0].copy(), "loss": float(value), "delta": delta,
             "grad": {k: g.copy() for k, g in net.named_grads().items()}}
+
+
+def as_lists(view: dict) -> dict:
+    """:func:`backward_view`'s answer with its arrays as (nested) lists, for JSON."""
+    return {"outputs": view["outputs"].tolist(), "loss": view["loss"],
+            "delta": {k: a.tolist() for k, a in view["delta"].items()},
+            "grad": {k: a.tolist() for k, a in view["grad"].items()}}

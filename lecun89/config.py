@@ -173,8 +173,8 @@ def choices(key: str) -> tuple[str, ...]:
     return owners[key]
 
 
-def _choice(key, value, allowed=None):
-    allowed = choices(key) if allowed is None else allowed
+def _choice(key, value):
+    allowed = choices(key)
     if value not in allowed:
         raise _err(f"{key}: {value!r} is not one of {', '.join(allowed)}")
 
@@ -217,13 +217,13 @@ def _validate(cfg: Config) -> Config:
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.seed < 0:
         raise _err(f"seed: must be an integer >= 0, got {cfg.seed}")
-    _choice("data.name", d.name, DATASET_NAMES)
+    _choice("data.name", d.name)
     _choice("data.subset", d.subset)
-    _choice("model.arch", m.arch, ARCHS)
+    _choice("model.arch", m.arch)
     _choice("model.activation", m.activation)
     _choice("model.output_activation", m.output_activation)
-    _choice("model.bias", m.bias, BIASES)
-    _choice("model.init", m.init, INITS)
+    _choice("model.bias", m.bias)
+    _choice("model.init", m.init)
     for key in ("h1_maps", "h2_maps", "h3_units", "fc_hidden"):
         _positive(f"model.{key}", getattr(m, key))
     _positive("model.init_scale", m.init_scale)
@@ -232,7 +232,7 @@ def _validate(cfg: Config) -> Config:
     table = _as_table(m.h2_table, m.h1_maps, m.h2_maps) if m.arch == "net1989" else m.h2_table
     _positive("train.passes", t.passes)
     _positive("train.batch_size", t.batch_size)
-    _choice("train.order", t.order, ORDERS)
+    _choice("train.order", t.order)
     _choice("train.optimizer", t.optimizer)
     _positive("train.lr", t.lr)
     _choice("train.schedule", t.schedule)
@@ -269,7 +269,7 @@ def _validate(cfg: Config) -> Config:
     if t.optimizer == "sdlm" and t.sdlm_estimator == "running" and not _loss_class(t.loss).constant_curvature:
         raise _err("train.sdlm_estimator: \"running\" (SN2.8) is implemented for loss = \"mse\"; "
                    "use \"snapshot\" with cross-entropy")
-    _choice("train.augment", t.augment, AUGMENTS)
+    _choice("train.augment", t.augment)
     _choice("train.engine", t.engine)
     if t.engine == "numba":
         from lecun89.engine import unsupported

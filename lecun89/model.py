@@ -109,17 +109,26 @@ class Network:
         if len(x) > PREDICT_BATCH:
             raise ValueError(f"activations: at most {PREDICT_BATCH} digits at a time, got {len(x)}")
         out: dict[str, np.ndarray] = {}
-        owner = None
+        squashes = self.squashing()
         with one_thread():
             self.batch = len(x)
-            for lay in self.layers:
+            for i, lay in enumerate(self.layers):
                 x = lay.forward(x, False)
-                if lay.param_shapes:
-                    owner = lay
-                elif owner is not None and isinstance(lay, L.Activation):
-                    out[owner.name] = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
-                    owner = None
+                if i in squashes:
+                    out[squashes[i]] = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
         return out
+
+    def squashing(self) -> dict[int, str]:
+        """Index in ``layers`` of each squashing function -> the name of the
+        parameter layer whose weighted sums it squashes (H1, H2, H3, out)."""
+        owners, owner = {}, None
+        for i, lay in enumerate(self.layers):
+            if lay.param_shapes:
+                owner = lay.name
+            elif owner is not None and isinstance(lay, L.Activation):
+                owners[i] = owner
+                owner = None
+        return owners
 
     # --- the paper's table ------------------------------------------------
     def summary_rows(self) -> list[dict]:

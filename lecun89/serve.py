@@ -134,17 +134,21 @@ class App:
     def models_info(self) -> dict:
         return {"default": self.default, "models": self._info}
 
-    def predict(self, body) -> dict:
+    def image_field(self, body, other: str) -> str:
+        """Which one of png, pixels, x16 a body gives (besides model and the route's ``other``)."""
         if not isinstance(body, dict):
             raise ApiError(400, "expected a JSON object with one of: png, pixels, x16")
-        unknown = sorted(set(body) - {"model", "png", "pixels", "x16", "row"})
+        unknown = sorted(set(body) - {"model", "png", "pixels", "x16", other})
         if unknown:
-            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, row, and one of png, pixels, x16)")
+            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, {other}, and one of png, pixels, x16)")
         given = [k for k in ("png", "pixels", "x16") if k in body]
         if len(given) != 1:
             raise ApiError(400, "give exactly one of png, pixels, x16" + (f" (got {', '.join(given)})" if given else ""))
+        return given[0]
+
+    def predict(self, body) -> dict:
+        kind = self.image_field(body, "row")
         m = self.model(body.get("model"))
-        kind = given[0]
         row = body.get("row", False)
         if not isinstance(row, bool):
             raise ApiError(400, f"row: expected true or false, got {json.dumps(row)[:40]}")
@@ -152,31 +156,26 @@ class App:
             if kind != "png":
                 raise ApiError(400, "row: a row of digits is sent as png")
             return self.predict_row(m, body["png"])
-        x16 = {"png": png_to_16, "pixels": pixels_to_16, "x16": check_x16}[kind](body[kind])
+        x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
             return {"blank": True, "model": m.name, "message": "blank drawing: no ink to read"}
         return {"blank": False, **self.analyse(m, x16)}
 
     def backprop(self, body) -> dict:
-        from lecun89.backprop import backward_view, training_loss
+        from lecun89.backprop import as_lists, backward_view, training_loss
 
-        if not isinstance(body, dict) or "label" not in body:
-            raise ApiError(400, "expected a JSON object with label (0-9) and one of: png, pixels, x16")
-        label = body["label"]
+        kind = self.image_field(body, "label")
+        label = body.get("label")
         if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
             raise ApiError(400, f"label: expected an integer 0-9, got {json.dumps(label)[:40]}")
-        if body.get("row", False) is not False:
-            raise ApiError(400, "row: backprop takes one digit")
-        r = self.predict({k: v for k, v in body.items() if k != "label"})
-        if r["blank"]:
-            return r
         m = self.model(body.get("model"))
+        x16 = IMAGE_READERS[kind](body[kind])
+        if x16 is None:
+            return {"blank": True, "model": m.name, "message": "blank drawing: no ink to read"}
         loss = training_loss(m.info.get("config"), m.net.config.output_activation == "none")
         with self.lock:
-            v = backward_view(m.net, r["input"], label, *loss)
-        return {"model": m.name, "label": label, "loss_kind": loss[0], "outputs": v["outputs"].tolist(),
-                "loss": v["loss"], "delta": {k: a.tolist() for k, a in v["delta"].items()},
-                "grad": {k: a.tolist() for k, a in v["grad"].items()}}
+            v = backward_view(m.net, x16, label, *loss)
+        return {"blank": False, "model": m.name, "label": label, "loss_kind": loss[0], **as_lists(v)}
 
     def predict_row(self, m, png) -> dict:
         from lecun89.predict import analyse_row
@@ -323,6 +322,9 @@ def png_to_16(value):
         return digit_from_gray(gray)
     except ValueError:  # ink_map and fit_16 raise it for a drawing with no ink
         return None
+
+
+IMAGE_READERS = {"png": png_to_16, "pixels": pixels_to_16, "x16": check_x16}  # field -> 16x16 input (None: no ink)
 
 
 def png_to_row(value):
