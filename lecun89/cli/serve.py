@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
                                    "pen or finger and see what the network sees: the 16x16 input, the 12 H1 and "
                                    "12 H2 feature maps, the 30 H3 units, the 10 outputs, the decision and its "
                                    "rejection; a second tab walks through the USPS test set, mistakes first. "
-                                   "JSON API under /api/ (see lecun89/serve.py).")
+                                   "JSON API under /api/ (see lecun89/serve/__init__.py).")
     p.add_argument("--port", type=port_number, default=DEFAULT_PORT,
                    help=f"TCP port (default {DEFAULT_PORT}; 0: any free port, the URL is printed)")
     p.add_argument("--host", default=DEFAULT_HOST,

@@ -1,0 +1,48 @@
+"""``lecun89 serve``: a local web page to draw a digit and watch the network read it.
+
+The page (``lecun89/web/``: plain HTML, JS and CSS, no build step, nothing
+fetched from the internet) sends the drawing as a PNG while the person draws;
+this server reads it as :mod:`lecun89.digits_in` reads any image (ink,
+deslanted, bounding box fitted into 16x16, gray levels in [-1, 1]) and answers with what
+:func:`lecun89.predict.analyse` gives: the 16x16 input, every layer's units
+(H1 12x8x8, H2 12x4x4, H3 30, out 10), the decision, the gap between the top
+two outputs and the rejection threshold. A second tab walks through the USPS
+test set, the network's mistakes first.
+
+The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
+
+- ``GET /api/models``: ``{"default": name, "models": [describe() + "ranges" + "shapes"]}``.
+- ``POST /api/predict`` with ``{"model"?: name}`` and one of
+  ``"png": "data:image/png;base64,..."`` (any drawing or picture),
+  ``"pixels": [[...]]`` (ink in [0, 1], 0 background) or ``"x16": [[...]]``
+  (the network's input, 16x16 in [-1, 1]): ``analyse()`` of the digit plus
+  ``"blank": false`` and ``"ranges"`` (the display range of every layer), or
+  ``{"blank": true, ...}`` for a drawing without ink. With ``"row": true`` (and
+  ``png``), the picture is a row of digits (:mod:`lecun89.rows`): the answer is
+  :func:`lecun89.predict.analyse_row` (``digits``, ``rejected``, ``per_digit``
+  with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
+- ``POST /api/backprop`` with the image fields of ``/api/predict``, an optional
+  ``"model"`` and ``"label"`` (0-9): :func:`lecun89.backprop.backward_view` as
+  lists: ``outputs``, ``loss``, ``delta`` (out, H3, H2, H1), ``grad`` (by name).
+- ``GET /api/testset?model=NAME``: the USPS test digits in the page's order,
+  misclassified first (index order within each part): ``order``, ``labels``,
+  ``predictions``, ``rejected``, ``n``, ``errors``.
+- ``GET /api/testset/<i>?model=NAME``: ``analyse()`` of test digit ``i`` plus
+  ``index``, ``label``, ``correct``, ``ranges``.
+
+The package, one job a module: :mod:`~lecun89.serve.images` (the image
+fields read into the 16x16 input), :mod:`~lecun89.serve.app` (the models, the
+test set, what each route computes), :mod:`~lecun89.serve.server` (HTTP: the
+handler, the server, binding); ``_base.py`` holds :class:`ApiError`.
+"""
+
+from lecun89.serve._base import ApiError
+from lecun89.serve.app import ACTIVATION_RANGES, App, display_ranges
+from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, pixels_to_16, png_to_16,
+                                  png_to_gray, png_to_row)
+from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT, DRAIN_LIMIT, MAX_BODY, Handler,
+                                  Server, make_server)
+
+__all__ = ["ACTIVATION_RANGES", "App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
+           "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "SIZE", "Server",
+           "check_x16", "display_ranges", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]
