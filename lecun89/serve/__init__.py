@@ -21,9 +21,39 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   ``png``), the picture is a row of digits (:mod:`lecun89.rows`): the answer is
   :func:`lecun89.predict.analyse_row` (``digits``, ``rejected``, ``per_digit``
   with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
+  With ``"session": id`` (not with ``"row"``), the digit is read by that
+  learning session's network (below) and the answer also carries ``"session"``.
 - ``POST /api/backprop`` with the image fields of ``/api/predict``, an optional
   ``"model"`` and ``"label"`` (0-9): :func:`lecun89.backprop.backward_view` as
-  lists: ``outputs``, ``loss``, ``delta`` (out, H3, H2, H1), ``grad`` (by name).
+  lists: ``outputs``, ``loss``, ``delta`` (out, H3, H2, H1), ``grad`` (by name),
+  plus ``model``, ``label``, ``loss_kind``, ``"blank": false``. With
+  ``"session": id``: of that session's network (the answer carries ``"session"``).
+- ``POST /api/learn`` with the image fields of ``/api/predict``, ``"label"``
+  (0-9), an optional ``"model"`` and an optional ``"session"`` (an id from an
+  earlier answer; without it a new session starts from the model's shipped
+  weights): one step of the model's own optimizer (its config's ``train``
+  section: SGD, SDLM or AdamW, its loss and hyper-parameters; the defaults of
+  :mod:`lecun89.config` for a model without a config) on this one digit and
+  label, at the learning rate of the config's first pass
+  (``optim.lr_at(train, 0)``), dropout off, on the session's private copy of
+  the network (:mod:`lecun89.learn`; never the shared model nor the files).
+  SDLM's running estimator (``lecun1989``) keeps its h across the session's
+  steps, starting from 0 as training does. Answer: ``blank`` (false),
+  ``session``, ``model``, ``label``, ``step`` (1 on the first), ``optimizer``,
+  ``lr``, ``lr_from`` (where the rate comes from, in words), ``loss_kind``,
+  ``outputs_before`` and ``outputs_after`` (10 each), ``loss_before`` and
+  ``loss_after`` (the model's training cost, as ``/api/backprop``'s ``loss``),
+  ``moved`` (``{"H1": [12], "H2": [12]}``: per map, the norm of its 5x5
+  kernel's change in this step, summed over the maps it reads for H2) and
+  ``most_moved`` (``{"H1": map, "H2": map}``). A drawing without ink takes no
+  step: ``{"blank": true, "model", "message", "session": id or null}``.
+- ``POST /api/reset`` with ``{"session": id}``: forgets the session,
+  ``{"session": id, "reset": true}``.
+
+  Sessions: at most ``max_sessions`` (:data:`~lecun89.serve.learning.MAX_SESSIONS`)
+  per server, the least recently used dropped first. An unknown, reset or
+  dropped session is a 404 ``{"error": "unknown session ..."}`` (learn, reset,
+  predict, backprop); a ``"model"`` other than the session's is a 400.
 - ``GET /api/testset?model=NAME``: the USPS test digits in the page's order,
   misclassified first (index order within each part): ``order``, ``labels``,
   ``predictions``, ``rejected``, ``n``, ``errors``.
@@ -32,17 +62,20 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
 
 The package, one job a module: :mod:`~lecun89.serve.images` (the image
 fields read into the 16x16 input), :mod:`~lecun89.serve.app` (the models, the
-test set, what each route computes), :mod:`~lecun89.serve.server` (HTTP: the
-handler, the server, binding); ``_base.py`` holds :class:`ApiError`.
+test set, what each route computes), :mod:`~lecun89.serve.learning` (the
+learning sessions), :mod:`~lecun89.serve.server` (HTTP: the handler, the
+server, binding); ``_base.py`` holds :class:`ApiError`.
 """
 
 from lecun89.serve._base import ApiError
 from lecun89.serve.app import ACTIVATION_RANGES, App, display_ranges
 from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, pixels_to_16, png_to_16,
                                   png_to_gray, png_to_row)
+from lecun89.serve.learning import MAX_SESSIONS, Session, Sessions
 from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT, DRAIN_LIMIT, MAX_BODY, Handler,
                                   Server, make_server)
 
 __all__ = ["ACTIVATION_RANGES", "App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
-           "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "SIZE", "Server",
+           "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "MAX_SESSIONS", "SIZE", "Server",
+           "Session", "Sessions",
            "check_x16", "display_ranges", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]

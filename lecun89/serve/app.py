@@ -17,6 +17,7 @@ import threading
 from lecun89.errors import UserError
 from lecun89.serve._base import ApiError
 from lecun89.serve.images import IMAGE_READERS, SIZE, png_to_row
+from lecun89.serve.learning import MAX_SESSIONS, Sessions
 
 # The display range of each squashing function (lo -> white, hi -> black);
 # None: taken from the values themselves.
@@ -24,9 +25,10 @@ ACTIVATION_RANGES = {"lecun": (-1.7159, 1.7159), "tanh": (-1.0, 1.0), "sigmoid":
 
 
 class App:
-    """The loaded models and the test set, shared by the request threads."""
+    """The loaded models, the test set and the learning sessions (at most
+    ``max_sessions``), shared by the request threads."""
 
-    def __init__(self, model: str | None = None, data_dir: str | None = None):
+    def __init__(self, model: str | None = None, data_dir: str | None = None, max_sessions: int = MAX_SESSIONS):
         import numpy as np
 
         from lecun89.predict import DEFAULT_MODEL, load_model, shipped_models
@@ -42,6 +44,7 @@ class App:
             raise UserError(f"no model {self.default!r} in this install; give --model PATH/TO/model.npz", status=2)
         self.data_dir = data_dir
         self.lock = threading.Lock()  # one forward pass at a time (the layers keep buffers)
+        self.sessions = Sessions(max_sessions)
         self._data = None
         self._data_lock = threading.Lock()
         self._orders: dict[str, dict] = {}
@@ -64,10 +67,12 @@ class App:
             raise ApiError(400, f"unknown model {name!r} (this server has: {', '.join(self.models)})")
         return self.models[name]
 
-    def analyse(self, m, x16) -> dict:
+    def analyse(self, m, x16, lock=None) -> dict:
+        """:func:`lecun89.predict.analyse` with all maps, under ``lock`` (default:
+        the shared models' lock), plus the display ranges."""
         from lecun89.predict import analyse
 
-        with self.lock:
+        with lock or self.lock:
             r = analyse(m, x16, maps=True)
         r["ranges"] = display_ranges(m, r)
         return r
@@ -76,48 +81,113 @@ class App:
     def models_info(self) -> dict:
         return {"default": self.default, "models": self._info}
 
-    def image_field(self, body, other: str) -> str:
-        """Which one of png, pixels, x16 a body gives (besides model and the route's ``other``)."""
+    def image_field(self, body, *others: str) -> str:
+        """Which one of png, pixels, x16 a body gives (besides model and the route's ``others``)."""
         if not isinstance(body, dict):
             raise ApiError(400, "expected a JSON object with one of: png, pixels, x16")
-        unknown = sorted(set(body) - {"model", "png", "pixels", "x16", other})
+        unknown = sorted(set(body) - {"model", "png", "pixels", "x16", *others})
         if unknown:
-            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, {other}, and one of png, pixels, x16)")
+            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, {', '.join(others)}, "
+                                "and one of png, pixels, x16)")
         given = [k for k in ("png", "pixels", "x16") if k in body]
         if len(given) != 1:
             raise ApiError(400, "give exactly one of png, pixels, x16" + (f" (got {', '.join(given)})" if given else ""))
         return given[0]
 
+    @staticmethod
+    def label(body) -> int:
+        label = body.get("label")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+            raise ApiError(400, f"label: expected an integer 0-9, got {json.dumps(label)[:40]}")
+        return label
+
+    def session(self, body) -> tuple:
+        """(the model a body names, its session or None): with ``"session"``, that
+        session and its model (400 when the body names another model)."""
+        if "session" not in body:
+            return self.model(body.get("model")), None
+        s = self.sessions.get(body["session"], self.model(body["model"]) if body.get("model") is not None else None)
+        return s.model, s
+
+    def reader(self, body) -> tuple:
+        """(the model a body reads with, the lock its passes run under, its
+        session id or None): its session's copy when it names one, else the
+        shared model."""
+        m, s = self.session(body)
+        return (m, self.lock, None) if s is None else (s.reader(), s.lock, s.id)
+
+    @staticmethod
+    def blank(m, sid=None) -> dict:
+        extra = {} if sid is None else {"session": sid}
+        return {"blank": True, "model": m.name, **extra, "message": "blank drawing: no ink to read"}
+
     def predict(self, body) -> dict:
-        kind = self.image_field(body, "row")
-        m = self.model(body.get("model"))
+        kind = self.image_field(body, "row", "session")
         row = body.get("row", False)
         if not isinstance(row, bool):
             raise ApiError(400, f"row: expected true or false, got {json.dumps(row)[:40]}")
+        if row and "session" in body:
+            raise ApiError(400, "session: a session reads one digit, not a row (leave out \"row\" or \"session\")")
+        m, lock, sid = self.reader(body)
         if row:
             if kind != "png":
                 raise ApiError(400, "row: a row of digits is sent as png")
             return self.predict_row(m, body["png"])
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
-            return {"blank": True, "model": m.name, "message": "blank drawing: no ink to read"}
-        return {"blank": False, **self.analyse(m, x16)}
+            return self.blank(m, sid)
+        extra = {} if sid is None else {"session": sid}
+        return {"blank": False, **self.analyse(m, x16, lock), **extra}
 
     def backprop(self, body) -> dict:
         from lecun89.backprop import as_lists, backward_view, training_loss
 
-        kind = self.image_field(body, "label")
-        label = body.get("label")
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-            raise ApiError(400, f"label: expected an integer 0-9, got {json.dumps(label)[:40]}")
-        m = self.model(body.get("model"))
+        kind = self.image_field(body, "label", "session")
+        label = self.label(body)
+        m, lock, sid = self.reader(body)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
-            return {"blank": True, "model": m.name, "message": "blank drawing: no ink to read"}
+            return self.blank(m, sid)
         loss = training_loss(m.info.get("config"), m.net.config.output_activation == "none")
-        with self.lock:
+        with lock:
             v = backward_view(m.net, x16, label, *loss)
-        return {"blank": False, "model": m.name, "label": label, "loss_kind": loss[0], **as_lists(v)}
+        extra = {} if sid is None else {"session": sid}
+        return {"blank": False, "model": m.name, **extra, "label": label, "loss_kind": loss[0], **as_lists(v)}
+
+    def learn(self, body) -> dict:
+        """One step of the model's own optimizer on the body's digit and label, on
+        its session's copy (a new session without ``"session"``): see
+        :mod:`lecun89.learn` and :mod:`lecun89.serve.learning`."""
+        kind = self.image_field(body, "label", "session")
+        label = self.label(body)
+        m, s = self.session(body)
+        x16 = IMAGE_READERS[kind](body[kind])
+        if x16 is None:  # no step, and no new session
+            return {**self.blank(m), "session": s.id if s else None}
+        if s is None:
+            s = self.sessions.new(m)
+        with s.lock:
+            r = s.learner.step(x16, label)
+        lr_from = ("the first pass of the model's train config" if m.info.get("config")
+                   else "the first pass of the default train config (the model has no config)")
+        return {"blank": False, "session": s.id, "model": m.name, "label": label, "step": r["step"],
+                "optimizer": r["optimizer"], "lr": r["lr"], "lr_from": lr_from, "loss_kind": s.learner.train.loss,
+                "outputs_before": r["outputs_before"].tolist(), "outputs_after": r["outputs_after"].tolist(),
+                "loss_before": r["loss_before"], "loss_after": r["loss_after"],
+                "moved": {k: v.tolist() for k, v in r["moved"].items()},
+                "most_moved": {k: int(v.argmax()) for k, v in r["moved"].items()}}
+
+    def reset(self, body) -> dict:
+        """Forget a learning session: ``{"session": id}``."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "expected a JSON object: {\"session\": id}")
+        unknown = sorted(set(body) - {"session"})
+        if unknown:
+            raise ApiError(400, f"unknown field {unknown[0]!r} (expected: session)")
+        if "session" not in body:
+            raise ApiError(400, "session: give the id of the session to forget")
+        self.sessions.drop(body["session"])
+        return {"session": body["session"], "reset": True}
 
     def predict_row(self, m, png) -> dict:
         from lecun89.predict import analyse_row

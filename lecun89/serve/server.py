@@ -141,6 +141,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/backprop":
             self._allow("POST")
             return app.backprop(self._read_json())
+        if path == "/api/learn":
+            self._allow("POST")
+            return app.learn(self._read_json())
+        if path == "/api/reset":
+            self._allow("POST")
+            return app.reset(self._read_json())
         if path == "/api/testset":
             self._allow("GET", "HEAD")
             return app.testset(model)
