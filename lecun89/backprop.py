@@ -13,6 +13,9 @@ every layer:
   unit's bias gradient is its delta; a shared kernel's gradient is the sum,
   over the positions where the kernel is applied, of (delta x the input under it).
 
+Each layer's weighted sums ``a``, outputs ``y = f(a)`` and slopes ``f'(a)`` are
+kept too: :mod:`lecun89.chain` writes the chain rule out at one unit from them.
+
 The cost E is the model's training cost for this one digit (squared error
 against +-1 targets, or cross-entropy for a model with logit outputs). Dropout,
 where a model has it, is off: the view is of the network as it reads.
@@ -53,26 +56,42 @@ def _dropout_off(net):
 def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scale: str = "mean") -> dict:
     """Forward and backward passes of one 16x16 digit (in [-1, 1]) with target ``label``.
 
-    Returns ``outputs`` (10), ``loss`` (E), ``delta`` (layer name -> dE/da, feature
-    maps as (maps, rows, cols)) and ``grad`` (parameter name -> dE/dw), as arrays.
-    Uses and overwrites the network's gradient buffers."""
+    Returns ``outputs`` (10), ``loss`` (E), ``dE_dy`` (dE/d(outputs), 10),
+    ``delta`` (layer name -> dE/da, feature maps as (maps, rows, cols)), ``a``,
+    ``y`` and ``fprime`` (layer name -> each unit's weighted sum a, f(a) and
+    f'(a), as the layers computed them, shaped as ``delta``) and ``grad``
+    (parameter name -> dE/dw), as arrays. Uses and overwrites the network's
+    gradient buffers."""
     if not 0 <= int(label) < net.n_out:
         raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
     x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
     cost = L.make_loss(loss, cost_scale)
     owners = net.squashing()
     delta: dict[str, np.ndarray] = {}
+    seen: dict[str, dict[str, np.ndarray]] = {"a": {}, "y": {}, "fprime": {}}
     with one_thread(), _dropout_off(net):
-        y = net.forward(x, train=True)
+        net.batch, y = 1, x
+        for i, lay in enumerate(net.layers):  # Network.forward's loop, keeping each layer's a and f(a)
+            a, y = y, lay.forward(y, True)
+            if i in owners:
+                fp = getattr(lay, "fprime", None)  # Identity keeps none: f'(a) = 1
+                for key, arr in (("a", a), ("y", y), ("fprime", np.ones_like(a) if fp is None else fp)):
+                    seen[key][owners[i]] = _unit_layout(arr)
         value = cost.forward(y, np.array([int(label)]))
         d = cost.backward()
+        dout = d[0].copy()
         first = net.layers.index(net.param_layers[0])
         for i in range(len(net.layers) - 1, first - 1, -1):
             d = net.layers[i].backward(d, i != first)
             if i in owners:
-                delta[owners[i]] = (d.transpose(0, 3, 1, 2) if d.ndim == 4 else d)[0].copy()
-    return {"outputs": y[0].copy(), "loss": float(value), "delta": delta,
+                delta[owners[i]] = _unit_layout(d)
+    return {"outputs": y[0].copy(), "loss": float(value), "dE_dy": dout, "delta": delta, **seen,
             "grad": {k: g.copy() for k, g in net.named_grads().items()}}
+
+
+def _unit_layout(arr: np.ndarray) -> np.ndarray:
+    """One digit's units, a copy: feature maps (1, H, W, C) as (C, H, W), vectors (1, K) as (K,)."""
+    return (arr.transpose(0, 3, 1, 2) if arr.ndim == 4 else arr)[0].copy()
 
 
 def as_lists(view: dict) -> dict:
