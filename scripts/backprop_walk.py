@@ -302,7 +302,34 @@ def render(n: dict, x16: np.ndarray, net) -> str:
                         ["the backward pass's entry", "", "", g(k1["grad"])]]), "",
               "A unit's bias is its own (Net-1989 shares kernels, not biases), so each bias gradient is "
               "simply that unit's delta.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + ON_THE_PAGE)
+
+
+# Section 8: the same numbers, live, on `lecun89 serve` (text only: no number of the walk in it).
+ON_THE_PAGE = [
+    "## 8. On the page: your own digit", "",
+    "`lecun89 serve` shows the same passes for any digit you draw (or any USPS test digit), "
+    "below the forward view, left to right as the network is drawn:", "",
+    "![lecun89 serve's backprop view: a drawn 3 labelled 5, the error signal at every layer, "
+    "the kernels' gradients, a hover box and two learning steps](backprop.png)", "",
+    "- **The label**: the digit the network read (for a test digit, its true label); click another "
+    "output unit to say \"this is a 5\".",
+    "- **The panels**: delta = dE/da at the 10 outputs, the 30 H3 units, the 12 H2 maps of 4x4 and the "
+    "12 H1 maps of 8x8, and dE/dw of the 12 H1 kernels and the 12x8 H2 kernels (5x5), each on a "
+    "diverging scale centred on zero (blue negative, red positive, its largest size under it), with "
+    "the rule that made it.",
+    "- **Hover a unit**: forward, its sum written out (the largest inputs x weights, the rest summed, "
+    "the bias, a, then f(a)); backward, the weights x deltas above it, their sum dE/dy, f'(a) and "
+    "delta, the numbers of sections 5 and 6 for whatever unit is under the pointer.",
+    "- **Learn this digit** takes one step of the model's own optimizer (SDLM with its running "
+    "curvature for `lecun1989`, AdamW for the modern models, at the learning rate of the config's "
+    "first pass) on this digit and label, on the page's own copy of the network, and shows the "
+    "outputs and the cost before and after and outlines the kernels that moved most. **Reset** "
+    "returns to the shipped weights; the shipped model is never changed.", "",
+    "The screenshot is the browser test's (`LECUN89_BACKPROP_SCREENSHOT=docs/backprop.png python -m "
+    "pytest tests/test_browser.py -k backprop`); the JSON routes behind it (`/api/backprop`, "
+    "`/api/unit`, `/api/learn`, `/api/reset`) are in [predict.md](predict.md).", "",
+]
 
 
 def main(argv=None) -> int:

@@ -132,6 +132,54 @@ def test_api_backprop_refuses_a_bad_body(app, body, message):
     assert exc.value.status == 400
 
 
+def test_api_unit_answers_with_unit_terms(app):
+    from lecun89.chain import unit_terms
+
+    net = load_model("lecun1989").net
+    for layer, index in (("H1", [2, 3, 4]), ("H2", [11, 0, 3]), ("H3", [29]), ("out", [4])):
+        r = app.unit({"x16": _digit().tolist(), "label": 4, "model": "lecun1989", "layer": layer, "index": index})
+        want = unit_terms(net, _digit(), 4, layer, index, "mse", "half_sum")
+        assert r["model"] == "lecun1989" and r["label"] == 4 and r["blank"] is False
+        assert {k: r[k] for k in want} == want
+    r = app.unit({"x16": _digit().tolist(), "label": 1, "layer": "H3", "index": [0], "top": 3})
+    assert len(r["forward"]["terms"]) == 3 and r["forward"]["n_others"] == 192 - 3
+    assert app.unit({"pixels": np.zeros((20, 20)).tolist(), "label": 1, "layer": "H3", "index": [0]})["blank"] is True
+
+
+def test_api_unit_reads_with_a_learning_sessions_network(app):
+    body = {"x16": _digit().tolist(), "label": 2, "model": "lecun1989"}
+    session = app.learn(body)["session"]
+    try:
+        unit = {**body, "layer": "out", "index": [2]}
+        after = app.unit({**unit, "session": session})
+        assert after["session"] == session
+        assert after["forward"]["a"] != app.unit(unit)["forward"]["a"]  # the step moved the label's output
+        assert after["forward"]["y"] == pytest.approx(app.backprop({**body, "session": session})["outputs"][2],
+                                                      abs=1e-12)
+    finally:
+        app.reset({"session": session})
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({}, "layer: expected one of"),
+    ({"layer": "H4", "index": [0]}, "layer: expected one of H1, H2, H3, out"),
+    ({"layer": "H2", "index": [12, 0, 0]}, "index"),
+    ({"layer": "H2", "index": [1, 0]}, "index"),
+    ({"layer": "H3", "index": 3}, "index: expected a list of integers"),
+    ({"layer": "H3", "index": [True]}, "index: expected a list of integers"),
+    ({"layer": "H3", "index": [0], "top": -1}, "top: expected an integer 0-64"),
+    ({"layer": "H3", "index": [0], "top": 1.5}, "top: expected an integer 0-64"),
+    ({"layer": "H3", "index": [0], "depth": 1}, "unknown field 'depth'"),
+    ({"layer": "H3", "index": [0], "session": "nonesuch"}, "unknown session"),
+])
+def test_api_unit_refuses_a_bad_body(app, extra, message):
+    from lecun89.serve import ApiError
+
+    with pytest.raises(ApiError, match=message) as exc:
+        app.unit({"x16": _digit().tolist(), "label": 3, **extra})
+    assert exc.value.status == (404 if "session" in extra else 400)
+
+
 def test_api_backprop_over_http():
     from lecun89.testing import request, start_server, stop_server
 
@@ -143,5 +191,11 @@ def test_api_backprop_over_http():
         assert status == 400 and "label" in r["error"]
         status, _, r = request(url, "GET", "/api/backprop")
         assert status == 405
+        status, _, r = request(url, "POST", "/api/unit", {"x16": _digit().tolist(), "label": 7, "layer": "H1",
+                                                          "index": [0, 0, 0]})
+        assert status == 200 and r["name"] == "H1[0,0,0]" and r["forward"]["n_inputs"] == 25
+        status, _, r = request(url, "POST", "/api/unit", {"x16": _digit().tolist(), "label": 7, "layer": "H1",
+                                                          "index": [0, 8, 0]})
+        assert status == 400 and "index" in r["error"]
     finally:
         stop_server(proc)

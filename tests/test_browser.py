@@ -4,7 +4,8 @@ page shows, clears it.
 
 Needs the ``playwright`` Python package and Debian's Chromium at /usr/bin/chromium
 (``apt-get install chromium``; ``playwright install`` is not used). Set
-``LECUN89_SERVE_SCREENSHOT=docs/serve.png`` to also write the README's screenshot.
+``LECUN89_SERVE_SCREENSHOT=docs/serve.png`` to also write the README's screenshot, and
+``LECUN89_BACKPROP_SCREENSHOT=docs/backprop.png`` the backward view's in docs/backprop.md.
 """
 
 from __future__ import annotations
@@ -328,10 +329,121 @@ def test_model_line_with_heldout_errors(browser, server):
 
 def _save_for_readme(shot: Path) -> None:
     """With LECUN89_SERVE_SCREENSHOT set, a small palette copy of the screenshot there."""
-    dest = os.environ.get("LECUN89_SERVE_SCREENSHOT")
+    _save_screenshot(shot, "LECUN89_SERVE_SCREENSHOT")
+
+
+def _save_screenshot(shot: Path, variable: str) -> None:
+    """With ``variable`` set (to a path), a small palette copy of the screenshot there."""
+    dest = os.environ.get(variable)
     if not dest:
         return
     from PIL import Image
 
     with Image.open(shot) as img:
         img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(dest, optimize=True)
+
+
+def _delta_text(v: float) -> str:
+    """The page's signed(v, 3) for an output's delta."""
+    if v == 0:
+        return "0"
+    s = f"{abs(v):.3f}" if abs(v) >= 1e-3 else f"{abs(v):.1e}".replace("e-0", "e-")
+    return ("+" if v >= 0 else "\u2212") + s
+
+
+def test_backprop_view_learn_and_reset(page, server, tmp_path):
+    """Draw, see the backward panels (the server's numbers), choose another label, hover a unit,
+    learn the digit on the page's copy, reset."""
+    assert page.is_hidden("#back")
+    draw(page, STROKES["3"])
+    page.wait_for_function("() => document.body.dataset.state === 'idle' && "
+                           "document.getElementById('prediction').textContent !== '' && "
+                           "!document.getElementById('back').hidden")
+    page.wait_for_function(IDLE)
+    read = page.inner_text("#prediction")
+    assert page.inner_text("#back-label") == read  # the label follows the reading
+
+    # every backward panel is filled
+    for sel, count in (('#back canvas[data-delta="H1"]', 12), ('#back canvas[data-delta="H2"]', 12),
+                       ('#back canvas[data-delta="H3"]', 1), ('#back canvas[data-grad="H1.weight"]', 12),
+                       ('#back canvas[data-grad="H2.weight"]', 12)):
+        cs = page.evaluate(PAINTED, sel)
+        assert len(cs) == count and all(c["painted"] > 0 for c in cs), sel
+    assert sum(c["grays"] for c in page.evaluate(PAINTED, '#back canvas[data-delta="H1"]')) > 24
+    assert all(page.is_visible(f"#back-{k} .rule") for k in ("H1", "H2", "H3", "out", "H1-kernels", "H2-kernels"))
+
+    # another label: "this is a 5" (or a 4); the page shows the server's backward pass for it
+    label = 5 if read != "5" else 4
+    page.click(f'#outputs .bar-row[data-digit="{label}"]')
+    page.wait_for_function(f"() => document.getElementById('back-label').textContent === '{label}'")
+    page.wait_for_function(IDLE)
+    png = page.evaluate("() => window.lecun89.lastPNG")
+    model = page.input_value("#model")
+    status, _, r = request(server, "POST", "/api/backprop", {"png": png, "model": model, "label": label})
+    assert status == 200
+    shown = page.evaluate("() => Array.from(document.querySelectorAll('#back-outputs .val'), (v) => v.textContent)")
+    assert shown == [_delta_text(v) for v in r["delta"]["out"]]
+    assert f"loss E = {r['loss']:.4g}" in page.inner_text("#loss-line") or r["loss"] >= 1e4
+    assert page.get_attribute("#back-outputs .bar-row.label", "data-digit") == str(label)
+
+    # hover an H2 unit (forward) and an H1 unit (backward): the sums written out with the network's numbers
+    _hover(page, '#net canvas[data-layer="H2"][data-map="3"]', 0.6, 0.4)  # unit (1, 2) of 4x4
+    page.wait_for_function("() => !document.getElementById('tip').hidden && "
+                           "document.getElementById('tip').dataset.unit === 'H2[3,1,2]'")
+    assert page.get_attribute("#tip", "data-direction") == "forward"
+    status, _, u = request(server, "POST", "/api/unit", {"png": png, "model": model, "label": label,
+                                                         "layer": "H2", "index": [3, 1, 2]})
+    assert status == 200
+    tip = page.inner_text("#tip")
+    a = u["forward"]["a"]
+    assert f"{abs(a):.3f}" in tip and "bias" in tip
+    _hover(page, '#back canvas[data-delta="H1"][data-map="0"]', 0.55, 0.55)  # unit (4, 4) of 8x8
+    page.wait_for_function("() => !document.getElementById('tip').hidden && "
+                           "document.getElementById('tip').dataset.unit === 'H1[0,4,4]'")
+    assert page.get_attribute("#tip", "data-direction") == "backward"
+    assert "f\u2032(a)" in page.inner_text("#tip")
+
+    # learn: one step of the model's optimizer on the page's copy; the forward view reads with it
+    page.click("#learn")
+    page.wait_for_function("() => window.lecun89.learned && !document.getElementById('learn-result').hidden")
+    page.wait_for_function(IDLE)
+    learned = page.evaluate("() => window.lecun89.learned")
+    assert learned["step"] == 1 and learned["label"] == label
+    assert learned["loss_after"] < learned["loss_before"]
+    assert learned["outputs_after"][label] > learned["outputs_before"][label]
+    assert "step 1" in page.inner_text("#learn-result") and page.is_enabled("#reset")
+    page.wait_for_function("(want) => Array.from(document.querySelectorAll('#outputs .val'), (v) => v.textContent)"
+                           ".join(' ') === want",
+                           arg=" ".join(_fmt2(v) for v in learned["outputs_after"]))
+    assert page.evaluate(PAINTED, '#back canvas[data-grad="H1.weight"].moved')  # the kernel that moved most
+    page.click("#learn")
+    page.wait_for_function("() => window.lecun89.learned.step === 2")
+    page.wait_for_function(IDLE)
+    _hover(page, '#net canvas[data-layer="H1"][data-map="4"]', 0.55, 0.55)
+    page.wait_for_function("() => !document.getElementById('tip').hidden")
+    shot = tmp_path / "backprop.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    _save_screenshot(shot, "LECUN89_BACKPROP_SCREENSHOT")
+
+    # reset: the shipped weights read the drawing again; the shared model never changed
+    page.click("#reset")
+    page.wait_for_function("() => window.lecun89.session === null && document.getElementById('reset').disabled")
+    page.wait_for_function(IDLE)
+    _, _, p = post(server, {"png": png, "model": model})
+    page.wait_for_function("(want) => Array.from(document.querySelectorAll('#outputs .val'), (v) => v.textContent)"
+                           ".join(' ') === want", arg=" ".join(_fmt2(v) for v in p["outputs"]))
+    assert page.is_hidden("#learn-result")
+
+
+def _hover(page, selector: str, fx: float, fy: float) -> None:
+    """The mouse over a canvas at a fraction of its size (scrolled into view first)."""
+    loc = page.locator(selector)
+    loc.scroll_into_view_if_needed()
+    box = loc.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+
+
+def _fmt2(v: float) -> str:
+    """The page's fmt(v) for an output."""
+    return ("+" if v >= 0 else "\u2212") + f"{abs(v):.2f}"

@@ -28,6 +28,15 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   lists: ``outputs``, ``loss``, ``delta`` (out, H3, H2, H1), ``grad`` (by name),
   plus ``model``, ``label``, ``loss_kind``, ``"blank": false``. With
   ``"session": id``: of that session's network (the answer carries ``"session"``).
+- ``POST /api/unit`` with the fields of ``/api/backprop`` (``"session"``
+  too) plus ``"layer"`` (H1, H2, H3 or out), ``"index"`` (``[map, row, col]``
+  or ``[unit]``) and an optional ``"top"`` (0-64, default 8): the chain rule
+  written out at that unit, :func:`lecun89.chain.unit_terms` (``name``,
+  ``forward``: the largest ``terms`` of inputs x weights, ``others``, ``bias``,
+  ``a``, ``activation``, ``y``; ``backward``: the largest ``terms`` of weights x
+  deltas above, ``others``, ``sum``, ``fprime``, ``delta``, or for an output
+  unit ``dE/dy``, ``fprime``, ``delta``), plus ``model`` and ``label``. A unit
+  outside the layer is a 400. The page's hover box shows it.
 - ``POST /api/learn`` with the image fields of ``/api/predict``, ``"label"``
   (0-9), an optional ``"model"`` and an optional ``"session"`` (an id from an
   earlier answer; without it a new session starts from the model's shipped

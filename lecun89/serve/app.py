@@ -154,6 +154,35 @@ class App:
         extra = {} if sid is None else {"session": sid}
         return {"blank": False, "model": m.name, **extra, "label": label, "loss_kind": loss[0], **as_lists(v)}
 
+    def unit(self, body) -> dict:
+        """The chain rule written out at one unit (:func:`lecun89.chain.unit_terms`):
+        its forward sum and, for the body's label, its backward sum."""
+        from lecun89.backprop import training_loss
+        from lecun89.chain import unit_terms
+
+        kind = self.image_field(body, "label", "session", "layer", "index", "top")
+        label = self.label(body)
+        layer, index, top = body.get("layer"), body.get("index"), body.get("top", 8)
+        if not isinstance(layer, str):
+            raise ApiError(400, f"layer: expected one of H1, H2, H3, out, got {json.dumps(layer)[:40]}")
+        if not isinstance(index, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+            raise ApiError(400, f"index: expected a list of integers ([map, row, col] or [unit]), "
+                                f"got {json.dumps(index)[:40]}")
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 64:
+            raise ApiError(400, f"top: expected an integer 0-64, got {json.dumps(top)[:40]}")
+        m, lock, sid = self.reader(body)
+        x16 = IMAGE_READERS[kind](body[kind])
+        if x16 is None:
+            return self.blank(m, sid)
+        loss = training_loss(m.info.get("config"), m.net.config.output_activation == "none")
+        try:
+            with lock:
+                r = unit_terms(m.net, x16, label, layer, index, *loss, top=top)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        extra = {} if sid is None else {"session": sid}
+        return {"blank": False, "model": m.name, **extra, "label": label, **r}
+
     def learn(self, body) -> dict:
         """One step of the model's own optimizer on the body's digit and label, on
         its session's copy (a new session without ``"session"``): see

@@ -141,6 +141,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/backprop":
             self._allow("POST")
             return app.backprop(self._read_json())
+        if path == "/api/unit":
+            self._allow("POST")
+            return app.unit(self._read_json())
         if path == "/api/learn":
             self._allow("POST")
             return app.learn(self._read_json())

@@ -34,6 +34,7 @@ const state = {
   busy: 0, timer: null, lastSent: 0,
   test: null, pos: 0,                        // the test-set order for the current model, the position in it
   lastPNG: null,                             // the drawing as last sent
+  session: null,                             // the page's own copy of the network, after "Learn this digit"
 };
 window.lecun89 = state;                      // for the browser test and the curious
 
@@ -180,8 +181,10 @@ const sendDrawing = coalesced(async () => {
   state.lastPNG = padPNG();
   const body = { model: state.model, png: state.lastPNG };
   if (state.mode === "row") body.row = true;
+  else if (state.session) body.session = state.session;
   const r = await api("/api/predict", body);
   if (epoch !== state.epoch) return;          // cleared (or the mode switched) meanwhile
+  r.image = { png: body.png };                // what the backward view sends
   state.lastDraw = r;
   if (state.tab !== "draw") return;
   status("");
@@ -189,13 +192,15 @@ const sendDrawing = coalesced(async () => {
 });
 
 function showDraw(r) {
-  if (r.blank) { resetViews(); status(r.row ? "no digits found yet" : "nothing drawn yet"); } else if (r.row) renderRow(r); else render(r);
+  if (r.blank) { resetViews(); status(r.row ? "no digits found yet" : "nothing drawn yet"); } else if (r.row) renderRow(r);
+  else { render(r); backFor(r.image, r.digit, "the digit the network read"); }
 }
 
 function clearDrawing() {
   state.epoch++;
   state.hasInk = false;
   state.lastDraw = null;
+  backForget();
   pointer = null;                              // a stroke under way ends here
   if (state.timer !== null) { clearTimeout(state.timer); state.timer = null; }
   padClear();
@@ -402,6 +407,7 @@ function drawBoxes(digits) {
 }
 
 function resetViews() {
+  backClear();
   document.querySelectorAll("#net canvas").forEach((c) => c.getContext("2d").clearRect(0, 0, c.width, c.height));
   $("row-digits").replaceChildren();
   rowBoxes.getContext("2d").clearRect(0, 0, rowBoxes.width, rowBoxes.height);
@@ -461,6 +467,7 @@ async function loadTestOrder() {
   $("test-summary").textContent = `${state.model}: ${t.errors} of ${t.n} test digits misclassified `
     + `(${(100 * t.errors / t.n).toFixed(2)}%); they come first, then the ones it reads right.`;
   state.pos = 0;
+  backForget();
   showTest();
 }
 
@@ -468,10 +475,15 @@ const fetchTest = coalesced(async () => {
   const t = state.test;
   if (!t || state.tab !== "test") return;
   const pos = state.pos, model = state.model;
-  const r = await api(`/api/testset/${t.order[pos]}?model=${encodeURIComponent(model)}`);
+  let r = await api(`/api/testset/${t.order[pos]}?model=${encodeURIComponent(model)}`);
+  if (state.session) {                        // after learning: the page's copy reads it
+    const s = await api("/api/predict", { model, x16: r.input, session: state.session });
+    r = { ...s, index: r.index, label: r.label, correct: s.digit === r.label, n: r.n };
+  }
   if (state.tab !== "test" || state.test !== t || pos !== state.pos) return;  // moved on meanwhile
   status("");
   render(r);
+  backFor({ x16: r.input }, r.label, "the test digit's label");
   paint($("test-digit"), r.input, -1, 1);
   const part = pos < t.errors ? `mistake ${pos + 1} of ${t.errors}` : `read right (${pos + 1 - t.errors} of ${t.n - t.errors})`;
   const info = $("test-info");
@@ -491,13 +503,14 @@ function showTest() {
 
 function step(d) {
   if (!state.test) return;
+  backForget();
   state.pos = Math.min(state.test.n - 1, Math.max(0, state.pos + d));
   showTest();
 }
 
 $("prev").addEventListener("click", () => step(-1));
 $("next").addEventListener("click", () => step(1));
-$("test-slider").addEventListener("input", (e) => { state.pos = Number(e.target.value); showTest(); });
+$("test-slider").addEventListener("input", (e) => { backForget(); state.pos = Number(e.target.value); showTest(); });
 document.addEventListener("keydown", (e) => {
   if (state.tab !== "test" || ["INPUT", "SELECT"].includes(e.target.tagName)) return;
   if (e.key === "ArrowLeft") step(-1);
@@ -529,6 +542,8 @@ $("tab-test").addEventListener("click", () => showTab("test"));
 
 function useModel(name) {
   state.model = name;
+  forgetSession();                            // the page's copy was of the other model
+  backForget();
   const info = state.models.find((m) => m.name === name);
   buildViews(info.shapes);
   resetViews();
@@ -540,6 +555,12 @@ function useModel(name) {
 }
 
 $("model").addEventListener("change", (e) => useModel(e.target.value));
+
+// After a learning step or a reset (back.js): the digit on show read again, by the page's copy or the shipped model.
+function redrawForward() {
+  if (state.tab === "test") fetchTest();
+  else if (state.hasInk && state.mode === "digit") schedule(true);
+}
 
 // The model on show, its USPS test error and its error on writers outside USPS (when measured).
 function modelLine(info) {
@@ -581,4 +602,4 @@ async function start() {
   updateState();
 }
 
-start();
+document.addEventListener("DOMContentLoaded", start);   // after back.js too
