@@ -179,6 +179,11 @@ def test_test_set_tab(page, data_dir):
     assert page.inner_text("#prediction") != label
     assert "misclassified" in page.inner_text("#test-summary")
     assert all(c["painted"] == c["n"] for c in page.evaluate(PAINTED, "#test-digit, #net canvas"))
+    # the backward view follows, for the test digit's own label
+    page.wait_for_function("() => !document.getElementById('back').hidden")
+    page.wait_for_function(IDLE)
+    assert page.inner_text("#back-label") == label and "label" in page.inner_text("#back-label-why")
+    assert all(c["painted"] > 0 for c in page.evaluate(PAINTED, '#back canvas[data-delta="H1"]'))
     first = page.get_attribute("#test-info", "data-index")
     page.click("#next")
     page.wait_for_function(f"() => document.getElementById('test-info').dataset.index !== '{first}'")
