@@ -52,6 +52,12 @@ async function api(path, body) {
   }
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok && res.status === 404 && state.session && body && body.session === state.session) {
+    // the server keeps a few learning sessions and dropped this page's: back to the shipped weights
+    state.session = null;
+    $("reset").disabled = true;
+    throw new Error("the server dropped this page's learned copy (it keeps a few); the shipped weights read from here on");
+  }
   if (!res.ok) throw new Error((data && data.error) || `HTTP ${res.status}`);
   return data;
 }
