@@ -167,9 +167,10 @@ class Trainer:
         draws), in chunks so progress shows and Ctrl-C lands between digits."""
         n = len(self._x16)
         order = self.rng.permutation(n) if self.cfg.train.order == "shuffle" else np.arange(n)
-        h = self.opt.state.get("h")
         for start in range(0, n, 512):
-            self.engine.run(self._x16, self._targets, order[start:start + 512], lr, h)
+            steps = order[start:start + 512]
+            masks, shifts = self.engine.draws(len(steps), self.rng)
+            self.engine.run(self._x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts)
             if progress is not None:
                 progress(min(n, start + 512))
         self.passes_done += 1

@@ -395,10 +395,10 @@ def numba_breakdown(eng, x16: np.ndarray, reps: int = 2000) -> dict:
     jit = numba.njit(fastmath={"reassoc", "contract"}, boundscheck=False, error_model="numpy")  # as the kernels
     net = eng.net
     p = k._params(net.flat, eng.offs, eng.t1, eng.t2)
-    bufs = k._forward_buffers(eng.t1.shape[0], eng.t2.shape[0], eng.offs[6] - eng.offs[5], *eng.pads)
-    acts = (*map(float, eng.act_h), *map(float, eng.act_o))
-    k._forward(x16[0], p, eng.t1, eng.t2, eng.bmode, acts, bufs)
-    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch = bufs
+    bufs = k._forward_buffers(eng.t1.shape[0], eng.t2.shape[0], eng.offs[6] - eng.offs[5], eng.n_feat, *eng.pads)
+    k._forward(x16[0], p, eng.t1, eng.t2, eng.bmode, eng.acts, bufs, True, np.zeros(0))
+    acts = (eng.acts[1], eng.acts[2], eng.acts[4], eng.acts[5])  # (A, S) of the hidden and the output units
+    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch, feat = bufs
     w1, b1, w2, b2, w3, b3, w4, b4 = p
     g = k._params(net.flat_grad, eng.offs, eng.t1, eng.t2)
     d2, d1, dcols, dy1p = f2.copy(), f1.copy(), np.zeros_like(cols2), np.zeros((len(eng.t1), 12, 12))
@@ -413,28 +413,28 @@ def numba_breakdown(eng, x16: np.ndarray, reps: int = 2000) -> dict:
         for _ in range(n):
             k._im2col(xp, 8, cols1)
             k._conv_fwd(cols1, w1, b1, bmode, t1, a1)
-            k._tanh_layer(a1.ravel(), acts[0], acts[1], y1.ravel(), f1.ravel(), scratch)
+            k.tanh_layer(a1.ravel(), acts[0], acts[1], y1.ravel(), f1.ravel(), scratch)
 
     @jit
     def h2_forward(n, y1p, cols2, w2, b2, t2, a2, y2, f2, scratch, acts, bmode):
         for _ in range(n):
             k._im2col(y1p, 4, cols2)
             k._conv_fwd(cols2, w2, b2, bmode, t2, a2)
-            k._tanh_layer(a2.ravel(), acts[0], acts[1], y2.ravel(), f2.ravel(), scratch[:a2.size])
+            k.tanh_layer(a2.ravel(), acts[0], acts[1], y2.ravel(), f2.ravel(), scratch[:a2.size])
 
     @jit
     def h3_out_forward(n, y2, w3, b3, a3, y3, f3, w4, b4, a4, y4, f4, scratch, acts):
         for _ in range(n):
             k._linear_fwd(y2.ravel(), w3, b3, a3)
-            k._tanh_layer(a3, acts[0], acts[1], y3, f3, scratch[:a3.size])
+            k.tanh_layer(a3, acts[0], acts[1], y3, f3, scratch[:a3.size])
             k._linear_fwd(y3, w4, b4, a4)
-            k._tanh_layer(a4, acts[2], acts[3], y4, f4, scratch[:a4.size])
+            k.tanh_layer(a4, acts[2], acts[3], y4, f4, scratch[:a4.size])
 
     @jit
     def out_h3_backward(n, y2, y3, w3, w4, d3, d4, dy2, g):
         for _ in range(n):
-            k._linear_bwd(y3, w4, d4, g[6], g[7], d3)
-            k._linear_bwd(y2.ravel(), w3, d3, g[4], g[5], dy2)
+            k._linear_bwd(y3, w4, d4, g[6], g[7], d3, True)
+            k._linear_bwd(y2.ravel(), w3, d3, g[4], g[5], dy2, True)
 
     @jit
     def h2_backward(n, cols2, w2, t2, d2, g, dcols, dy1p, bmode):
