@@ -319,7 +319,8 @@ def run_pass(X, T, order, flat, grad, hess, s1, s2, s3, outs, offs, t1, t2, bmod
     A, S) of the hidden and of the output units. ce: softmax cross-entropy
     (else squared error, dE/dy = loss_factor (y - t), d2E/dy2 = loss_factor).
     opt: 0 SGD, 1 SDLM with SN2.8's running estimator (s1: h; hyper: gamma,
-    mu), 2 AdamW (s1, s2: m, v; s3: [t]; hyper: beta1, beta2, eps, weight
+    mu), 3 SDLM with LeNet-5's snapshot (s1: each weight's step size for the
+    pass, lr / (mu + h), set by optim.SDLM.start_pass), 2 AdamW (s1, s2: m, v; s3: [t]; hyper: beta1, beta2, eps, weight
     decay). masks (steps, features): dropout's masks, or empty; shifts (steps,
     2): each digit's (dy, dx) shift, background -1 in the gap, or empty."""
     O1 = t1.shape[0]
@@ -412,6 +413,9 @@ def run_pass(X, T, order, flat, grad, hess, s1, s2, s3, outs, offs, t1, t2, bmod
             _conv_bwd(c1, w1, bmode, t1, d1, g1, gb1, dcols2, False)
         if opt == 1:
             _sdlm_step(flat, grad, hess, s1, lr, hyper[0], hyper[1])
+        elif opt == 3:
+            for i in range(flat.size):
+                flat[i] -= s1[i] * grad[i]
         elif opt == 2:
             _adamw_step(flat, grad, s1, s2, s3, lr, hyper[0], hyper[1], hyper[2], hyper[3])
         else:

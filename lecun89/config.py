@@ -277,8 +277,8 @@ def _validate(cfg: Config) -> Config:
         why = unsupported(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table)))
         if why:
             by_env = f" (from ${ENV_ENGINE})" if os.environ.get(ENV_ENGINE) == "numba" else ""
-            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs batch 1 with SGD, SDLM's running "
-                       "estimator or AdamW: lecun89/engine.py); use train.engine = \"numpy\"")
+            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs batch 1 with SGD, SDLM or AdamW: "
+                       "lecun89/engine.py); use train.engine = \"numpy\"")
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)
     return dataclasses.replace(

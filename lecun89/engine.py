@@ -6,8 +6,8 @@ The numba engine covers every shipped config: Net-1989 or the fully connected
 network, with scaled-tanh, tanh or ReLU units (outputs also none: logits),
 squared error or softmax cross-entropy, batch 1, dropout and the +-1-pixel
 shifts (drawn from the same generators, in the same order, as the numpy
-engine), and SGD (no momentum or weight decay), SDLM with SN2.8's running
-estimator and one epsilon, or AdamW.
+engine), and SGD (no momentum or weight decay), SDLM (SN2.8's running
+estimator or LeNet-5's snapshot, one epsilon for every weight), or AdamW.
 It sums in another order than numpy's BLAS, so a run's last bits differ between
 engines; runs of one engine are bit-identical. A config chooses its engine
 (``train.engine``, or ``$LECUN89_ENGINE`` for every config), and the run
@@ -40,7 +40,6 @@ def unsupported(cfg) -> str | None:
         (t.optimizer in ("sgd", "sdlm", "adamw"), f"train.optimizer = {t.optimizer!r}"),
         (t.optimizer != "sgd" or not t.momentum, f"train.momentum = {t.momentum!r}"),
         (t.optimizer != "sgd" or not t.weight_decay, f"train.weight_decay = {t.weight_decay!r}"),
-        (t.optimizer != "sdlm" or t.sdlm_estimator == "running", f"train.sdlm_estimator = {t.sdlm_estimator!r}"),
         (t.optimizer != "sdlm" or t.sdlm_eps_scale == "none", f"train.sdlm_eps_scale = {t.sdlm_eps_scale!r}"),
     ]
     return next((what for ok, what in checks if not ok), None)
@@ -102,6 +101,8 @@ class NumbaPass:
         # dE/dy = factor (y - t) and d2E/dy2 = factor for one pattern (layers.MSELoss)
         self.factor = 0.0 if self.ce else L.make_loss("mse", train_cfg.cost_scale).factor(1, net.n_out)
         self.opt = {"sgd": 0, "sdlm": 1, "adamw": 2}[train_cfg.optimizer]
+        if self.opt == 1 and train_cfg.sdlm_estimator == "snapshot":
+            self.opt = 3
         t = train_cfg
         self.hyper = np.array([t.sdlm_gamma, t.sdlm_mu] if self.opt == 1 else
                               [t.betas[0], t.betas[1], t.adam_eps, t.weight_decay] if self.opt == 2 else [],
@@ -113,6 +114,7 @@ class NumbaPass:
         state = {"h": np.zeros(net.flat.size), "m": np.zeros(net.flat.size), "v": np.zeros(net.flat.size),
                  "t": np.zeros(1)}
         self.run(np.zeros((0, 16, 16)), np.zeros((0, net.n_out)), np.zeros(0, dtype=np.int64), 0.0, state,
+                 eta=np.zeros(net.flat.size),
                  masks=np.zeros((0, self.n_feat)) if self.dropout else None,
                  shifts=np.zeros((0, 2), dtype=np.int64) if self.augment else None)
         self.predict(np.zeros((1, 1, 16, 16)))
@@ -130,15 +132,16 @@ class NumbaPass:
             masks = (self.dropout.rng.random((n, self.n_feat)) >= q) / (1.0 - q)
         return masks, shifts
 
-    def run(self, x, targets, order, lr, state, outputs=None, masks=None, shifts=None):
+    def run(self, x, targets, order, lr, state, outputs=None, masks=None, shifts=None, eta=None):
         """Steps over x[order] (x (N, 16, 16)); ``state``: the optimizer's
         arrays (optim's ``state``); masks, shifts: :meth:`draws`'s for these
-        steps; outputs, if given, receives each digit's network outputs (before
-        its own update)."""
+        steps; eta: the snapshot SDLM's step sizes for the pass (optim.SDLM's
+        ``eta``); outputs, if given, receives each digit's network outputs
+        (before its own update)."""
         net, none = self.net, self._none
         if outputs is None:
             outputs = np.empty((len(order), net.n_out))
-        s1 = state.get("h", state.get("m", none))
+        s1 = eta if self.opt == 3 else state.get("h", state.get("m", none))
         self.k.run_pass(x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
                         state.get("t", none), outputs, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
                         self.pads[1], self.conv, self.acts, self.ce, self.factor, self.opt, float(lr), self.hyper,

@@ -170,7 +170,8 @@ class Trainer:
         for start in range(0, n, 512):
             steps = order[start:start + 512]
             masks, shifts = self.engine.draws(len(steps), self.rng)
-            self.engine.run(self._x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts)
+            self.engine.run(self._x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts,
+                            eta=getattr(self.opt, "eta", None))
             if progress is not None:
                 progress(min(n, start + 512))
         self.passes_done += 1

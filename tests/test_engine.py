@@ -127,7 +127,7 @@ def test_compiled_inference_matches_predict(kernels, overrides, rng):
     assert np.array_equal(eng.predict(x[5:40]), out[5:40])
 
 
-@pytest.mark.parametrize("name", ["lecun1989", "lecun1989-sgd", "modern-usps", "fc-baseline"])
+@pytest.mark.parametrize("name", ["lecun1989", "lecun1989-sgd", "lecun1989-lenet5", "modern-usps", "fc-baseline"])
 def test_passes_match_the_numpy_engine_to_rounding(kernels, name):
     """Two shuffled passes of each engine from the same start: the same
     generator draws (order, shifts, dropout masks), the same weights to rounding."""
@@ -182,7 +182,6 @@ def test_runs_are_bit_identical_and_record_the_engine(kernels, tmp_path):
 
 @pytest.mark.parametrize("override, key", [
     ("train.batch_size=8", "train.batch_size = 8"),
-    ("train.sdlm_estimator=snapshot", "train.sdlm_estimator = 'snapshot'"),
     ("train.sdlm_eps_scale=fanin", "train.sdlm_eps_scale = 'fanin'"),
     ("model.activation=sigmoid", "model.activation = 'sigmoid'"),
     ("model.output_activation=sigmoid", "model.output_activation = 'sigmoid'"),
@@ -213,8 +212,8 @@ def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
     monkeypatch.setenv("LECUN89_ENGINE", "numba")
     assert load_config("lecun1989").train.engine == "numba"
     assert load_config("modern").train.engine == "numba"
-    with pytest.raises(UserError, match=r"\(from \$LECUN89_ENGINE\) does not run train.sdlm_estimator = 'snapshot'"):
-        load_config("lecun1989-lenet5")
+    with pytest.raises(UserError, match=r"\(from \$LECUN89_ENGINE\) does not run train.batch_size = 32"):
+        load_config("lecun1989", ["train.batch_size=32"])
     monkeypatch.setenv("LECUN89_ENGINE", "fast")
     with pytest.raises(UserError, match="LECUN89_ENGINE: 'fast' is not one of numpy, numba") as e:
         load_config("lecun1989")
