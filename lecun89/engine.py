@@ -11,7 +11,9 @@ estimator or LeNet-5's snapshot, one epsilon for every weight), or AdamW.
 It sums in another order than numpy's BLAS, so a run's last bits differ between
 engines; runs of one engine are bit-identical. A config chooses its engine
 (``train.engine``, or ``$LECUN89_ENGINE`` for every config), and the run
-directory's config.toml and meta.json record it.
+directory's config.toml and meta.json record it; ``"auto"`` is resolved to one
+of the two when the config is read (:func:`resolve`), and the run records the
+engine it resolved to.
 """
 
 from __future__ import annotations
@@ -23,8 +25,17 @@ import numpy as np
 from lecun89 import layers as L
 from lecun89.errors import UserError
 
-# The engines a config can name (train.engine): the reference first.
-ENGINES = ("numpy", "numba")
+# The engines a config can name (train.engine): the reference first; "auto"
+# is numba where it covers the config (and numba loads), else numpy: see resolve.
+ENGINES = ("numpy", "numba", "auto")
+
+
+def resolve(cfg) -> str:
+    """train.engine = "auto" made concrete for ``cfg``: "numba" where it covers
+    the config (:func:`unsupported`) and numba is installed, else "numpy"."""
+    import importlib.util
+
+    return "numba" if unsupported(cfg) is None and importlib.util.find_spec("numba") is not None else "numpy"
 
 
 def unsupported(cfg) -> str | None:

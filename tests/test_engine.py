@@ -248,3 +248,44 @@ def test_the_compiled_tanh_is_numpys_to_1e15_relative(kernels):
     rel = np.abs(y - ref) / np.maximum(np.abs(ref), np.finfo(float).tiny)
     assert rel.max() <= 1e-15 * 2
     assert np.abs(fp - A * S * (1 - np.tanh(S * a) ** 2)).max() <= 1e-15 * 2
+
+
+def test_auto_is_numba_where_it_covers_the_config_else_numpy(kernels, monkeypatch):
+    from lecun89.engine import unsupported
+
+    for name in ("lecun1989", "modern-usps", "fc-baseline", "lecun1989-lenet5", "quick"):
+        cfg = load_config(name, ["train.engine=auto"])
+        assert cfg.train.engine == "numba" and unsupported(cfg) is None
+    cfg = load_config("lecun1989", ["train.engine=auto", "train.batch_size=8"])
+    assert cfg.train.engine == "numpy"  # not refused: resolved to the reference
+    assert config_hash(cfg) == config_hash(load_config("lecun1989", ["train.batch_size=8"]))
+    monkeypatch.setenv("LECUN89_ENGINE", "auto")
+    assert load_config("lecun1989").train.engine == "numba"
+    assert load_config("lecun1989", ["train.momentum=0.5", "train.optimizer=sgd"]).train.engine == "numpy"
+    monkeypatch.setenv("LECUN89_ENGINE", "numpy")  # still forces the reference over a config's "auto"
+    assert load_config("lecun1989").train.engine == "numpy"
+
+
+def test_the_default_and_the_shipped_configs_stay_on_numpy(monkeypatch):
+    from lecun89.config import CONFIG_DIR
+
+    monkeypatch.delenv("LECUN89_ENGINE", raising=False)
+    assert load_config("quick").train.engine == "numpy"
+    for path in sorted(CONFIG_DIR.glob("*.toml")):
+        assert load_config(path).train.engine == "numpy", path.name
+
+
+def test_an_auto_run_records_the_engine_it_ran_and_says_when_it_compiled(kernels, tmp_path, monkeypatch, capsys):
+    from lecun89 import train
+
+    monkeypatch.setattr(train, "COMPILE_NOTICE_SECONDS", -1.0)  # as if numba had compiled (its cache may be warm)
+    cfg = load_config("quick", ["train.passes=1", "train.engine=auto"])
+    train.run_training(cfg, tmp_path / "a", progress=False)
+    err = capsys.readouterr().err.splitlines()
+    notice = [line for line in err if line.startswith("compiling the numba engine")]
+    assert len(notice) == 1 and notice[0].endswith(" s")
+    assert 'engine = "numba"' in (tmp_path / "a" / "config.toml").read_text()
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["engine"]["name"] == "numba"
+    monkeypatch.setattr(train, "COMPILE_NOTICE_SECONDS", 1e9)
+    train.run_training(cfg, tmp_path / "b", progress=False)
+    assert "compiling" not in capsys.readouterr().err
