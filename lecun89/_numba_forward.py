@@ -26,24 +26,28 @@ BLOCK = 16
 
 
 @jit
-def _units(a, kind, A, S, scratch):
-    """The units' outputs in place over a (any shape, C-contiguous); scratch:
-    twice as long (scaled tanh's slopes, unused here, and its work array)."""
-    f = a.reshape(a.size)
+def _units(a, kind, A, S, y, scratch):
+    """y = the units' outputs over a (both flat; scratch: twice as long, for
+    scaled tanh's slopes, unused here, and its work array). Separate arrays: an
+    elementwise loop writing what it reads is not vectorised."""
     if kind == SCALED_TANH:
-        tanh_layer(f, A, S, f, scratch[:f.size], scratch[f.size:2 * f.size])
+        tanh_layer(a, A, S, y, scratch[:a.size], scratch[a.size:2 * a.size])
     elif kind == RELU:
-        for i in range(f.size):
-            f[i] = max(f[i], 0.0)
+        for i in range(a.size):
+            y[i] = max(a[i], 0.0)
+    else:
+        for i in range(a.size):
+            y[i] = a[i]
 
 
 @jit
 def _conv_block(xs, Hp, Wp, w, b, bmode, table, OW, a):
-    """a (M * P * BLOCK) = bias + the stride-2 5x5 convolution over the table's
-    maps of xs, the input padded by 2 (Hp rows of Wp) and split by column
-    parity: xs[((ch * Hp + row) * 2 + col % 2) * (Wp // 2) + col // 2] is
-    (BLOCK,). Then for one weight, the output row it adds to and the inputs it
-    reads are both contiguous runs (position, digit) of OW * BLOCK numbers."""
+    """a (M * P * BLOCK, flat: map, position, digit) = bias + the stride-2 5x5
+    convolution over the table's maps of xs, the input padded by 2 (Hp rows of
+    Wp) and split by column parity: the block's values at (ch, row, col) start
+    at index (((ch * Hp + row) * 2 + col % 2) * (Wp // 2) + col // 2) * BLOCK.
+    Then for one kernel row, the output row it adds to and the inputs each of
+    its weights reads are contiguous runs (position, digit) of OW * BLOCK numbers."""
     M = table.shape[0]
     k = table.shape[1]
     P = OW * OW
@@ -73,9 +77,9 @@ def _conv_block(xs, Hp, Wp, w, b, bmode, table, OW, a):
 
 
 @jit
-def _split(src, C, H, W, Hp, pad, xs):
-    """xs (see :func:`_conv_block`) = src (C, H * W, BLOCK) padded by 2 with ``pad``
-    (already there: only the inside is written) and split by column parity."""
+def _split(src, C, H, W, Hp, xs):
+    """xs (see :func:`_conv_block`) = src (C, H * W, BLOCK) padded by 2 and split
+    by column parity: only the inside is written (the padding is set once)."""
     Wp = W + 4
     hw = Wp // 2
     for ch in range(C):
@@ -90,16 +94,21 @@ def _split(src, C, H, W, Hp, pad, xs):
 
 @jit
 def _linear_block(x, w, b, nb, a):
-    """a (O, nb) = b + w (O, I) x (I, nb); nb (BLOCK) given at run time: a loop
-    of unknown length is vectorised, where a constant one would be unrolled
-    into scalar operations."""
+    """a (O, nb) = b + w (O, I) x (I, nb), four inputs at a time; nb (BLOCK)
+    given at run time: a loop of unknown length is vectorised, where a constant
+    one would be unrolled into scalar operations."""
+    ni = w.shape[1]
     for o in range(w.shape[0]):
         dst = a[o]
         for q in range(nb):
             dst[q] = b[o]
-        for i in range(w.shape[1]):
-            wv = w[o, i]
-            src = x[i]
+        for i in range(0, ni - 3, 4):
+            w0, w1, w2, w3 = w[o, i], w[o, i + 1], w[o, i + 2], w[o, i + 3]
+            x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+            for q in range(nb):
+                dst[q] += w0 * x0[q] + w1 * x1[q] + w2 * x2[q] + w3 * x3[q]
+        for i in range(ni - ni % 4, ni):
+            wv, src = w[o, i], x[i]
             for q in range(nb):
                 dst[q] += wv * src[q]
 
@@ -132,11 +141,11 @@ def forward_blocks(X, flat, offs, t1, t2, bmode, pad1, pad2, conv, hidden, A, S,
         xs1[q] = pad1
     for q in range(xs2.size):
         xs2[q] = pad2
-    a1 = np.empty(O1 * 64 * BLOCK)
-    a2 = np.empty(O2 * 16 * BLOCK)
+    a1, y1 = np.empty(O1 * 64 * BLOCK), np.empty(O1 * 64 * BLOCK)
+    a2, y2 = np.empty(O2 * 16 * BLOCK), np.empty(O2 * 16 * BLOCK)
     feat = np.empty((nf, BLOCK))
-    a3 = np.empty((n3, BLOCK))
-    a4 = np.empty((10, BLOCK))
+    a3, y3 = np.empty((n3, BLOCK)), np.empty((n3, BLOCK))
+    a4, y4 = np.empty((10, BLOCK)), np.empty((10, BLOCK))
     scratch = np.empty(2 * max(O1 * 64, O2 * 16, nf, n3, 10) * BLOCK)
     for start in range(0, N, BLOCK):
         nb = min(BLOCK, N - start)
@@ -149,18 +158,18 @@ def forward_blocks(X, flat, offs, t1, t2, bmode, pad1, pad2, conv, hidden, A, S,
             for q in range(nb, BLOCK):
                 dst[q] = 0.0
         if conv:
-            _split(xin, 1, 16, 16, 20, pad1, xs1)
+            _split(xin, 1, 16, 16, 20, xs1)
             _conv_block(xs1, 20, 20, w1, b1, bmode, t1, 8, a1)
-            _units(a1, hidden, A, S, scratch)
-            _split(a1.reshape(O1, 64, BLOCK), O1, 8, 8, 12, pad2, xs2)
+            _units(a1, hidden, A, S, y1, scratch)
+            _split(y1.reshape(O1, 64, BLOCK), O1, 8, 8, 12, xs2)
             _conv_block(xs2, 12, 12, w2, b2, bmode, t2, 4, a2)
-            _units(a2, hidden, A, S, scratch)
-            _linear_block(a2.reshape(nf, BLOCK), w3, b3, BLOCK, a3)
+            _units(a2, hidden, A, S, y2, scratch)
+            _linear_block(y2.reshape(nf, BLOCK), w3, b3, BLOCK, a3)
         else:
             _linear_block(feat, w3, b3, BLOCK, a3)
-        _units(a3, hidden, A, S, scratch)
-        _linear_block(a3, w4, b4, BLOCK, a4)
-        _units(a4, out_kind, Ao, So, scratch)
+        _units(a3.ravel(), hidden, A, S, y3.ravel(), scratch)
+        _linear_block(y3, w4, b4, BLOCK, a4)
+        _units(a4.ravel(), out_kind, Ao, So, y4.ravel(), scratch)
         for q in range(nb):
             for o in range(10):
-                outs[start + q, o] = a4[o, q]
+                outs[start + q, o] = y4[o, q]
