@@ -106,7 +106,8 @@ class TrainConfig:
     augment: str = "none"      # none | shift (+-1 pixel, background fill)
     engine: str = "numpy"      # numpy (the layers, the reference) | numba (whole online passes compiled:
     #                            the same arithmetic summed in another order, so other last bits; see
-    #                            lecun89/engine.py for what it covers)
+    #                            lecun89/engine.py for what it covers) | auto (numba where it covers the
+    #                            config, else numpy; the run's config.toml records which)
 
 
 @dataclass(frozen=True)
@@ -271,14 +272,18 @@ def _validate(cfg: Config) -> Config:
                    "use \"snapshot\" with cross-entropy")
     _choice("train.augment", t.augment)
     _choice("train.engine", t.engine)
+    if t.engine == "auto":
+        from lecun89.engine import resolve
+
+        t = dataclasses.replace(t, engine=resolve(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table))))
     if t.engine == "numba":
         from lecun89.engine import unsupported
 
         why = unsupported(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table)))
         if why:
             by_env = f" (from ${ENV_ENGINE})" if os.environ.get(ENV_ENGINE) == "numba" else ""
-            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs net1989 with scaled tanh, "
-                       "mse, batch 1, SGD or SDLM's running estimator); use train.engine = \"numpy\"")
+            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs batch 1 with SGD, SDLM or AdamW: "
+                       "lecun89/engine.py); use train.engine = \"numpy\"")
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)
     return dataclasses.replace(

@@ -40,6 +40,9 @@ from lecun89.provenance import source
 from lecun89.threads import one_thread, thread_info
 
 RUNS_DIR = Path("runs")
+# A set-up of the numba engine longer than this was a compile (not a load from
+# numba's cache): the terminal is told why the run took that long to start.
+COMPILE_NOTICE_SECONDS = 1.0
 
 
 # --- data ----------------------------------------------------------------------
@@ -167,9 +170,11 @@ class Trainer:
         draws), in chunks so progress shows and Ctrl-C lands between digits."""
         n = len(self._x16)
         order = self.rng.permutation(n) if self.cfg.train.order == "shuffle" else np.arange(n)
-        h = self.opt.state.get("h")
         for start in range(0, n, 512):
-            self.engine.run(self._x16, self._targets, order[start:start + 512], lr, h)
+            steps = order[start:start + 512]
+            masks, shifts = self.engine.draws(len(steps), self.rng)
+            self.engine.run(self._x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts,
+                            eta=getattr(self.opt, "eta", None))
             if progress is not None:
                 progress(min(n, start + 512))
         self.passes_done += 1
@@ -257,6 +262,9 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     if data is None:
         data = load_data(cfg, data_dir)  # fails before anything is written
     trainer = Trainer(cfg, data)
+    if trainer.engine is not None and trainer.engine.compile_seconds > COMPILE_NOTICE_SECONDS and not quiet:
+        print(f"compiling the numba engine (once; later runs load numba's cache)... "
+              f"{trainer.engine.compile_seconds:.1f} s", file=sys.stderr, flush=True)
     metrics_path = out_dir / rundir.METRICS
     state_path = out_dir / rundir.STATE
     rows: list[dict] = []

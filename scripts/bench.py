@@ -280,6 +280,23 @@ def time_runs(run, repeat: int, setup=None) -> tuple[list[float], object]:
     return times, state
 
 
+def pass_with_evals(name: str, ds: Dataset, ds_full: Dataset, warm: Dataset, repeat: int) -> dict:
+    """``lecun89 train NAME``'s pass on the numba engine as the training loop
+    runs it: the pass, then its evaluations on the training and the test
+    digits (train.evaluate with the engine's inference), best / median of ``repeat``."""
+    from lecun89.train import evaluate
+
+    cfg = load_config(CONFIG_DIR / f"{name}.toml", ["train.engine=numba"])
+    Trainer(cfg, warm).run_pass()  # warm-up
+
+    def run(t):
+        t.run_pass()
+        evaluate(t.net, ds.x_train, ds.y_train, cfg.train, t.predict)
+        evaluate(t.net, ds_full.x_test, ds_full.y_test, cfg.train, t.predict)
+    times, _ = time_runs(run, repeat, lambda: Trainer(cfg, ds))
+    return dict(summary(times), config=name)
+
+
 def numba_available() -> bool:
     try:
         import numba  # noqa: F401
@@ -395,10 +412,10 @@ def numba_breakdown(eng, x16: np.ndarray, reps: int = 2000) -> dict:
     jit = numba.njit(fastmath={"reassoc", "contract"}, boundscheck=False, error_model="numpy")  # as the kernels
     net = eng.net
     p = k._params(net.flat, eng.offs, eng.t1, eng.t2)
-    bufs = k._forward_buffers(eng.t1.shape[0], eng.t2.shape[0], eng.offs[6] - eng.offs[5], *eng.pads)
-    acts = (*map(float, eng.act_h), *map(float, eng.act_o))
-    k._forward(x16[0], p, eng.t1, eng.t2, eng.bmode, acts, bufs)
-    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch = bufs
+    bufs = k._forward_buffers(eng.t1.shape[0], eng.t2.shape[0], eng.offs[6] - eng.offs[5], eng.n_feat, *eng.pads)
+    k._forward(x16[0], p, eng.t1, eng.t2, eng.bmode, eng.acts, bufs, True, np.zeros(0))
+    acts = (eng.acts[1], eng.acts[2], eng.acts[4], eng.acts[5])  # (A, S) of the hidden and the output units
+    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch, feat = bufs
     w1, b1, w2, b2, w3, b3, w4, b4 = p
     g = k._params(net.flat_grad, eng.offs, eng.t1, eng.t2)
     d2, d1, dcols, dy1p = f2.copy(), f1.copy(), np.zeros_like(cols2), np.zeros((len(eng.t1), 12, 12))
@@ -413,28 +430,28 @@ def numba_breakdown(eng, x16: np.ndarray, reps: int = 2000) -> dict:
         for _ in range(n):
             k._im2col(xp, 8, cols1)
             k._conv_fwd(cols1, w1, b1, bmode, t1, a1)
-            k._tanh_layer(a1.ravel(), acts[0], acts[1], y1.ravel(), f1.ravel(), scratch)
+            k.tanh_layer(a1.ravel(), acts[0], acts[1], y1.ravel(), f1.ravel(), scratch)
 
     @jit
     def h2_forward(n, y1p, cols2, w2, b2, t2, a2, y2, f2, scratch, acts, bmode):
         for _ in range(n):
             k._im2col(y1p, 4, cols2)
             k._conv_fwd(cols2, w2, b2, bmode, t2, a2)
-            k._tanh_layer(a2.ravel(), acts[0], acts[1], y2.ravel(), f2.ravel(), scratch[:a2.size])
+            k.tanh_layer(a2.ravel(), acts[0], acts[1], y2.ravel(), f2.ravel(), scratch[:a2.size])
 
     @jit
     def h3_out_forward(n, y2, w3, b3, a3, y3, f3, w4, b4, a4, y4, f4, scratch, acts):
         for _ in range(n):
             k._linear_fwd(y2.ravel(), w3, b3, a3)
-            k._tanh_layer(a3, acts[0], acts[1], y3, f3, scratch[:a3.size])
+            k.tanh_layer(a3, acts[0], acts[1], y3, f3, scratch[:a3.size])
             k._linear_fwd(y3, w4, b4, a4)
-            k._tanh_layer(a4, acts[2], acts[3], y4, f4, scratch[:a4.size])
+            k.tanh_layer(a4, acts[2], acts[3], y4, f4, scratch[:a4.size])
 
     @jit
     def out_h3_backward(n, y2, y3, w3, w4, d3, d4, dy2, g):
         for _ in range(n):
-            k._linear_bwd(y3, w4, d4, g[6], g[7], d3)
-            k._linear_bwd(y2.ravel(), w3, d3, g[4], g[5], dy2)
+            k._linear_bwd(y3, w4, d4, g[6], g[7], d3, True)
+            k._linear_bwd(y2.ravel(), w3, d3, g[4], g[5], dy2, True)
 
     @jit
     def h2_backward(n, cols2, w2, t2, d2, g, dcols, dy1p, bmode):
@@ -680,6 +697,20 @@ def run_bench(args) -> dict:
             eng["compile"] = numba_compile_seconds()
             say(f"# numba compile: {eng['compile']['cold']:.1f} s cold, {eng['compile']['cached']:.2f} s "
                 "from its cache", file=sys.stderr)
+            # Issue 23: the paper's pass with its evaluations (train and test), compiled, and
+            # modern-usps's pass (ReLU, dropout, shifts, cross-entropy, AdamW) on both engines.
+            eng["lecun1989_with_evals"] = pass_with_evals("lecun1989", ds, ds_full, warm, repeat)
+            say(f"# lecun89 numba engine, lecun1989 pass + evaluations: {fmt_s(eng['lecun1989_with_evals'])} s",
+                file=sys.stderr)
+            modern = {}
+            for engine in ("numpy", "numba"):
+                cfg_m = load_config(CONFIG_DIR / "modern-usps.toml", [f"train.engine={engine}"])
+                Trainer(cfg_m, warm).run_pass()  # warm-up
+                times, _ = time_runs(lambda t: t.run_pass(), repeat, lambda c=cfg_m: Trainer(c, ds))
+                modern[engine] = summary(times)
+                say(f"# lecun89 {engine} engine, modern-usps pass: {fmt_s(modern[engine])} s", file=sys.stderr)
+            modern["speedup"] = modern["numpy"]["best"] / modern["numba"]["best"]
+            eng["modern_usps"] = modern
             res["numba"] = eng
         net_inf = trainers[1].net
         predict_in_batches(net_inf, x_all[:infer_batch], infer_batch)  # warm-up
@@ -851,7 +882,40 @@ def run_bench(args) -> dict:
         if t:
             res["sdlm_floor"][e] = {"best": t["best"], "gflops": sdlm_flops / t["best"] / 1e9,
                                     "x_floor": t["best"] / res["sdlm_floor"]["floor_seconds"]}
+    res["issue23"] = issue23_targets(res)
     return res
+
+
+# Issue 23's targets for the compiled engine: its inference within this many
+# times the floor, and modern-usps's pass at least this much faster than numpy's.
+INFER_X_FLOOR_TARGET = 3.0
+MODERN_SPEEDUP_TARGET = 3.0
+
+
+def issue23_targets(res: dict) -> dict:
+    """The compiled engine's inference against the floor, the paper's pass with
+    its evaluations against PyTorch's fastest batch-1 pass, and modern-usps's
+    pass against the numpy engine's; each judged where the run measured it."""
+    eng, wls = res.get("numba") or {}, res["workloads"]
+    out = {}
+    inf = wls["infer"].get("lecun89_numba")
+    if inf:
+        out["infer_x_floor"] = {"what": f"compiled inference <= {INFER_X_FLOOR_TARGET:g}x floor",
+                                "value": inf["x_floor"], "met": inf["x_floor"] <= INFER_X_FLOOR_TARGET}
+    pe = eng.get("lecun1989_with_evals")
+    tb1 = wls["train_b1"]
+    if pe and tb1.get("torch_fastest"):
+        fastest = tb1[f"torch_{tb1['torch_fastest']}"]["best"]
+        out["lecun1989_vs_torch"] = {"what": "lecun1989 pass + evaluations (numba) vs PyTorch's fastest "
+                                             f"batch-1 SGD pass ({tb1['torch_fastest']}, no evaluations)",
+                                     "value": fastest / pe["best"], "met": None, "seconds": pe["best"],
+                                     "torch_seconds": fastest}
+    mu = eng.get("modern_usps")
+    if mu:
+        out["modern_usps_speedup"] = {"what": f"modern-usps pass, numba >= {MODERN_SPEEDUP_TARGET:g}x numpy",
+                                      "value": mu["speedup"], "met": mu["speedup"] >= MODERN_SPEEDUP_TARGET,
+                                      "seconds": {"numpy": mu["numpy"]["best"], "numba": mu["numba"]["best"]}}
+    return out
 
 
 def _verdict(t: dict) -> str:
@@ -980,6 +1044,19 @@ def render(res: dict) -> str:
                          f"(outputs within {eng['infer_max_abs_diff']:.1e} of the numpy engine's)",
                          f"{ref / eng['infer']['best']:.2f}x"])
         out += _table(["workload", "numpy engine (best)", "numba engine (best / median)", "speed-up"], rows)
+    i23 = res.get("issue23")
+    if i23:
+        out += ["", "The compiled engine's targets (issue 23), measured in this run:", ""]
+        rows = []
+        for key, t in i23.items():
+            value = f"{t['value']:.2f}x" + (" floor" if key == "infer_x_floor" else "")
+            if key == "lecun1989_vs_torch":
+                value += f" ({t['torch_seconds']:.3f} s / {t['seconds']:.3f} s)"
+            elif key == "modern_usps_speedup":
+                value += f" ({t['seconds']['numpy']:.3f} s / {t['seconds']['numba']:.3f} s)"
+            rows.append([t["what"], value, "n/a (no target)" if t["met"] is None else
+                         ("met" if t["met"] else "NOT met")])
+        out += _table(["ratio", "measured", "target"], rows)
     if eng and eng.get("breakdown"):
         n = res["n_train"]
         out += ["", f"Where the numba engine's time per digit goes: each piece of its compiled step timed alone in "

@@ -47,6 +47,17 @@ def test_bench_quick_runs_and_prints_table(data_dir, tmp_path):
         assert numba["infer_max_abs_diff"] < 1e-12
         assert numba["compile"]["cold"] > 0 and len(numba["breakdown"]["pieces"]) == 9
         assert res["sdlm_floor"]["numba"]["x_floor"] > 0
+        # issue 23's ratios, in the same run
+        i23 = res["issue23"]
+        inf = res["workloads"]["infer"]["lecun89_numba"]
+        assert i23["infer_x_floor"]["value"] == pytest.approx(inf["best"] / res["workloads"]["infer"]["floor_seconds"])
+        assert i23["infer_x_floor"]["met"] == (i23["infer_x_floor"]["value"] <= 3.0)
+        assert i23["modern_usps_speedup"]["value"] == pytest.approx(
+            numba["modern_usps"]["numpy"]["best"] / numba["modern_usps"]["numba"]["best"])
+        assert numba["lecun1989_with_evals"]["best"] > 0
+        if "lecun1989_vs_torch" in i23:
+            assert i23["lecun1989_vs_torch"]["value"] > 0
+        assert "The compiled engine's targets (issue 23)" in out and "compiled inference <= 3x floor" in out
     for key in ("train_b1", "train_b32", "infer"):
         bd = res["breakdown"][key]
         assert 0 < bd["blas_us"] < bd["sum_us"] and bd["whole_step_us"] > 0

@@ -23,6 +23,17 @@ VARIANTS = [
     ["model.pad_value_h1=0.0", "model.pad_value_h2=0.0", "model.activation=tanh", "model.output_activation=tanh"],
     ["train.cost_scale=mean", "train.optimizer=sgd"],
     ["model.h1_maps=4", "model.h2_maps=6", "model.h2_table=full", "model.h3_units=7"],
+    # the modern recipe's pieces: ReLU, logits and cross-entropy, dropout, shifts
+    ["model.activation=relu", "model.output_activation=none", "train.loss=ce", "train.cost_scale=mean",
+     "train.optimizer=adamw", "model.dropout=0.25", "train.augment=shift"],
+    ["model.activation=relu", "model.output_activation=relu"],
+    ["model.dropout=0.4"],
+    ["train.augment=shift"],
+    # the fully connected network
+    ["model.arch=fc"],
+    ["model.arch=fc", "model.fc_hidden=17", "model.activation=relu", "model.output_activation=none",
+     "train.loss=ce", "train.cost_scale=mean", "train.optimizer=adamw", "model.dropout=0.25",
+     "train.augment=shift"],
 ]
 
 
@@ -44,31 +55,59 @@ def kernels():
 
 @pytest.mark.parametrize("overrides", VARIANTS, ids=lambda o: ",".join(o) or "lecun1989")
 def test_gradients_second_derivatives_and_outputs_match_numpy(kernels, overrides, rng):
+    """One digit at a time, the weights left alone (lr 0): outputs, dE/dw and
+    (squared error: SDLM's running estimator) d2E/dw2 against the layers', with
+    the same dropout masks and shifts, drawn by the engine as the numpy engine does."""
     from lecun89.engine import NumbaPass
+    from lecun89.train import pad_images, shift_batch
 
     cfg = _config(overrides)
     net = build_model(cfg.model, seed=3)
-    net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.size)  # biases too, not just the init's zeros
-    eng = NumbaPass(net, dataclasses.replace(cfg.train, optimizer="sdlm", sdlm_estimator="running"))
-    loss = L.make_loss("mse", cfg.train.cost_scale)
+    mse = cfg.train.loss == "mse"
+    # biases too, not just the init's zeros; for cross-entropy, logits of moderate size: where a
+    # probability nears 1, its gradient p - t cancels, and the last bits of numpy's vectorised exp
+    # (and its pairwise sum) would show as the gradient's leading bits
+    net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.size) * (1.0 if mse else 0.2)
+    train = dataclasses.replace(cfg.train, optimizer="sdlm", sdlm_estimator="running") if mse else cfg.train
+    eng = NumbaPass(net, train)
+    loss = L.make_loss(cfg.train.loss, cfg.train.cost_scale)
     x = rng.uniform(-1, 1, (4, 16, 16))
     labels = rng.integers(0, 10, 4)
     t = loss.targets(labels)
+    state = {"h": np.zeros(net.flat.size)} if mse else {}
+    if train.optimizer == "adamw":
+        state = {"m": np.zeros(net.flat.size), "v": np.zeros(net.flat.size), "t": np.zeros(1)}
     for i in range(4):
         # numba, lr = 0: the weights stay, grad and hess hold this digit's
-        out = eng.run(x, t, np.array([i]), 0.0, np.zeros(net.flat.size))
+        trainer_rng, net_rng = np.random.default_rng(i), net.rng.bit_generator.state
+        masks, shifts = eng.draws(1, trainer_rng)
+        assert (masks is None) == (cfg.model.dropout == 0) and (shifts is None) == (cfg.train.augment == "none")
+        out = eng.run(x, t, np.array([i]), 0.0, state, masks=masks, shifts=shifts)
         g, h = net.flat_grad.copy(), net.flat_hess.copy()
-        y = net.forward(x[i][None, None], True)
+        net.rng.bit_generator.state = net_rng  # the numpy engine's draws, from the same states
+        xi = x[i][None, None]
+        if shifts is not None:
+            xi = shift_batch(pad_images(xi), np.random.default_rng(i))
+        y = net.forward(xi, True)
         net.backward(loss.grad(y, t[i:i + 1]))
         assert _relerr(out, y) <= 1e-12
         assert _relerr(g, net.flat_grad) <= 1e-12
-        net.backward_h(loss.output_curvature(*y.shape))
-        assert _relerr(h, net.flat_hess) <= 1e-12
         for name, sl in net.slices.items():  # every parameter, not just the largest
             assert _relerr(g[sl], net.flat_grad[sl]) <= 1e-11, name
+        if mse:
+            net.backward_h(loss.output_curvature(*y.shape))
+            assert _relerr(h, net.flat_hess) <= 1e-12
 
 
-@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda o: ",".join(o) or "lecun1989")
+INFERENCE = [o for o in VARIANTS if not any(k.startswith("train.") for k in o)] + [
+    ["model.activation=relu", "model.output_activation=none"],
+    ["model.activation=tanh", "model.output_activation=none", "model.bias=none"],
+    ["model.arch=fc", "model.activation=relu", "model.output_activation=none"],
+    ["model.arch=fc", "model.activation=tanh", "model.output_activation=tanh", "model.fc_hidden=33"],
+]
+
+
+@pytest.mark.parametrize("overrides", INFERENCE, ids=lambda o: ",".join(o) or "lecun1989")
 def test_compiled_inference_matches_predict(kernels, overrides, rng):
     """The engine's forward (the evaluations between passes) against Network.predict,
     output by output, on inputs over the whole tanh range."""
@@ -83,11 +122,15 @@ def test_compiled_inference_matches_predict(kernels, overrides, rng):
     assert out.shape == ref.shape == (70, net.n_out)
     assert np.abs(out - ref).max() <= 1e-12 * np.abs(ref).max()
     assert np.array_equal(eng.predict(x), out)  # the same bits twice
-    assert np.array_equal(eng.predict(x[3:4]), out[3:4])  # one digit at a time: no batch dependence
+    # one digit at a time, or from another place in a block: no dependence on the batch
+    assert np.array_equal(eng.predict(x[3:4]), out[3:4])
+    assert np.array_equal(eng.predict(x[5:40]), out[5:40])
 
 
-@pytest.mark.parametrize("name", ["lecun1989", "lecun1989-sgd"])
+@pytest.mark.parametrize("name", ["lecun1989", "lecun1989-sgd", "lecun1989-lenet5", "modern-usps", "fc-baseline"])
 def test_passes_match_the_numpy_engine_to_rounding(kernels, name):
+    """Two shuffled passes of each engine from the same start: the same
+    generator draws (order, shifts, dropout masks), the same weights to rounding."""
     from lecun89.data import load_dataset
     from lecun89.train import Trainer
 
@@ -102,8 +145,15 @@ def test_passes_match_the_numpy_engine_to_rounding(kernels, name):
         for _ in range(2):  # two shuffled passes: the same generator draws, pass after pass
             tr.run_pass()
             flats[engine].append(tr.net.flat.copy())
-    for a, b in zip(flats["numba"], flats["numpy"]):
+        flats[engine].append(tr.state())
+    for a, b in zip(flats["numba"][:2], flats["numpy"][:2]):
         assert np.abs(a - b).max() <= 1e-10 * np.abs(b - w0).max()
+    # after the passes, both engines' generators stand at the same place, and so do AdamW's steps
+    a, b = flats["numba"][2], flats["numpy"][2]
+    assert str(a["rng"]) == str(b["rng"]) and str(a["model_rng"]) == str(b["model_rng"])
+    assert sorted(a) == sorted(b)
+    if "opt.t" in a:
+        assert a["opt.t"][0] == b["opt.t"][0] == 600
 
 
 def test_runs_are_bit_identical_and_record_the_engine(kernels, tmp_path):
@@ -131,10 +181,10 @@ def test_runs_are_bit_identical_and_record_the_engine(kernels, tmp_path):
 
 
 @pytest.mark.parametrize("override, key", [
-    ("train.optimizer=adamw", "train.optimizer = 'adamw'"),
     ("train.batch_size=8", "train.batch_size = 8"),
-    ("train.sdlm_estimator=snapshot", "train.sdlm_estimator = 'snapshot'"),
-    ("model.dropout=0.25", "model.dropout = 0.25"),
+    ("train.sdlm_eps_scale=fanin", "train.sdlm_eps_scale = 'fanin'"),
+    ("model.activation=sigmoid", "model.activation = 'sigmoid'"),
+    ("model.output_activation=sigmoid", "model.output_activation = 'sigmoid'"),
 ])
 def test_configs_the_engine_does_not_cover_are_refused(override, key):
     with pytest.raises(UserError, match="train.engine") as exc:
@@ -161,8 +211,9 @@ def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
     assert load_config("lecun1989", ["train.engine=numba"]).train.engine == "numba"  # --set wins
     monkeypatch.setenv("LECUN89_ENGINE", "numba")
     assert load_config("lecun1989").train.engine == "numba"
-    with pytest.raises(UserError, match=r"\(from \$LECUN89_ENGINE\) does not run model.activation = 'relu'"):
-        load_config("modern")
+    assert load_config("modern").train.engine == "numba"
+    with pytest.raises(UserError, match=r"\(from \$LECUN89_ENGINE\) does not run train.batch_size = 32"):
+        load_config("lecun1989", ["train.batch_size=32"])
     monkeypatch.setenv("LECUN89_ENGINE", "fast")
     with pytest.raises(UserError, match="LECUN89_ENGINE: 'fast' is not one of numpy, numba") as e:
         load_config("lecun1989")
@@ -192,8 +243,49 @@ def test_the_compiled_tanh_is_numpys_to_1e15_relative(kernels):
                         [0.0, -0.0, 5e-324, 30.0, -30.0, 31.0, -31.0]])
     A, S = 1.7159, 2 / 3
     y, fp, scratch = np.empty_like(a), np.empty_like(a), np.empty_like(a)
-    kernels._tanh_layer(a, A, S, y, fp, scratch)
+    kernels.tanh_layer(a, A, S, y, fp, scratch)
     ref = A * np.tanh(S * a)
     rel = np.abs(y - ref) / np.maximum(np.abs(ref), np.finfo(float).tiny)
     assert rel.max() <= 1e-15 * 2
     assert np.abs(fp - A * S * (1 - np.tanh(S * a) ** 2)).max() <= 1e-15 * 2
+
+
+def test_auto_is_numba_where_it_covers_the_config_else_numpy(kernels, monkeypatch):
+    from lecun89.engine import unsupported
+
+    for name in ("lecun1989", "modern-usps", "fc-baseline", "lecun1989-lenet5", "quick"):
+        cfg = load_config(name, ["train.engine=auto"])
+        assert cfg.train.engine == "numba" and unsupported(cfg) is None
+    cfg = load_config("lecun1989", ["train.engine=auto", "train.batch_size=8"])
+    assert cfg.train.engine == "numpy"  # not refused: resolved to the reference
+    assert config_hash(cfg) == config_hash(load_config("lecun1989", ["train.batch_size=8"]))
+    monkeypatch.setenv("LECUN89_ENGINE", "auto")
+    assert load_config("lecun1989").train.engine == "numba"
+    assert load_config("lecun1989", ["train.momentum=0.5", "train.optimizer=sgd"]).train.engine == "numpy"
+    monkeypatch.setenv("LECUN89_ENGINE", "numpy")  # still forces the reference over a config's "auto"
+    assert load_config("lecun1989").train.engine == "numpy"
+
+
+def test_the_default_and_the_shipped_configs_stay_on_numpy(monkeypatch):
+    from lecun89.config import CONFIG_DIR
+
+    monkeypatch.delenv("LECUN89_ENGINE", raising=False)
+    assert load_config("quick").train.engine == "numpy"
+    for path in sorted(CONFIG_DIR.glob("*.toml")):
+        assert load_config(path).train.engine == "numpy", path.name
+
+
+def test_an_auto_run_records_the_engine_it_ran_and_says_when_it_compiled(kernels, tmp_path, monkeypatch, capsys):
+    from lecun89 import train
+
+    monkeypatch.setattr(train, "COMPILE_NOTICE_SECONDS", -1.0)  # as if numba had compiled (its cache may be warm)
+    cfg = load_config("quick", ["train.passes=1", "train.engine=auto"])
+    train.run_training(cfg, tmp_path / "a", progress=False)
+    err = capsys.readouterr().err.splitlines()
+    notice = [line for line in err if line.startswith("compiling the numba engine")]
+    assert len(notice) == 1 and notice[0].endswith(" s")
+    assert 'engine = "numba"' in (tmp_path / "a" / "config.toml").read_text()
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["engine"]["name"] == "numba"
+    monkeypatch.setattr(train, "COMPILE_NOTICE_SECONDS", 1e9)
+    train.run_training(cfg, tmp_path / "b", progress=False)
+    assert "compiling" not in capsys.readouterr().err
