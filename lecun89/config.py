@@ -104,7 +104,7 @@ class TrainConfig:
     cost_scale: str = "mean"   # mse per pattern: "mean" over the outputs (the MSE the paper reports) |
     #                            "half_sum" (SN2.8: 1/2 sum over the outputs, K/2 = 5 times "mean")
     augment: str = "none"      # none | shift (+-1 pixel, background fill)
-    engine: str = "numpy"      # numpy (the layers, the reference) | numba (whole online passes compiled:
+    engine: str = "auto"       # numpy (the layers, the reference) | numba (whole online passes compiled:
     #                            the same arithmetic summed in another order, so other last bits; see
     #                            lecun89/engine.py for what it covers) | auto (numba where it covers the
     #                            config, else numpy; the run's config.toml records which)

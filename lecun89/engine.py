@@ -38,13 +38,19 @@ def resolve(cfg) -> str:
     return "numba" if unsupported(cfg) is None and importlib.util.find_spec("numba") is not None else "numpy"
 
 
+def _model_checks(m) -> list[tuple[bool, str]]:
+    """The networks the compiled kernels run (a model config): (covered, key = value)."""
+    return [(m.arch in ("net1989", "fc"), f"model.arch = {m.arch!r}"),
+            (m.activation in ("lecun", "tanh", "relu"), f"model.activation = {m.activation!r}"),
+            (m.output_activation in ("lecun", "tanh", "relu", "none"),
+             f"model.output_activation = {m.output_activation!r}")]
+
+
 def unsupported(cfg) -> str | None:
     """Why the numba engine cannot train ``cfg`` (a key and its value), or None."""
-    m, t = cfg.model, cfg.train
+    t = cfg.train
     checks = [
-        (m.arch in ("net1989", "fc"), f"model.arch = {m.arch!r}"),
-        (m.activation in ("lecun", "tanh", "relu"), f"model.activation = {m.activation!r}"),
-        (m.output_activation in ("lecun", "tanh", "relu", "none"), f"model.output_activation = {m.output_activation!r}"),
+        *_model_checks(cfg.model),
         (t.batch_size == 1, f"train.batch_size = {t.batch_size!r}"),
         (t.loss in ("mse", "ce"), f"train.loss = {t.loss!r}"),
         (t.augment in ("none", "shift"), f"train.augment = {t.augment!r}"),
@@ -79,11 +85,11 @@ def _units(lay, k) -> tuple[int, float, float]:
     return {"relu": k.RELU, "none": k.IDENTITY}[lay.kind], 1.0, 1.0
 
 
-class NumbaPass:
-    """Runs online passes of a Trainer's network and optimizer with the compiled
-    kernels, and its inference with the batched forward."""
+class CompiledForward:
+    """The batched compiled forward of a network (:mod:`lecun89._numba_forward`):
+    its inference, for the evaluations between passes and ``lecun89 eval``."""
 
-    def __init__(self, net, train_cfg):
+    def __init__(self, net):
         self.k = load_kernels()
         from lecun89 import _numba_forward
 
@@ -102,9 +108,45 @@ class NumbaPass:
         else:
             self.t1 = self.t2 = np.zeros((0, 1), dtype=np.int64)
             self.bmode, self.pads = 0, (0.0, 0.0)
-        # Everything else read off the network and the loss, not restated.
+        # Everything else read off the network, not restated.
         units = [lay for lay in net.layers if isinstance(lay, L.Activation)]
         self.acts = (*_units(units[0], self.k), *_units(units[-1], self.k))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs (N, 10) for digits x (N, 1, 16, 16): the batched compiled
+        forward (digits across the vector registers), to rounding the numpy
+        layers' (``Network.predict``), bit-identical run to run and for any N."""
+        x256 = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), 256))
+        outs = np.empty((len(x256), self.net.n_out))
+        kh, Ah, Sh, ko, Ao, So = self.acts
+        self.fwd.forward_blocks(x256, self.net.flat, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
+                                self.pads[1], self.conv, kh, Ah, Sh, ko, Ao, So, outs)
+        return outs
+
+
+def forward_unsupported(net) -> str | None:
+    """Why the compiled forward cannot run ``net`` (a key and its value), or None."""
+    return next((what for ok, what in _model_checks(net.config) if not ok), None)
+
+
+def inference(net, engine: str = "auto"):
+    """(the engine's name, its forward) for scoring ``net``: the compiled
+    forward for "numba", and for "auto" where it covers the network and numba
+    is installed; the numpy layers' ``Network.predict`` otherwise."""
+    import importlib.util
+
+    if engine == "auto":
+        ok = forward_unsupported(net) is None and importlib.util.find_spec("numba") is not None
+        engine = "numba" if ok else "numpy"
+    return (engine, CompiledForward(net).predict) if engine == "numba" else ("numpy", net.predict)
+
+
+class NumbaPass(CompiledForward):
+    """Runs online passes of a Trainer's network and optimizer with the compiled
+    kernels, and its inference with the batched forward."""
+
+    def __init__(self, net, train_cfg):
+        super().__init__(net)
         drop = [lay for lay in net.layers if isinstance(lay, L.Dropout)]
         self.dropout = drop[0] if drop else None
         self.n_feat = (self.offs[5] - self.offs[4]) // (self.offs[6] - self.offs[5])
@@ -159,17 +201,6 @@ class NumbaPass:
                         none.reshape(0, 0) if masks is None else masks,
                         np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
         return outputs
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Outputs (N, 10) for digits x (N, 1, 16, 16): the batched compiled
-        forward (digits across the vector registers), to rounding the numpy
-        layers' (``Network.predict``), bit-identical run to run and for any N."""
-        x256 = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), 256))
-        outs = np.empty((len(x256), self.net.n_out))
-        kh, Ah, Sh, ko, Ao, So = self.acts
-        self.fwd.forward_blocks(x256, self.net.flat, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
-                                self.pads[1], self.conv, kh, Ah, Sh, ko, Ao, So, outs)
-        return outs
 
     def info(self) -> dict:
         import numba

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lecun89 import metrics, rundir
@@ -11,19 +12,24 @@ from lecun89.errors import UserError
 def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "test", data_dir=None,
                         subset: str | None = None, subset_seed: int | None = None) -> dict:
     """Scores of ``model.npz`` on a dataset split, keyed like results.json."""
+    from lecun89.config import ENV_ENGINE
     from lecun89.data import load_dataset
+    from lecun89.engine import inference
     from lecun89.model import load_checkpoint
 
     model_path = Path(model_path)
     net = load_checkpoint(model_path)
-    # The run directory's config says which data the model was trained on.
-    data_cfg = {}
+    # The run directory's config says which data the model was trained on, and
+    # the engine whose forward scored it between passes (the same bits here).
+    data_cfg, engine = {}, "auto"
     cfg_path = model_path.parent / rundir.CONFIG
     if cfg_path.is_file():
         try:
-            data_cfg = rundir.read_config(cfg_path).data.__dict__
+            run_cfg = rundir.read_config(cfg_path)
+            data_cfg, engine = run_cfg.data.__dict__, run_cfg.train.engine
         except UserError:
             data_cfg = {}
+    engine, predict = inference(net, os.environ.get(ENV_ENGINE) or engine)
     name = dataset or data_cfg.get("name")
     if name is None:
         raise UserError(f"{model_path}: no config.toml beside it says which data it was trained on; "
@@ -35,7 +41,7 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
         subset_seed=subset_seed if subset_seed is not None else (data_cfg.get("subset_seed", 0) if same else 0),
     )
     x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
-    out = net.predict(x)
+    out = predict(x)
     sc = metrics.scores(out, y, net.config.output_activation != "none")
     return {
         "dataset": name,
@@ -47,4 +53,5 @@ def evaluate_checkpoint(model_path, dataset: str | None = None, split: str = "te
         "connections": net.totals()["connections"],
         "params": net.totals()["params"],
         "data_checksum": data.meta.get("checksum"),
+        "engine": engine,
     }

@@ -197,12 +197,17 @@ def test_unknown_engine_is_refused():
         load_config("lecun1989", ["train.engine=cuda"])
 
 
-def test_the_default_engine_leaves_older_runs_identity_unchanged():
+def test_the_numpy_engine_leaves_older_runs_identity_unchanged(monkeypatch):
+    """Runs made before the engine was a key ran numpy: a numpy run hashes as they
+    did; a compiled run (the default) is another run."""
+    monkeypatch.setenv("LECUN89_ENGINE", "numpy")
     cfg = load_config("lecun1989")
     d = to_dict(cfg)
     assert d["train"].pop("engine") == "numpy"
     assert config_hash(cfg) == hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    assert config_hash(_config([])) != config_hash(cfg)
+    monkeypatch.delenv("LECUN89_ENGINE")
+    assert load_config("lecun1989").train.engine == "numba"
+    assert config_hash(load_config("lecun1989")) != config_hash(cfg)
 
 
 def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
@@ -266,12 +271,17 @@ def test_auto_is_numba_where_it_covers_the_config_else_numpy(kernels, monkeypatc
     assert load_config("lecun1989").train.engine == "numpy"
 
 
-def test_the_default_and_the_shipped_configs_stay_on_numpy(monkeypatch):
-    from lecun89.config import CONFIG_DIR
+def test_every_shipped_config_runs_compiled_by_default_and_the_variable_forces_numpy(monkeypatch):
+    from lecun89.config import CONFIG_DIR, TrainConfig
 
+    assert TrainConfig().engine == "auto"
     monkeypatch.delenv("LECUN89_ENGINE", raising=False)
-    assert load_config("quick").train.engine == "numpy"
-    for path in sorted(CONFIG_DIR.glob("*.toml")):
+    paths = sorted(CONFIG_DIR.glob("*.toml"))
+    assert len(paths) >= 10
+    for path in paths:
+        assert load_config(path).train.engine == "numba", path.name
+    monkeypatch.setenv("LECUN89_ENGINE", "numpy")
+    for path in paths:
         assert load_config(path).train.engine == "numpy", path.name
 
 

@@ -72,3 +72,14 @@ def test_fidelity_only_names_a_group(fidelity, tmp_path):
     args = argparse.Namespace(out=tmp_path, data_dir=None, jobs=1, only=["nope"])
     with pytest.raises(UserError, match="no such group; one of one, two"):
         fidelity.run(args)
+
+
+def test_the_fidelity_study_stays_on_the_numpy_engine(monkeypatch):
+    """docs/fidelity.md was made on the numpy engine; its command still runs there
+    (the default engine, compiled, would give other runs), but a variant may
+    name its own."""
+    monkeypatch.delenv("LECUN89_ENGINE", raising=False)
+    module = load_script("fidelity")
+    runs = module.plan().runs
+    assert len(runs) == 140 and {r.config.train.engine for r in runs} == {"numpy"}
+    assert module.variant_config("x", ["train.engine=numba"]).train.engine == "numba"

@@ -10,6 +10,7 @@ import pytest
 from lecun89 import metrics
 from lecun89.cli import main
 from lecun89.config import load_config
+from lecun89.engine import inference
 from lecun89.model import load_checkpoint
 from lecun89.train import run_training, Trainer
 
@@ -63,7 +64,10 @@ def test_train_cli_writes_a_complete_run_directory(tmp_path, capsys):
 
     data = load_dataset("digits")
     net = load_checkpoint(out / "model.npz")
-    np.testing.assert_array_equal(net.predict(data.x_test), o["test_outputs"])
+    engine = load_config(out / "config.toml").train.engine
+    assert engine == json.loads((out / "meta.json").read_text())["engine"]["name"]
+    np.testing.assert_array_equal(inference(net, engine)[1](data.x_test), o["test_outputs"])  # the run's own forward
+    np.testing.assert_allclose(net.predict(data.x_test), o["test_outputs"], rtol=1e-12, atol=1e-13)  # the layers'
     assert load_config(out / "config.toml") == load_config(None, ["train.passes=2"])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["seed"] == 0 and meta["versions"]["numpy"] == np.__version__ and meta["data_checksum"]
@@ -160,25 +164,28 @@ def _blas_threads_env(n):
     return env
 
 
-def test_eval_and_predict_match_the_run_with_blas_allowed_two_threads(tmp_path):
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_eval_and_predict_match_the_run_with_blas_allowed_two_threads(tmp_path, engine):
     """The defect a fresh 2-core machine showed: training pinned BLAS to one
-    thread, eval and predict used every core, and the last bits moved."""
+    thread, eval and predict used every core, and the last bits moved. eval
+    scores with the engine the run used (the compiled forward for numba)."""
     import subprocess
     import sys
 
     from threadpoolctl import threadpool_limits
 
     out = tmp_path / "run"
-    run_training(load_config(None, ["train.passes=1"]), out, quiet=True)
+    run_training(load_config(None, ["train.passes=1", f"train.engine={engine}"]), out, quiet=True)
     r = json.loads((out / "results.json").read_text())
     o = _arrays(out / "outputs.npz")
     from lecun89.data import load_dataset
 
     data = load_dataset("digits")
     net = load_checkpoint(out / "model.npz")
+    assert inference(net, engine)[0] == engine
     with threadpool_limits(limits=2):
-        assert np.array_equal(net.predict(data.x_test), o["test_outputs"])
-        assert np.array_equal(net.predict(data.x_train), o["train_outputs"])
+        assert np.array_equal(inference(net, engine)[1](data.x_test), o["test_outputs"])
+        assert np.array_equal(inference(net, engine)[1](data.x_train), o["train_outputs"])
     for split in ("test", "train"):
         proc = subprocess.run([sys.executable, "-m", "lecun89", "eval", str(out / "model.npz"), "--split", split,
                                "--json"], capture_output=True, text=True, env=_blas_threads_env(2), timeout=300)
