@@ -85,6 +85,8 @@ from lecun89.data import ENV_DATA, Dataset, load_dataset, resolve_data_dir
 from lecun89.errors import UserError
 from lecun89.train import Trainer
 
+NUMPY = ["train.engine=numpy"]  # the reference engine, named (the default, "auto", is compiled)
+
 N_TRAIN_FULL = 7291
 N_ALL_FULL = 9298
 QUICK_N = 1000
@@ -620,10 +622,12 @@ def run_bench(args) -> dict:
     repeat_inf = max(5, 5 * repeat)
     infer_batch = args.infer_batch or predict_default_batch()
 
-    base = load_config(CONFIG_DIR / "lecun1989-sgd.toml")
-    cfgs = {1: base, 32: load_config(CONFIG_DIR / "lecun1989-sgd.toml", ["train.batch_size=32"])}
+    # The numpy engine's rows name it: the default engine ("auto") is the compiled one.
+    base = load_config(CONFIG_DIR / "lecun1989-sgd.toml", NUMPY)
+    cfgs = {1: base, 32: load_config(CONFIG_DIR / "lecun1989-sgd.toml", [*NUMPY, "train.batch_size=32"])}
     m = base.model
     assert base.train.lr == LR and base.train.order == "fixed" and base.train.loss == "mse", base.train
+    assert base.train.engine == "numpy" and cfgs[32].train.engine == "numpy", "the numpy rows run the numpy engine"
     assert m.arch == "net1989" and m.activation == m.output_activation == "lecun" and m.bias == "unit", m
 
     res: dict = {"data_dir": str(data_dir), "n_train": n_train, "n_infer": n_all, "quick": args.quick,
@@ -664,7 +668,7 @@ def run_bench(args) -> dict:
         # pass per digit; LeNet-5's snapshot one a batched estimate per pass.
         sdlm = {}
         for name in ("lecun1989", "lecun1989-lenet5"):
-            cfg_s = load_config(CONFIG_DIR / f"{name}.toml")
+            cfg_s = load_config(CONFIG_DIR / f"{name}.toml", NUMPY)
             Trainer(cfg_s, warm).run_pass()  # warm-up
             times, _ = time_runs(lambda t: t.run_pass(), repeat, lambda c=cfg_s: Trainer(c, ds))
             sdlm[name] = dict(summary(times), estimator=cfg_s.train.sdlm_estimator,
