@@ -57,6 +57,8 @@ class DataConfig:
     name: str = "digits"       # usps (the paper's digits) | mnist16 | digits (embedded) | usps-mnist
     subset: str = "paper"      # mnist16: "paper" = 7,291/2,007 seeded subset, "full" = 60,000/10,000
     subset_seed: int = 0       # mnist16: which subset
+    validation: int = 0        # training digits held out for validation, stratified by class (0 = none)
+    validation_seed: int = 0   # which digits are held out (not the run's seed: the same split for every seed)
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ def _validate(cfg: Config) -> Config:
         raise _err(f"seed: must be an integer >= 0, got {cfg.seed}")
     _choice("data.name", d.name)
     _choice("data.subset", d.subset)
+    _positive("data.validation", d.validation, allow_zero=True)  # its upper bound: when the data loads
+    _positive("data.validation_seed", d.validation_seed, allow_zero=True)
     _choice("model.arch", m.arch)
     _choice("model.activation", m.activation)
     _choice("model.output_activation", m.output_activation)
@@ -468,7 +472,7 @@ def to_toml(cfg: Config) -> str:
 
 # Keys added after run directories existed: hashed only when set away from their
 # default, so every older run keeps its identity (and a sweep still resumes it).
-HASH_IF_SET = {("train", "engine"): "numpy"}
+HASH_IF_SET = {("train", "engine"): "numpy", ("data", "validation"): 0, ("data", "validation_seed"): 0}
 
 
 def config_hash(cfg: Config) -> str:

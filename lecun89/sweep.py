@@ -73,6 +73,7 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
                             "use another --out or remove it", status=2)
         plan.append(executors.Task(r, run_dir, status == "partial") if status != "done" else None)
     # Check the data of every config before starting anything (and keep it for Dask's workers).
+    from lecun89.data import check_validation
     from lecun89.train import load_data
 
     datasets = {}
@@ -80,6 +81,7 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
         key = executors.data_key(r.config)
         if key not in datasets:
             datasets[key] = load_data(r.config, data_dir)
+        check_validation(r.config.data.validation, len(datasets[key].y_train), r.config.data.name)
     out.mkdir(parents=True, exist_ok=True)
     todo = [t for t in plan if t is not None]
     n, n_done = len(plan), len(plan) - len(todo)

@@ -3,9 +3,12 @@
 A run directory holds everything needed to read, resume and report a run:
 
 - ``config.toml``   the resolved config (reloads to the same config);
-- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE, lr, seconds);
+- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE, lr, seconds;
+                    with ``data.validation``, the validation loss, error, misses, MSE);
 - ``results.json``  the final numbers (the paper's table), see :func:`final_results`;
-- ``outputs.npz``   final network outputs on both splits (for reports, rejection);
+- ``outputs.npz``   final network outputs on both splits (for reports, rejection), and
+                    with ``data.validation`` on the held-out digits (``validation_outputs``,
+                    ``validation_labels``);
 - ``model.npz``     the checkpoint (PyTorch layout, the paper's names);
 - ``state.npz``     everything else needed to resume bit-identically (optimizer
                     state, random generators, passes done);
@@ -33,6 +36,7 @@ from lecun89.version import __version__
 from lecun89 import layers as L
 from lecun89.atomic import save_npz, write_text
 from lecun89.config import Config, config_hash, to_toml
+from lecun89.data.validation import with_validation
 from lecun89.errors import UserError
 from lecun89.model import Network, build_model, save_checkpoint
 from lecun89.optim import lr_at, make_optimizer
@@ -191,6 +195,26 @@ def _versions() -> dict:
             "platform": platform.platform()}
 
 
+def validation_results(data, val_ev: dict | None) -> dict:
+    """results.json's validation keys: none without a validation split."""
+    if val_ev is None:
+        return {}
+    split = data.meta["validation"]
+    return {"validation_error": val_ev["error"], "validation_misses": val_ev["misses"],
+            "validation_mse": val_ev["mse"], "validation_half_mse": val_ev["half_mse"],
+            "validation_loss": val_ev["loss"], "validation_size": int(len(data.y_val)),
+            "validation": split["n"], "validation_seed": split["seed"],
+            "validation_indices_sha256": split["indices_sha256"]}
+
+
+def validation_row(val_ev: dict | None) -> dict:
+    """metrics.jsonl's validation columns: none without a validation split."""
+    if val_ev is None:
+        return {}
+    return {"validation_loss": val_ev["loss"], "validation_error": val_ev["error"],
+            "validation_misses": val_ev["misses"], "validation_mse": val_ev["mse"]}
+
+
 def final_results(cfg: Config, net: Network, train_ev: dict, test_ev: dict, data, seconds: float) -> dict:
     tot = net.totals()
     return {
@@ -261,6 +285,7 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     out_dir = Path(out_dir)
     if data is None:
         data = load_data(cfg, data_dir)  # fails before anything is written
+    data = with_validation(data, cfg.data.validation, cfg.data.validation_seed)
     trainer = Trainer(cfg, data)
     if trainer.engine is not None and trainer.engine.compile_seconds > COMPILE_NOTICE_SECONDS and not quiet:
         print(f"compiling the numba engine (once; later runs load numba's cache)... "
@@ -296,7 +321,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     say(f"{cfg.name}: {cfg.model.arch} on {cfg.data.name} ({n_train:,} train / {len(data.y_test):,} test), "
         f"{t_cfg.optimizer}, batch {t_cfg.batch_size}, {t_cfg.passes} passes, seed {cfg.seed} -> {out_dir}")
     train_seconds = sum(r["seconds"] for r in rows)
-    tr = te = None
+    tr = te = va = None
+    has_val = data.y_val is not None
     with one_thread():
         threads = thread_info()
         while trainer.passes_done < t_cfg.passes:
@@ -312,24 +338,29 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             train_seconds += seconds
             tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg, trainer.predict)
             te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
+            va = evaluate(trainer.net, data.x_val, data.y_val, t_cfg, trainer.predict) if has_val else None
             row = {"pass": p, "train_loss": tr["loss"], "train_error": tr["error"], "test_loss": te["loss"],
                    "test_error": te["error"], "train_mse": tr["mse"], "test_mse": te["mse"], "lr": lr,
-                   "seconds": seconds}
+                   "seconds": seconds, **validation_row(va)}
             rows.append(row)
             # Checkpoint the pass: model, then resume state, then the metrics row.
             save_checkpoint(trainer.net, out_dir / rundir.MODEL)
             save_npz(state_path, trainer.state())
             with open(metrics_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
+            val = f"val err {va['error']:7.2%}  " if has_val else ""
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
-                f"test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
+                f"{val}test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
         if tr is None:  # resumed a finished run: evaluate the saved weights
             tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg, trainer.predict)
             te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
+            va = evaluate(trainer.net, data.x_val, data.y_val, t_cfg, trainer.predict) if has_val else None
     results = final_results(cfg, trainer.net, tr, te, data, train_seconds)
+    results.update(validation_results(data, va))
     results.update(extra or {})
+    val_out = {"validation_outputs": va["outputs"], "validation_labels": data.y_val} if has_val else {}
     save_npz(out_dir / rundir.OUTPUTS, {"train_outputs": tr["outputs"], "train_labels": data.y_train,
-                                        "test_outputs": te["outputs"], "test_labels": data.y_test})
+                                        "test_outputs": te["outputs"], "test_labels": data.y_test, **val_out})
     meta.update({
         "versions": _versions(), "git_commit": source()["git_commit"], "install": source()["install"],
         "git_dirty": source()["git_dirty"], "seed": cfg.seed,
@@ -348,6 +379,8 @@ def format_results(r: dict) -> str:
     mse = f"MSE {r['train_mse']:.2e} / {r['test_mse']:.2e}, " if r["train_mse"] is not None else ""
     return (f"{r['config_name']} on {r['dataset']}, {r['passes']} passes, seed {r['seed']}: "
             f"train error {r['train_error']:.2%} ({r['train_misses']} of {r['train_size']:,}), "
-            f"test error {r['test_error']:.2%} ({r['test_misses']} of {r['test_size']:,}), "
+            + (f"validation error {r['validation_error']:.2%} ({r['validation_misses']} of {r['validation_size']:,}), "
+               if "validation_error" in r else "")
+            + f"test error {r['test_error']:.2%} ({r['test_misses']} of {r['test_size']:,}), "
             f"{mse}"
             f"rejection for 1% test error {r['rejection_at_1pct']:.1%}, {r['seconds']:.1f}s training")

@@ -42,8 +42,10 @@ directories, source checks, cache, download), one module per data set
 (:mod:`~lecun89.data.usps`, :mod:`~lecun89.data.mnist16`,
 :mod:`~lecun89.data.usps_mnist`, :mod:`~lecun89.data.digits`: files, pinned
 numbers, parser and builder), :mod:`~lecun89.data.registry` (the names in
-:data:`DATASETS`, :func:`load_dataset`, :func:`fetch`) and
-:mod:`~lecun89.data.check` (what ``lecun89 data`` prints). Everything public is
+:data:`DATASETS`, :func:`load_dataset`, :func:`fetch`),
+:mod:`~lecun89.data.validation` (a stratified validation split carved from the
+training digits, any data set) and :mod:`~lecun89.data.check` (what
+``lecun89 data`` prints). Everything public is
 importable from here.
 """
 
@@ -68,11 +70,14 @@ from lecun89.data.digits import DIGITS_SOURCE_SHA256, DIGITS_SPLIT_SEED, DIGITS_
 from lecun89.data.mnist16 import mnist16_subset_indices, mnist_raw, read_idx
 from lecun89.data.registry import CLASS_COUNTS, DATASETS, SOURCES, TOTALS, fetch, load_dataset
 from lecun89.data.usps import ZIP_FIELDS, parse_zip_file
+from lecun89.data.validation import check_validation, indices_sha256, validation_split, with_validation
 from lecun89.resample import bilinear_matrix, resize_bilinear  # public here too
 
 __all__ = [
     # the data sets and loading them
     "DATASETS", "SUBSETS", "Dataset", "load_dataset", "fetch", "mnist_raw",
+    # a validation split carved from the training digits
+    "validation_split", "with_validation", "check_validation", "indices_sha256",
     # pinned facts
     "PREPROCESS_VERSION", "IMAGE_SHAPE", "SourceFile", "SOURCES", "CLASS_COUNTS", "TOTALS",
     "DIGITS_SOURCE_SHA256", "DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED", "ZIP_FIELDS",

@@ -54,7 +54,10 @@ class Dataset:
     """Images ``(N, 1, 16, 16)`` float64 in [-1, 1] (background -1), labels int64.
 
     The arrays are C-contiguous and read-only (copy before changing them in
-    place); ``meta["checksum"]`` is the sha256 of their bytes.
+    place); ``meta["checksum"]`` is the sha256 of their bytes. ``x_val``/``y_val``:
+    digits held out of the training set for validation (None unless a split was
+    carved, see :mod:`lecun89.data.validation`; the checksum is then still the
+    whole data set's and ``meta["validation"]`` describes the split).
     """
 
     name: str
@@ -63,9 +66,12 @@ class Dataset:
     x_test: np.ndarray = field(repr=False)
     y_test: np.ndarray = field(repr=False)
     meta: dict = field(repr=False)
+    x_val: np.ndarray | None = field(default=None, repr=False)
+    y_val: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
+        val = "" if self.y_val is None else f", validation={len(self.y_val)}"
+        return (f"Dataset({self.name!r}, train={len(self.y_train)}{val}, test={len(self.y_test)}, "
                 f"checksum={self.meta.get('checksum', '')[:12]})")
 
 
