@@ -64,6 +64,9 @@ def fig_curves(path: Path, curves: dict, refs: list[dict], loss_name: str, title
         fig = Figure(figsize=(12, 4.6), layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
         ax1.plot(p, 100 * arr["train_error"], marker=marker, ms=4, label="train")
+        if "validation_error" in curves:  # a validation split: between train and test, in its own colour
+            val = np.array([np.nan if v is None else v for v in curves["validation_error"]], dtype=float)
+            ax1.plot(p, 100 * val, marker=marker, ms=4, label="validation", color="C7")
         ax1.plot(p, 100 * arr["test_error"], marker=marker, ms=4, label="test")
         for i, ref in enumerate(refs):
             figs = ref["figures"]
@@ -80,6 +83,9 @@ def fig_curves(path: Path, curves: dict, refs: list[dict], loss_name: str, title
         ax1.legend()
         integer_ticks(ax1)
         ax2.plot(p, arr["train_loss"], marker=marker, ms=4, label="train")
+        if "validation_loss" in curves:
+            ax2.plot(p, [np.nan if v is None else v for v in curves["validation_loss"]], marker=marker, ms=4,
+                     label="validation", color="C7")
         ax2.plot(p, arr["test_loss"], marker=marker, ms=4, label="test")
         if loss_name == "MSE":
             for i, ref in enumerate(refs):

@@ -53,6 +53,10 @@ OWN_FILES = (REPORT_MD, REPORT_JSON, FIG_CURVES, FIG_CONFUSION, FIG_REJECTION, F
 MAX_GRID = 120               # misclassified digits shown at most
 HEADLINE_KEYS = ("train_error", "test_error", "train_misses", "test_misses", "train_size", "test_size",
                  "train_mse", "test_mse", "rejection_at_1pct")
+# With a validation split (data.validation), also these; absent otherwise.
+VALIDATION_KEYS = ("validation_error", "validation_misses", "validation_size", "validation_mse", "validation",
+                   "validation_seed", "validation_indices_sha256")
+VALIDATION_CURVES = ("validation_loss", "validation_error", "validation_mse")
 
 
 def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, data_dir, data=None):
@@ -101,11 +105,12 @@ def _headline_table(results: dict, rej: float, refs: list[dict]) -> list[str]:
     def row(label, run_cell, ref_cell):
         lines.append(f"| {label} | {run_cell} | " + " | ".join(ref_cell(r["figures"]) for r in refs) + " |")
 
-    for split in ("train", "test"):
+    splits = ("train", "validation", "test") if "validation_error" in results else ("train", "test")
+    for split in splits:
         row(f"{split} error (misses)",
             error_cell(results.get(f"{split}_error"), results.get(f"{split}_misses"), results.get(f"{split}_size")),
             lambda f, s=split: error_cell(f.get(f"{s}_error"), f.get(f"{s}_misses"), f.get(f"{s}_size")))
-    for split in ("train", "test"):
+    for split in splits:
         row(f"{split} MSE (per output unit, ±1 targets)", sci(finite(results.get(f"{split}_mse"))),
             lambda f, s=split: sci(f.get(f"{s}_mse")))
     # The paper prints one MSE and does not say how it is normalised; SN2.8, the
@@ -170,7 +175,11 @@ def _config_line(config: dict | None, results: dict) -> str:
         bits.append(f"{m.get('arch', '?')} ({m.get('activation', '?')} units)")
     ds = d.get("name", results.get("dataset"))
     sub = f", subset {d.get('subset')} seed {d.get('subset_seed')}" if ds == "mnist16" and d else ""
-    bits.append(f"{ds}{sub}: {count(results.get('train_size'))} train / {count(results.get('test_size'))} test digits")
+    val = ""
+    if "validation_size" in results:
+        val = (f" / {count(results.get('validation_size'))} validation (held out of training, "
+               f"seed {results.get('validation_seed')})")
+    bits.append(f"{ds}{sub}: {count(results.get('train_size'))} train{val} / {count(results.get('test_size'))} test digits")
     if t:
         bits.append(f"{t.get('optimizer', '?')}, {t.get('loss', '?')} loss, batch {t.get('batch_size', '?')}, "
                     f"{t.get('passes', results.get('passes'))} passes")
@@ -308,6 +317,7 @@ def _headline_section(page: Page, rej: float | None, rep: dict) -> list[str]:
     results, refs = page.results, page.refs
     headline = {k: jsonable(results.get(k)) for k in HEADLINE_KEYS}
     headline["rejection_at_1pct"] = rej
+    headline.update({k: jsonable(results.get(k)) for k in VALIDATION_KEYS if k in results})
     verdict = _verdict(results, rej if rej is not None else float("nan"), refs)
     rep.update({"headline": headline, "verdict": verdict,
                 "references": [{"id": r["id"], "label": r["label"], "source": r["source"],
@@ -348,12 +358,17 @@ def _curves_section(page: Page, rep: dict) -> list[str]:
         curves = {"pass": [int(r["pass"]) for r in rows]}
         for k in METRIC_KEYS:
             curves[k] = [finite(r.get(k)) for r in rows]
+        if any("validation_error" in r for r in rows):
+            for k in VALIDATION_CURVES:
+                curves[k] = [finite(r.get(k)) for r in rows]
         rep["curves"] = curves
         fig_curves(page.out / FIG_CURVES, curves, page.refs, loss_name, f"{page.who}: learning curves")
         page.written.append(FIG_CURVES)
         last = rows[-1]
         md += [f"![Learning curves: error and loss per pass]({FIG_CURVES})", "",
-               f"After pass {last['pass']}: train error {pct(finite(last.get('train_error')))}, test error "
+               f"After pass {last['pass']}: train error {pct(finite(last.get('train_error')))}, "
+               + (f"validation error {pct(finite(last.get('validation_error')))}, " if "validation_error" in curves else "")
+               + "test error "
                f"{pct(finite(last.get('test_error')))}, train loss ({loss_name}) {sci(finite(last.get('train_loss')))}, "
                f"test loss {sci(finite(last.get('test_loss')))}. Per-pass numbers: report.json, `curves`.", ""]
     else:

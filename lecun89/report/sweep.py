@@ -41,8 +41,13 @@ SWEEP_MORE = (("test_misses", "test misses", "count"), ("train_misses", "train m
               ("test_mse", "test MSE", "mse"), ("train_mse", "train MSE", "mse"))
 
 
+# A column shown after the train error only when some run held out a validation split (data.validation).
+VALIDATION_FIELD = ("validation_error", "validation error", "pct2")
+
+
 # Columns the summary can be sorted by (``--sort``, a study's ``sort``; "-" first: descending).
-SORT_KEYS = ("config", "variant", "data", "n") + tuple(k for k, _, _ in SWEEP_FIELDS + SWEEP_MORE)
+SORT_KEYS = ("config", "variant", "data", "n") + tuple(k for k, _, _ in SWEEP_FIELDS + SWEEP_MORE) \
+    + (VALIDATION_FIELD[0],)
 
 
 def _stat(values: list[float]) -> dict:
@@ -84,7 +89,7 @@ def _sort_groups(groups: list[dict], sort: str | None) -> list[dict]:
     field = {"config": "config_name", "data": "dataset"}.get(key, key)
 
     def value(g):
-        v = g[field]
+        v = g.get(field)
         return v["mean"] if isinstance(v, dict) else ("" if v is None else v)
 
     have = [g for g in groups if value(g) is not None]
@@ -143,10 +148,13 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
                      "train_error": finite(r["train_error"]), "rejection_at_1pct": finite(r.get("rejection_at_1pct")),
                      "seconds": finite(r.get("seconds")), "passes": r.get("passes"), "dir": _rel(d, sweep_dir),
                      **{k: finite(r.get(k)) for k, _, _ in SWEEP_MORE},
+                     **({"validation_error": finite(r["validation_error"])} if "validation_error" in r else {}),
                      "report": _rel(report, sweep_dir) if report.is_file() else None})
     if not runs:
         raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
                         "run directories)")
+    has_val = any("validation_error" in r for r in runs)
+    fields = SWEEP_FIELDS[:2] + (VALIDATION_FIELD,) + SWEEP_FIELDS[2:] if has_val else SWEEP_FIELDS
     order: list[tuple] = []
     for r in runs:
         if (r["config_name"], r["variant"]) not in order:
@@ -164,8 +172,8 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
         g = {"config_name": name, "variant": variant, "dataset": ", ".join(datasets), "n": len(members),
              "references": [r["id"] for r in references_for(name, members[0]["arch"], refs_all)],
              "seeds": [r["seed"] for r in members]}
-        for key, _, _ in SWEEP_FIELDS + SWEEP_MORE:
-            g[key] = _stat([r[key] for r in members])
+        for key, _, _ in fields + SWEEP_MORE:
+            g[key] = _stat([r.get(key) for r in members])
         g["_members"] = members
         groups.append(g)
     groups = _sort_groups(groups, sort)
@@ -176,9 +184,11 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
     md = [f"# Sweep summary: {sweep_dir.name}", "",
           f"{len(runs)} run(s) of {len(groups)} {'(config, variant) group(s)' if variants else 'config(s)'}"
           + (f", sorted by {sort}" if sort else "") + ". Mean ± sample standard deviation (ddof=1) over "
-          "seeds; n = number of seeds. Errors in percent of the test / training set; rejection: percent of "
+          "seeds; n = number of seeds. Errors in percent of the test / training set"
+          + (" / validation split (training digits held out, data.validation)" if has_val else "")
+          + "; rejection: percent of "
           "the test digits rejected (smallest output gap first) to reach 1% error on the rest.", "",
-          *_stat_table(groups, SWEEP_FIELDS),
+          *_stat_table(groups, fields),
           "", "Misses (wrongly classified digits) and mean squared error (over the 10 output units, for "
           "networks with ±1 targets; — for logit outputs):", "",
           *_stat_table(groups, SWEEP_MORE)]
@@ -190,14 +200,16 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
         md.append(f"| {ref['label']} | {ref.get('dataset', '')} | {pct(f.get('test_error'))} | "
                   f"{pct(f.get('train_error'))} | {pct(f.get('rejection_at_1pct'), 1)} | {ref['source']} |")
     md += ["", "## Runs", "", "| config | " + ("variant | " if variants else "")
-           + "seed | test error | train error | rejected for 1% error | seconds | report |",
-           "|---|" + ("---|" if variants else "") + "---:|---:|---:|---:|---:|---|"]
+           + "seed | test error | train error | " + ("validation error | " if has_val else "")
+           + "rejected for 1% error | seconds | report |",
+           "|---|" + ("---|" if variants else "") + "---:|---:|---:|" + ("---:|" if has_val else "") + "---:|---:|---|"]
     for r in runs_sorted:
         link = f"[report]({r['report']})" if r["report"] else "—"
         secs = "—" if r["seconds"] is None else f"{r['seconds']:.{2 if r['seconds'] < 10 else 1}f}"
         md.append(f"| {r['config_name']} | " + (f"{r['variant'] or '—'} | " if variants else "")
                   + f"{r['seed']} | {pct(r['test_error'])} | {pct(r['train_error'])} | "
-                  f"{pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
+                  + (f"{pct(r.get('validation_error'))} | " if has_val else "")
+                  + f"{pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
 
