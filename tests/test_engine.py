@@ -204,6 +204,8 @@ def test_the_numpy_engine_leaves_older_runs_identity_unchanged(monkeypatch):
     cfg = load_config("lecun1989")
     d = to_dict(cfg)
     assert d["train"].pop("engine") == "numpy"
+    for key in [k for k in d["train"] if k.startswith(("affine_", "elastic_"))]:  # added later, at their defaults
+        del d["train"][key]
     assert config_hash(cfg) == hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     monkeypatch.delenv("LECUN89_ENGINE")
     assert load_config("lecun1989").train.engine == "numba"
