@@ -38,11 +38,10 @@ CONFIG_DIR = _config_dir()
 DATASET_NAMES = tuple(DATASETS)
 ARCHS = ("net1989", "fc")
 ORDERS = ("fixed", "shuffle")
-AUGMENTS = ("none", "shift")
 INITS = ("sqrt", "fanin")
 BIASES = ("unit", "map", "none")
 # The lists this module owns, and the data registry's (the others: see choices()).
-_OWN_CHOICES = {"data.name": DATASET_NAMES, "data.subset": SUBSETS, "model.arch": ARCHS, "train.order": ORDERS, "train.augment": AUGMENTS,
+_OWN_CHOICES = {"data.name": DATASET_NAMES, "data.subset": SUBSETS, "model.arch": ARCHS, "train.order": ORDERS,
                 "model.init": INITS, "model.bias": BIASES}
 
 # paper [open]: "not described"; the common block choice, as data.
@@ -105,7 +104,16 @@ class TrainConfig:
     loss: str = "mse"          # mse (+-1 targets, the paper) | ce (softmax cross-entropy)
     cost_scale: str = "mean"   # mse per pattern: "mean" over the outputs (the MSE the paper reports) |
     #                            "half_sum" (SN2.8: 1/2 sum over the outputs, K/2 = 5 times "mean")
-    augment: str = "none"      # none | shift (+-1 pixel, background fill)
+    augment: str = "none"      # none | shift (+-1 pixel, background fill) | affine | elastic (lecun89/augment.py:
+    #                            every digit distorted afresh each pass, within the ranges below)
+    affine_shift: float = 1.0  # affine: shift, pixels (each direction, U(+-x))
+    affine_scale: float = 0.1  # affine: scale 1 + U(+-x) (< 1)
+    affine_rotate: float = 10.0  # affine: rotation, degrees (U(+-x))
+    affine_shear: float = 0.2  # affine: shear, x += U(+-x) y
+    elastic_sigma: float = 3.0  # elastic (Simard et al. 2003): the field's Gaussian std, pixels (their 4 on
+    #                            29x29 MNIST, digits ~20 px tall; USPS digits fill 16: 4 x 16/20 ~ 3)
+    elastic_alpha: float = 19.0  # elastic: the field's scale (their 34 gives displacements of RMS 1.72 px on
+    #                            a 20 px digit; 19 at sigma 3 gives 1.38 px, the same part of a 16 px digit)
     engine: str = "auto"       # numpy (the layers, the reference) | numba (whole online passes compiled:
     #                            the same arithmetic summed in another order, so other last bits; see
     #                            lecun89/engine.py for what it covers) | auto (numba where it covers the
@@ -158,7 +166,7 @@ def choices(key: str) -> tuple[str, ...]:
     reading this module stays cheap)."""
     if key in _OWN_CHOICES:
         return _OWN_CHOICES[key]
-    from lecun89 import engine, layers, optim
+    from lecun89 import augment, engine, layers, optim
 
     owners = {
         "model.activation": layers.ACTIVATIONS[:-1],  # hidden units: all but "none"
@@ -170,6 +178,7 @@ def choices(key: str) -> tuple[str, ...]:
         "train.sdlm_estimator": optim.SDLM_ESTIMATORS,
         "train.sdlm_eps_scale": optim.EPS_SCALES,
         "train.engine": engine.ENGINES,
+        "train.augment": augment.AUGMENTS,
     }
     if key not in owners:
         raise KeyError(key)
@@ -275,6 +284,10 @@ def _validate(cfg: Config) -> Config:
         raise _err("train.sdlm_estimator: \"running\" (SN2.8) is implemented for loss = \"mse\"; "
                    "use \"snapshot\" with cross-entropy")
     _choice("train.augment", t.augment)
+    for key in ("affine_shift", "affine_scale", "affine_rotate", "affine_shear", "elastic_sigma", "elastic_alpha"):
+        _positive(f"train.{key}", getattr(t, key), allow_zero=True)
+    if t.affine_scale >= 1.0:
+        raise _err(f"train.affine_scale: must be < 1 (a scale of 1 +- x), got {t.affine_scale!r}")
     _choice("train.engine", t.engine)
     if t.engine == "auto":
         from lecun89.engine import resolve
@@ -472,7 +485,8 @@ def to_toml(cfg: Config) -> str:
 
 # Keys added after run directories existed: hashed only when set away from their
 # default, so every older run keeps its identity (and a sweep still resumes it).
-HASH_IF_SET = {("train", "engine"): "numpy", ("data", "validation"): 0, ("data", "validation_seed"): 0}
+HASH_IF_SET = {("train", "engine"): "numpy", ("data", "validation"): 0, ("data", "validation_seed"): 0,
+               **{("train", f.name): f.default for f in fields(TrainConfig) if f.name.startswith(("affine_", "elastic_"))}}
 
 
 def config_hash(cfg: Config) -> str:

@@ -35,6 +35,7 @@ from lecun89 import metrics, rundir
 from lecun89.version import __version__
 from lecun89 import layers as L
 from lecun89.atomic import save_npz, write_text
+from lecun89.augment import DISTORTIONS, distort, params_of
 from lecun89.config import Config, config_hash, to_toml
 from lecun89.data.validation import with_validation
 from lecun89.errors import UserError
@@ -143,10 +144,12 @@ class Trainer:
         """One pass over the training set; returns its learning rate."""
         cfg, net, opt = self.cfg.train, self.net, self.opt
         x, t = self.data.x_train, self._targets
+        if cfg.augment in DISTORTIONS:  # first: the whole set distorted, in data order, for either engine
+            x = distort(x, cfg.augment, params_of(cfg), self.rng)
         lr = lr_at(cfg, self.passes_done)
         opt.start_pass(lr, x, self.data.y_train, self.rng)
         if self.engine is not None:
-            return self._compiled_pass(lr, progress)
+            return self._compiled_pass(lr, progress, None if x is self.data.x_train else x)
         if cfg.order == "shuffle":
             perm = self.rng.permutation(len(x))
             x, t = x[perm], t[perm]
@@ -169,15 +172,17 @@ class Trainer:
         self.passes_done += 1
         return lr
 
-    def _compiled_pass(self, lr: float, progress=None) -> float:
+    def _compiled_pass(self, lr: float, progress=None, distorted=None) -> float:
         """The same pass with the numba engine: the same order (and generator
-        draws), in chunks so progress shows and Ctrl-C lands between digits."""
-        n = len(self._x16)
+        draws), in chunks so progress shows and Ctrl-C lands between digits;
+        on ``distorted`` (the pass's distorted training set), if given."""
+        x16 = self._x16 if distorted is None else np.ascontiguousarray(distorted[:, 0])
+        n = len(x16)
         order = self.rng.permutation(n) if self.cfg.train.order == "shuffle" else np.arange(n)
         for start in range(0, n, 512):
             steps = order[start:start + 512]
             masks, shifts = self.engine.draws(len(steps), self.rng)
-            self.engine.run(self._x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts,
+            self.engine.run(x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts,
                             eta=getattr(self.opt, "eta", None))
             if progress is not None:
                 progress(min(n, start + 512))
