@@ -15,7 +15,7 @@ OUT, resumable: re-running the command finishes an interrupted study). Then:
     python scripts/fidelity.py [--data-dir DIR] [--out runs/fidelity] [--jobs 2] [--only GROUP]
 
 180 runs: 140 on the numpy engine, about 100 minutes on this project's 2-core
-machine, and the "bias" group's 40 on the compiled engine, about 4 minutes. Writes OUT/fidelity.md and
+machine, and the "bias" group's 40 on the compiled engine, about 7 minutes. Writes OUT/fidelity.md and
 OUT/fidelity.json, and the sweep's OUT/summary.md and OUT/summary.json over every
 variant's runs.
 """
