@@ -476,7 +476,9 @@ def to_toml(cfg: Config) -> str:
 
 # Keys added after run directories existed: hashed only when set away from their
 # default, so every older run keeps its identity (and a sweep still resumes it).
-HASH_IF_SET = {("train", "engine"): "numpy", ("model", "init_fanin_bias"): False, ("model", "bias_init"): "zero"}
+HASH_IF_SET = {("train", "engine"): "numpy"}
+
+HASH_IF_SET.update({("model", "init_fanin_bias"): False, ("model", "bias_init"): "zero"})  # SN2.8's init, off
 
 
 def config_hash(cfg: Config) -> str:
