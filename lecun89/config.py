@@ -41,10 +41,9 @@ ORDERS = ("fixed", "shuffle")
 AUGMENTS = ("none", "shift")
 INITS = ("sqrt", "fanin")
 BIASES = ("unit", "map", "none")
-BIAS_INITS = ("zero", "uniform")
 # The lists this module owns, and the data registry's (the others: see choices()).
 _OWN_CHOICES = {"data.name": DATASET_NAMES, "data.subset": SUBSETS, "model.arch": ARCHS, "train.order": ORDERS, "train.augment": AUGMENTS,
-                "model.init": INITS, "model.bias": BIASES, "model.bias_init": BIAS_INITS}
+                "model.init": INITS, "model.bias": BIASES}
 
 # paper [open]: "not described"; the common block choice, as data.
 BLOCK_TABLE = tuple(
@@ -165,6 +164,7 @@ def choices(key: str) -> tuple[str, ...]:
     owners = {
         "model.activation": layers.ACTIVATIONS[:-1],  # hidden units: all but "none"
         "model.output_activation": layers.ACTIVATIONS,
+        "model.bias_init": layers.BIAS_INITS,
         "train.loss": tuple(layers.LOSSES),
         "train.cost_scale": layers.COST_SCALES,
         "train.optimizer": tuple(optim.OPTIMIZERS),

@@ -85,6 +85,10 @@ class Layer:
         return in_shape
 
 
+# model.bias_init: biases start at 0, or are drawn from the weights' range (Layer.init_bias_uniform).
+BIAS_INITS = ("zero", "uniform")
+
+
 def init_range(fan_in, scheme, scale):
     """r = scale/sqrt(F) ("sqrt") or scale/F ("fanin"), F = fan-in."""
     if scheme == "sqrt":
