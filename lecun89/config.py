@@ -75,7 +75,10 @@ class ModelConfig:
     bias: str = "unit"         # paper: H1/H2 biases are not shared ("unit"); or "map"
     init: str = "sqrt"         # [open] U(+-scale/sqrt(F)) "sqrt" (replications) or U(+-scale/F) "fanin" (text)
     init_scale: float = 2.4
-    output_bias: float = 0.0   # [open] initial output biases (the 2022 replication: -1)
+    init_fanin_bias: bool = False  # [open] F in the init counts the unit's bias (SN2.8 does); the epsilon
+    #                            helpers (train.sdlm_eps_scale) always count it, as SN2.8's
+    bias_init: str = "zero"    # [open] initial biases: "zero" | "uniform" (SN2.8: the weights' range)
+    output_bias: float = 0.0   # [open] initial output biases (the 2022 replication: -1); bias_init "zero"
     dropout: float = 0.0       # probability, before H3 (0 = none, as in the paper)
 
 
@@ -171,6 +174,7 @@ def choices(key: str) -> tuple[str, ...]:
     owners = {
         "model.activation": layers.ACTIVATIONS[:-1],  # hidden units: all but "none"
         "model.output_activation": layers.ACTIVATIONS,
+        "model.bias_init": layers.BIAS_INITS,
         "train.loss": tuple(layers.LOSSES),
         "train.cost_scale": layers.COST_SCALES,
         "train.optimizer": tuple(optim.OPTIMIZERS),
@@ -238,6 +242,10 @@ def _validate(cfg: Config) -> Config:
     _choice("model.output_activation", m.output_activation)
     _choice("model.bias", m.bias)
     _choice("model.init", m.init)
+    _choice("model.bias_init", m.bias_init)
+    if m.bias_init == "uniform" and m.output_bias != 0.0:
+        raise _err(f"model.output_bias: sets the output biases with bias_init = \"zero\"; with \"uniform\" "
+                   f"they are drawn (leave it at 0), got {m.output_bias!r}")
     for key in ("h1_maps", "h2_maps", "h3_units", "fc_hidden"):
         _positive(f"model.{key}", getattr(m, key))
     _positive("model.init_scale", m.init_scale)
@@ -487,6 +495,8 @@ def to_toml(cfg: Config) -> str:
 # default, so every older run keeps its identity (and a sweep still resumes it).
 HASH_IF_SET = {("train", "engine"): "numpy", ("data", "validation"): 0, ("data", "validation_seed"): 0,
                **{("train", f.name): f.default for f in fields(TrainConfig) if f.name.startswith(("affine_", "elastic_"))}}
+
+HASH_IF_SET.update({("model", "init_fanin_bias"): False, ("model", "bias_init"): "zero"})  # SN2.8's init, off
 
 
 def config_hash(cfg: Config) -> str:

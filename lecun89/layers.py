@@ -60,8 +60,22 @@ class Layer:
         """The Gauss-Newton second derivative, backwards like ``backward``, filling ``hess``."""
         raise NotImplementedError
 
-    def init_params(self, rng: np.random.Generator, scheme: str, scale: float) -> None:
-        """Fill ``params`` in place."""
+    def init_params(self, rng: np.random.Generator, scheme: str, scale: float, fanin_bias: bool = False) -> None:
+        """Fill ``params`` in place: the weights from U(-r, r) (:func:`init_range`,
+        F = :meth:`fan_in`), the biases with 0."""
+
+    def init_bias_uniform(self, rng: np.random.Generator, scheme: str, scale: float,
+                          fanin_bias: bool = False) -> None:
+        """Draw the biases from the weights' range U(-r, r), as SN2.8 does
+        (one ``rng.uniform`` call; none for a layer without biases)."""
+        if "bias" in self.params:
+            r = init_range(self.fan_in(fanin_bias), scheme, scale)
+            self.params["bias"][...] = rng.uniform(-r, r, size=self.params["bias"].shape)
+
+    def fan_in(self, count_bias: bool = False) -> int:
+        """A unit's incoming connections (F), counting its bias if ``count_bias``
+        (SN2.8 counts it) and the layer has biases."""
+        return 0
 
     # Counts for the paper's table: units, connections, free parameters.
     def counts(self) -> tuple[int, int, int]:
@@ -71,14 +85,22 @@ class Layer:
         return in_shape
 
 
+# model.bias_init: biases start at 0, or are drawn from the weights' range (Layer.init_bias_uniform).
+BIAS_INITS = ("zero", "uniform")
+
+
+def init_range(fan_in, scheme, scale):
+    """r = scale/sqrt(F) ("sqrt") or scale/F ("fanin"), F = fan-in."""
+    if scheme == "sqrt":
+        return scale / np.sqrt(fan_in)
+    if scheme == "fanin":
+        return scale / fan_in
+    raise ValueError(f"unknown init scheme {scheme!r}")
+
+
 def uniform_init(rng, shape, fan_in, scheme, scale):
     """U(-r, r) with r = scale/sqrt(F) ("sqrt") or scale/F ("fanin"), F = fan-in."""
-    if scheme == "sqrt":
-        r = scale / np.sqrt(fan_in)
-    elif scheme == "fanin":
-        r = scale / fan_in
-    else:
-        raise ValueError(f"unknown init scheme {scheme!r}")
+    r = init_range(fan_in, scheme, scale)
     return rng.uniform(-r, r, size=shape)
 
 
@@ -244,8 +266,11 @@ class Conv2d(Layer):
             self._bias_grad(d2a.reshape(n, self.P, self.O), self.hess["bias"])
         return self._input_grad(d2a, np.square(self.wd), n) if need_dx else None
 
-    def init_params(self, rng, scheme, scale):
-        fan_in = self.k_in * self.K * self.K
+    def fan_in(self, count_bias=False):
+        return self.k_in * self.K * self.K + int(count_bias and self.bias_mode != "none")
+
+    def init_params(self, rng, scheme, scale, fanin_bias=False):
+        fan_in = self.fan_in(fanin_bias)
         self.params["weight"][...] = uniform_init(rng, self.param_shapes["weight"], fan_in, scheme, scale)
         if "bias" in self.params:
             self.params["bias"][...] = 0.0
@@ -296,8 +321,12 @@ class Linear(Layer):
             np.sum(d2y, axis=0, out=self.hess["bias"])
         return d2y @ np.square(self.params["weight"]) if need_dx else None
 
-    def init_params(self, rng, scheme, scale):
-        self.params["weight"][...] = uniform_init(rng, (self.n_out, self.n_in), self.n_in, scheme, scale)
+    def fan_in(self, count_bias=False):
+        return self.n_in + int(count_bias and self.has_bias)
+
+    def init_params(self, rng, scheme, scale, fanin_bias=False):
+        fan_in = self.fan_in(fanin_bias)
+        self.params["weight"][...] = uniform_init(rng, (self.n_out, self.n_in), fan_in, scheme, scale)
         if self.has_bias:
             self.params["bias"][...] = 0.0
 

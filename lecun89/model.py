@@ -65,10 +65,20 @@ class Network:
         return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.hess.items()}
 
     def init_params(self, rng: np.random.Generator) -> None:
+        """Every layer's weights from U(-r, r) (``model.init``, ``init_scale``; F
+        counting the bias if ``init_fanin_bias``), drawn layer by layer in order;
+        then the biases: 0 and the output biases ``output_bias``
+        (``bias_init = "zero"``), or, for ``"uniform"`` (SN2.8), each layer's
+        biases from its weights' range, drawn after all the weights, layer by
+        layer in order: the weights are the same draws either way."""
         c = self.config
         for lay in self.param_layers:
-            lay.init_params(rng, c.init, c.init_scale)
-        self.param_layers[-1].params["bias"][...] = c.output_bias
+            lay.init_params(rng, c.init, c.init_scale, c.init_fanin_bias)
+        if c.bias_init == "uniform":
+            for lay in self.param_layers:
+                lay.init_bias_uniform(rng, c.init, c.init_scale, c.init_fanin_bias)
+        else:
+            self.param_layers[-1].params["bias"][...] = c.output_bias
 
     # --- passes -----------------------------------------------------------
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:

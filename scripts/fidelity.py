@@ -14,7 +14,8 @@ OUT, resumable: re-running the command finishes an interrupted study). Then:
 
     python scripts/fidelity.py [--data-dir DIR] [--out runs/fidelity] [--jobs 2] [--only GROUP]
 
-140 runs, about 100 minutes on this project's 2-core machine. Writes OUT/fidelity.md and
+180 runs: 140 on the numpy engine, about 100 minutes on this project's 2-core
+machine, and the "bias" group's 40 on the compiled engine, about 7 minutes. Writes OUT/fidelity.md and
 OUT/fidelity.json, and the sweep's OUT/summary.md and OUT/summary.json over every
 variant's runs.
 """
@@ -40,6 +41,7 @@ INIT = {"2.4/F": ["model.init=fanin", "model.init_scale=2.4"],      # the paper'
         "1/sqrt(F)": ["model.init=sqrt", "model.init_scale=1.0"],  # SN2.8's default ("smartforget")
         "2.4/sqrt(F)": ["model.init=sqrt", "model.init_scale=2.4"]}  # the replications'
 SN28_PAPER = SN28 + INIT["2.4/F"]
+NUMBA = ["train.engine=numba"]  # a variant's own engine (the study's is numpy: ENGINE below)
 # A third connection table for H2: each map reads 8 consecutive H1 maps, cyclically.
 CYCLIC = "[" + ", ".join("[" + ", ".join(str((m + k) % 12) for k in range(8)) + "]" for m in range(12)) + "]"
 
@@ -89,6 +91,15 @@ VARIANTS = [
      SN28_PAPER + ["train.cost_scale=mean"], seeds(5)),
     ("extra", "sn28-epsi-sqrt", "SN2.8, epsilon 0.007/sqrt(F)",
      SN28_PAPER + ["train.sdlm_eps_scale=sqrt_fanin", "train.lr=0.007"], seeds(5)),
+    # the last leads: SN2.8's biases (drawn from the weights' range) and its fan-in (counting the bias).
+    # On the compiled engine, the default's own row included, so that the four compare on one engine.
+    ("bias", "sn28-numba", "SN2.8 (the default), compiled engine", SN28_PAPER + NUMBA, seeds(10)),
+    ("bias", "sn28-bias-uniform", "SN2.8, biases U(+-2.4/F) like the weights (compiled)",
+     SN28_PAPER + NUMBA + ["model.bias_init=uniform"], seeds(10)),
+    ("bias", "sn28-fanin-bias", "SN2.8, F counts the bias in the init: U(+-2.4/(F+1)) (compiled)",
+     SN28_PAPER + NUMBA + ["model.init_fanin_bias=true"], seeds(10)),
+    ("bias", "sn28-bias-uniform-fanin", "SN2.8, both: weights and biases U(+-2.4/(F+1)) (compiled)",
+     SN28_PAPER + NUMBA + ["model.bias_init=uniform", "model.init_fanin_bias=true"], seeds(10)),
 ]
 SHEARS = (-0.3, -0.15, 0.0, 0.15, 0.3)
 
@@ -286,7 +297,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", help="data directory (default: $LECUN89_DATA, else the user cache)")
     p.add_argument("--out", type=Path, default=REPO / "runs" / "fidelity")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--only", nargs="*", help="run only these groups: decide init mix eps arch order extra")
+    p.add_argument("--only", nargs="*", help="run only these groups: decide init mix eps arch order extra bias")
     p.add_argument("--analyse-only", action="store_true", help="skip training; tabulate what is there")
     args = p.parse_args(argv)
     from lecun89.errors import UserError

@@ -203,6 +203,7 @@ def test_the_numpy_engine_leaves_older_runs_identity_unchanged(monkeypatch):
     monkeypatch.setenv("LECUN89_ENGINE", "numpy")
     cfg = load_config("lecun1989")
     d = to_dict(cfg)
+    assert (d["model"].pop("bias_init"), d["model"].pop("init_fanin_bias")) == ("zero", False)  # keys added later
     assert d["train"].pop("engine") == "numpy"
     assert (d["data"].pop("validation"), d["data"].pop("validation_seed")) == (0, 0)  # keys added later still
     for key in [k for k in d["train"] if k.startswith(("affine_", "elastic_"))]:  # added later, at their defaults

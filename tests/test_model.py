@@ -417,6 +417,77 @@ def test_init_scale():
     assert np.abs(a).max() <= 1.0 / np.sqrt(192)
 
 
+# SN2.8's initialisation of the biases (model.bias_init) and its fan-in (model.init_fanin_bias)
+
+@pytest.mark.parametrize("model", [dict(), dict(init="fanin", h2_table="full"), dict(arch="fc", init="fanin")],
+                         ids=["sqrt", "fanin-full", "fc"])
+def test_default_init_is_the_old_draws_exactly(model):
+    """The defaults draw what lecun89 drew before the options: each layer's weights
+    in order, F without the bias, biases 0 (the output's output_bias)."""
+    net = make_net(seed=7, **model)
+    rng = np.random.default_rng(7)
+    want = {}
+    for lay in net.param_layers:
+        fan = lay.k_in * lay.K * lay.K if isinstance(lay, L.Conv2d) else lay.n_in
+        r = 2.4 / (np.sqrt(fan) if model.get("init", "sqrt") == "sqrt" else fan)
+        want[f"{lay.name}.weight"] = rng.uniform(-r, r, size=lay.params["weight"].shape)
+    for k, v in net.named_params().items():
+        np.testing.assert_array_equal(v, want[k] if k.endswith("weight") else 0.0)
+    explicit = make_net(seed=7, bias_init="zero", init_fanin_bias=False, **model)
+    np.testing.assert_array_equal(explicit.flat, net.flat)
+
+
+@pytest.mark.parametrize("model", [dict(init="fanin"), dict(), dict(bias="map"), dict(arch="fc")],
+                         ids=["fanin", "sqrt", "map", "fc"])
+def test_uniform_biases_lie_in_the_weights_range(model):
+    zero, net = make_net(seed=3, **model), make_net(seed=3, bias_init="uniform", **model)
+    p, p0 = net.named_params(), zero.named_params()
+    for lay in net.param_layers:
+        w, b = p[f"{lay.name}.weight"], p[f"{lay.name}.bias"]
+        np.testing.assert_array_equal(w, p0[f"{lay.name}.weight"])  # the weights: the same draws
+        r = L.init_range(lay.fan_in(), model.get("init", "sqrt"), 2.4)
+        assert np.abs(b).max() <= r and np.abs(w).max() <= r, lay.name
+        assert np.all(b != 0.0) and np.unique(b).size == b.size, lay.name
+        if b.size >= 30:
+            assert np.abs(b).max() > 0.8 * r, lay.name  # the whole range, not a smaller one
+
+
+@pytest.mark.parametrize("scheme", ["fanin", "sqrt"])
+def test_counting_the_bias_in_the_fan_in_scales_the_range(scheme):
+    """F + 1 instead of F: the same draws scaled by F / (F + 1) (or its square root)."""
+    for bias_init in ("zero", "uniform"):
+        a = make_net(seed=2, init=scheme, bias_init=bias_init)
+        b = make_net(seed=2, init=scheme, bias_init=bias_init, init_fanin_bias=True)
+        pa, pb = a.named_params(), b.named_params()
+        for lay in a.param_layers:
+            f = lay.fan_in()
+            assert lay.fan_in(True) == f + 1
+            factor = f / (f + 1) if scheme == "fanin" else np.sqrt(f / (f + 1))
+            for k in ("weight", "bias"):
+                np.testing.assert_allclose(pb[f"{lay.name}.{k}"], factor * pa[f"{lay.name}.{k}"],
+                                           rtol=1e-12, atol=1e-17)
+    assert make_net(bias="none").param_layers[0].fan_in(True) == 25  # no bias, nothing to count
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("bias_init", "random", "model.bias_init: 'random' is not one of zero, uniform"),
+    ("init_fanin_bias", "yes", "model.init_fanin_bias: expected true or false"),
+    ("output_bias", -1.0, "model.output_bias: sets the output biases with bias_init"),
+])
+def test_bias_init_options_are_checked(key, value, match):
+    model = {"bias_init": "uniform", key: value} if key == "output_bias" else {key: value}
+    with pytest.raises(UserError, match=match) as exc:
+        model_config(**model)
+    assert "\n" not in str(exc.value)
+
+
+def test_sn28_bias_options_still_run_compiled():
+    """The compiled engine takes the initial weights from Python: the options leave
+    lecun1989 on it."""
+    cfg = load_config("lecun1989", ["model.bias_init=uniform", "model.init_fanin_bias=true"])
+    assert (cfg.model.bias_init, cfg.model.init_fanin_bias, cfg.train.engine) == ("uniform", True, "numba")
+
+
 def test_seeds():
     a, b, c = make_net(seed=5), make_net(seed=5), make_net(seed=6)
     np.testing.assert_array_equal(a.flat, b.flat)

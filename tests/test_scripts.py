@@ -1,6 +1,6 @@
 """The scripts in scripts/ that tests can run cheaply.
 
-scripts/fidelity.py: its study (22 variants, 140 USPS runs) takes hours, so the
+scripts/fidelity.py: its study (26 variants, 180 USPS runs) takes hours, so the
 test swaps in two variants of the quick config (embedded digits, one pass) and
 runs its training step, ``run``, which writes the sweep's summary.
 """
@@ -81,5 +81,8 @@ def test_the_fidelity_study_stays_on_the_numpy_engine(monkeypatch):
     monkeypatch.delenv("LECUN89_ENGINE", raising=False)
     module = load_script("fidelity")
     runs = module.plan().runs
-    assert len(runs) == 140 and {r.config.train.engine for r in runs} == {"numpy"}
+    numba = module.plan(["bias"]).runs  # the last leads: their group on the compiled engine, baseline included
+    assert len(runs) == 180 and len(numba) == 40 and {r.config.train.engine for r in numba} == {"numba"}
+    assert {r.config.train.engine for r in runs if r not in numba} == {"numpy"}
+    assert len([r for r in runs if r.config.train.engine == "numpy"]) == 140
     assert module.variant_config("x", ["train.engine=numba"]).train.engine == "numba"
