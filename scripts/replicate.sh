@@ -4,7 +4,7 @@
 # (20 seeds) and with LeNet-5's recipe (10 seeds), plain SGD, the paper's fully
 # connected baseline, the 2022 replication's setup and its modern recipe on
 # MNIST-16 and on the real USPS digits (5 seeds each), with one summary over all
-# of them (about 8 minutes on 2 cores with the compiled engine, the default).
+# of them (about 10 minutes on 2 cores with the compiled engine, the default).
 #
 #   bash scripts/replicate.sh [--data-dir DIR] [--out DIR] [--jobs J] [any `lecun89 sweep` option]
 #

@@ -232,11 +232,13 @@ def test_shipped_studies_ship_in_the_package_and_resolve_by_name(tmp_path):
 
 def test_the_replication_study_is_the_runs_replicate_sh_made_before():
     """The same runs as the three sweeps scripts/replicate.sh ran before (20, 10 and 5
-    seeds), in the same directories, so earlier replication outputs resume."""
+    seeds), in the same directories, so earlier replication outputs resume; then
+    the validated recipe's 10 seeds (issue 25)."""
     s = read_study(shipped_studies()["replication"])
     before = ([("lecun1989", n) for n in range(20)] + [("lecun1989-lenet5", n) for n in range(10)]
               + [(c, n) for c in ("lecun1989-sgd", "fc-baseline", "karpathy2022", "modern", "modern-usps",
-                                  "modern-usps-tuned") for n in range(5)])
+                                  "modern-usps-tuned") for n in range(5)]
+              + [("usps-validated", n) for n in range(10)])
     assert [r.rel_dir for r in s.runs] == [f"{c}/seed-{n}" for c, n in before]
     assert [r.config for r in s.runs] == [load_config(c, seed=n) for c, n in before]
     assert s.out == "runs/replication"
