@@ -41,7 +41,9 @@ def training_loss(config: dict | None, logits: bool) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _dropout_off(net):
+def dropout_off(net):
+    """Dropout layers of ``net`` off inside the block (the network as it reads),
+    their rates restored after."""
     drops = [lay for lay in net.layers if isinstance(lay, L.Dropout)]
     saved = [lay.p for lay in drops]
     for lay in drops:
@@ -69,7 +71,7 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
     owners = net.squashing()
     delta: dict[str, np.ndarray] = {}
     seen: dict[str, dict[str, np.ndarray]] = {"a": {}, "y": {}, "fprime": {}}
-    with one_thread(), _dropout_off(net):
+    with one_thread(), dropout_off(net):
         net.batch, y = 1, x
         for i, lay in enumerate(net.layers):  # Network.forward's loop, keeping each layer's a and f(a)
             a, y = y, lay.forward(y, True)

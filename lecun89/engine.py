@@ -32,12 +32,16 @@ from lecun89.errors import UserError
 ENGINES = ("numpy", "numba", "auto")
 
 
+def _numba_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
 def resolve(cfg) -> str:
     """train.engine = "auto" made concrete for ``cfg``: "numba" where it covers
     the config (:func:`unsupported`) and numba is installed, else "numpy"."""
-    import importlib.util
-
-    return "numba" if unsupported(cfg) is None and importlib.util.find_spec("numba") is not None else "numpy"
+    return "numba" if unsupported(cfg) is None and _numba_installed() else "numpy"
 
 
 def _model_checks(m) -> list[tuple[bool, str]]:
@@ -134,11 +138,8 @@ def inference(net, engine: str = "auto"):
     """(the engine's name, its forward) for scoring ``net``: the compiled
     forward for "numba", and for "auto" where it covers the network and numba
     is installed; the numpy layers' ``Network.predict`` otherwise."""
-    import importlib.util
-
     if engine == "auto":
-        ok = forward_unsupported(net) is None and importlib.util.find_spec("numba") is not None
-        engine = "numba" if ok else "numpy"
+        engine = "numba" if forward_unsupported(net) is None and _numba_installed() else "numpy"
     return (engine, CompiledForward(net).predict) if engine == "numba" else ("numpy", net.predict)
 
 

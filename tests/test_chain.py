@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import numpy as np
 import pytest
 
 from lecun89 import layers as L
-from lecun89.backprop import backward_view, training_loss
+from lecun89.backprop import backward_view, dropout_off, training_loss
 from lecun89.chain import unit_terms
 from lecun89.config import load_config
 from lecun89.model import build_model
@@ -28,25 +27,12 @@ def _unit(t: np.ndarray) -> np.ndarray:
     return (t.transpose(0, 3, 1, 2) if t.ndim == 4 else t)[0].copy()
 
 
-@contextlib.contextmanager
-def _no_dropout(net):
-    drops = [lay for lay in net.layers if isinstance(lay, L.Dropout)]
-    saved = [lay.p for lay in drops]
-    for lay in drops:
-        lay.p = 0.0
-    try:
-        yield
-    finally:
-        for lay, p in zip(drops, saved):
-            lay.p = p
-
-
 def _passes(net, x, label, kind, scale) -> dict:
     """Each parameter layer's output a, and the dE/dy reaching its squashing function, by
     stepping through net.layers here (maps as (map, row, col))."""
     owners = net.squashing()
     a, dy = {}, {}
-    with _no_dropout(net):
+    with dropout_off(net):
         h = x.reshape(1, 1, 16, 16)
         for i, lay in enumerate(net.layers):
             if i in owners:
