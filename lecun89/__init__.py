@@ -95,7 +95,7 @@ def load_model(name=None):
     >>> m.name, round(m.threshold, 3)
     ('lecun1989', 1.274)
     """
-    from lecun89.predict import load_model as _load
+    from lecun89.reader import load_model as _load
 
     return _load(name)
 
@@ -104,8 +104,8 @@ def read_digit(path, model=None, deslant: bool = True) -> dict:
     """A person's digit image, read as ``lecun89 predict`` reads it: the digit,
     the ten outputs, the gap between the top two and whether it is rejected,
     and ``input`` (the 16x16 the network saw)."""
-    from lecun89.digits_in import read_digit as _read
-    from lecun89.predict import analyse
+    from lecun89.reader import analyse
+    from lecun89.reader import read_digit as _read
 
     m = model if hasattr(model, "net") else load_model(model)
     x16, _ = _read(path, deslant=deslant)

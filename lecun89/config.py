@@ -119,7 +119,7 @@ class TrainConfig:
     #                            a 20 px digit; 19 at sigma 3 gives 1.38 px, the same part of a 16 px digit)
     engine: str = "auto"       # numpy (the layers, the reference) | numba (whole online passes compiled:
     #                            the same arithmetic summed in another order, so other last bits; see
-    #                            lecun89/engine.py for what it covers) | auto (numba where it covers the
+    #                            lecun89/engine/choice.py for what it covers) | auto (numba where it covers the
     #                            config, else numpy; the run's config.toml records which)
 
 
@@ -169,14 +169,14 @@ def choices(key: str) -> tuple[str, ...]:
     reading this module stays cheap)."""
     if key in _OWN_CHOICES:
         return _OWN_CHOICES[key]
-    from lecun89 import augment, engine, layers, optim
+    from lecun89 import augment, engine, layers, losses, optim
 
     owners = {
         "model.activation": layers.ACTIVATIONS[:-1],  # hidden units: all but "none"
         "model.output_activation": layers.ACTIVATIONS,
         "model.bias_init": layers.BIAS_INITS,
-        "train.loss": tuple(layers.LOSSES),
-        "train.cost_scale": layers.COST_SCALES,
+        "train.loss": tuple(losses.LOSSES),
+        "train.cost_scale": losses.COST_SCALES,
         "train.optimizer": tuple(optim.OPTIMIZERS),
         "train.schedule": optim.SCHEDULES,
         "train.sdlm_estimator": optim.SDLM_ESTIMATORS,
@@ -196,7 +196,7 @@ def _choice(key, value):
 
 
 def _loss_class(kind: str):
-    from lecun89.layers import LOSSES
+    from lecun89.losses import LOSSES
 
     return LOSSES[kind]
 
@@ -308,7 +308,7 @@ def _validate(cfg: Config) -> Config:
         if why:
             by_env = f" (from ${ENV_ENGINE})" if os.environ.get(ENV_ENGINE) == "numba" else ""
             raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs batch 1 with SGD, SDLM or AdamW: "
-                       "lecun89/engine.py); use train.engine = \"numpy\"")
+                       "lecun89/engine/choice.py); use train.engine = \"numpy\"")
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)
     return dataclasses.replace(

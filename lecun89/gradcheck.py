@@ -73,9 +73,9 @@ def _freeze_relu(layers, on: bool):
 
 def check_network(net, x: np.ndarray, labels: np.ndarray, loss_kind: str = "mse", h: float = STEP) -> dict:
     """Max relative error of every parameter tensor's gradient, for the loss on (x, labels)."""
-    from lecun89 import layers as L
+    from lecun89 import losses
 
-    loss = L.make_loss(loss_kind)
+    loss = losses.make_loss(loss_kind)
 
     def f():
         _reseed_dropout(net.layers)

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.linalg.blas import daxpy
 
 from lecun89 import layers as L
+from lecun89 import losses
 
 
 # train.schedule, train.sdlm_estimator and train.sdlm_eps_scale (see lr_at, SDLM, epsilon_scale).
@@ -162,7 +163,7 @@ class SDLM(Optimizer):
         self.state["h"] = np.zeros_like(net.flat)
         self.eta = np.zeros_like(net.flat)
         self._tmp = np.empty_like(net.flat)
-        self.loss = L.make_loss(cfg.loss, cfg.cost_scale)
+        self.loss = losses.make_loss(cfg.loss, cfg.cost_scale)
         self.scale = epsilon_scale(net, cfg.sdlm_eps_scale)
         self.running = cfg.sdlm_estimator == "running"
         if self.running:  # SN2.8's estimator needs the loss's constant output curvature; CE refuses here

@@ -33,7 +33,7 @@ import numpy as np
 
 from lecun89 import metrics, rundir
 from lecun89.version import __version__
-from lecun89 import layers as L
+from lecun89 import losses
 from lecun89.atomic import save_npz, write_text
 from lecun89.augment import DISTORTIONS, distort, params_of
 from lecun89.config import Config, config_hash, to_toml
@@ -91,7 +91,7 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg, predict
     logits, where it would mean nothing; ``half_mse`` is the error SN2.8 prints
     (its half-sum cost over the outputs: MSE / 2)."""
     out = (predict or net.predict)(x)
-    loss = L.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
+    loss = losses.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
     return {"outputs": out, "loss": loss, **metrics.scores(out, labels, net.config.output_activation != "none")}
 
 
@@ -108,7 +108,7 @@ class Trainer:
         # model's own generator (dropout) was seeded by build_model.
         self.rng = np.random.default_rng([cfg.seed, 1])
         self.passes_done = 0
-        loss = L.make_loss(cfg.train.loss, cfg.train.cost_scale)
+        loss = losses.make_loss(cfg.train.loss, cfg.train.cost_scale)
         self._grad = loss.grad
         self._targets = loss.targets(data.y_train)
         self.engine = None

@@ -3,7 +3,7 @@
 One real USPS test digit goes through the shipped ``lecun1989`` model, forward
 then backward, and the page writes out the sums at one path of units (input
 pixel -> H1 -> H2 -> H3 -> output) with the network's own numbers, from
-:func:`lecun89.chain.unit_terms` and :func:`lecun89.backprop.backward_view`.
+:func:`lecun89.explain.chain.unit_terms` and :func:`lecun89.explain.backprop.backward_view`.
 
     python scripts/backprop_walk.py --data-dir DIR           # write docs/backprop.md
     python scripts/backprop_walk.py --data-dir DIR --out -   # print it
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lecun89.atomic import write_text  # noqa: E402
-from lecun89.backprop import backward_view, training_loss  # noqa: E402
-from lecun89.chain import unit_terms  # noqa: E402
+from lecun89.explain.backprop import backward_view, training_loss  # noqa: E402
+from lecun89.explain.chain import unit_terms  # noqa: E402
 from lecun89.errors import UserError  # noqa: E402
 
 DOC = ROOT / "docs" / "backprop.md"
@@ -67,7 +67,7 @@ def choose_path(net, x16, label, loss, scale) -> list[tuple[str, list[int]]]:
 def walk(data_dir=None) -> tuple[str, dict]:
     """The page's markdown and its numbers (for the test to check against the layers)."""
     from lecun89.data import load_dataset
-    from lecun89.predict import load_model
+    from lecun89.reader import load_model
 
     ds = load_dataset("usps", data_dir)
     model = load_model(MODEL)
@@ -224,7 +224,7 @@ def render(n: dict, x16: np.ndarray, net) -> str:
         "Backpropagation is the chain rule of calculus, applied unit by unit from the cost back to the "
         "weights. This page does it twice: by hand on a function of three numbers, then on one real USPS "
         f"digit through the paper's network (the shipped `{n['model']}` model), with the network's own "
-        "numbers, from `lecun89.chain.unit_terms` and `lecun89.backprop.backward_view`.", "",
+        "numbers, from `lecun89.explain.chain.unit_terms` and `lecun89.explain.backprop.backward_view`.", "",
         "## 1. By hand: f(x, y, z) = (x + y) z", "",
         "Take x = -2, y = 5, z = -4, and name the sum q = x + y. Forward, from the inputs up:", "",
         *table(["step", "value"], [["q = x + y", f"-2 + 5 = {-2 + 5}"], ["f = q z", f"3 x (-4) = {hand_f}"]]), "",

@@ -79,6 +79,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from lecun89 import layers as L
+from lecun89 import losses
 from lecun89 import metrics
 from lecun89.config import CONFIG_DIR, load_config
 from lecun89.data import ENV_DATA, Dataset, load_dataset, resolve_data_dir
@@ -737,7 +738,7 @@ def run_bench(args) -> dict:
         if torch is not None:
             configs = [TORCH_CONFIGS[c] | {"name": c, "dtype": getattr(torch, TORCH_CONFIGS[c]["dtype_name"])}
                        for c in args.torch_configs]
-            targets_np = L.MSELoss().targets(ds.y_train)
+            targets_np = losses.MSELoss().targets(ds.y_train)
             # Initial outputs agree?
             init_diff = {}
             for c in configs:

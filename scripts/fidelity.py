@@ -121,7 +121,7 @@ def plan(only=None):
     """The variants (those of the groups ``only`` names, else all) as one study:
     a run per variant and seed, in OUT/<variant>/seed-<seed>/ (the variant is
     the run's config name)."""
-    from lecun89.study import PlannedRun, Study
+    from lecun89.studies.spec import PlannedRun, Study
 
     chosen = [v for v in VARIANTS if not only or v[0] in only]
     runs = []
@@ -135,7 +135,7 @@ def run(args) -> list:
     """Train what is not done yet, all variants as one sweep, and write
     OUT/summary.md (and .json) over every variant's finished runs."""
     from lecun89.errors import UserError
-    from lecun89.sweep import run_study, write_summary
+    from lecun89.studies.sweep import run_study, write_summary
 
     study = plan(args.only)
     if not study.runs:

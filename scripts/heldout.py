@@ -1,14 +1,14 @@
 """The held-out-writers benchmark: how the shipped models read strangers' digits.
 
 MNIST's digits (other writers than USPS's, another scanner) are written out as
-image files in four ways a person's digit arrives (lecun89.heldout.STYLES: a
+image files in four ways a person's digit arrives (lecun89.reader.heldout.STYLES: a
 clean scan, a thick pen, a thin pen, a phone photo) and read by exactly
 ``lecun89 predict``'s reader, with and without deslanting, by every shipped
 model. For each: the error (every digit counted, a digit the reader finds no
 ink in counted wrong), the share rejected at the model's threshold (the
 paper's criterion, set on USPS) and the error on the digits accepted.
 
-Two groups of writers (lecun89.heldout): every choice (deslanting, the
+Two groups of writers (lecun89.reader.heldout): every choice (deslanting, the
 background model, the default model) is made on ``tune`` (2,000 of MNIST's
 training digits) and reported on ``report`` (MNIST's 10,000 test digits, whose
 writers are disjoint from the training writers).
@@ -34,9 +34,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lecun89 import digits_in, heldout, metrics  # noqa: E402
+from lecun89 import metrics  # noqa: E402
+from lecun89.reader import heldout  # noqa: E402
+from lecun89.reader.gray import image_gray  # noqa: E402
+from lecun89.reader.ink import BACKGROUND_DEGREE  # noqa: E402
+from lecun89.reader.pieces import ASPECT, WIDE  # noqa: E402
 from lecun89.errors import UserError  # noqa: E402
-from lecun89.predict import SHIPPED, load_model  # noqa: E402
+from lecun89.reader import SHIPPED, load_model  # noqa: E402
 
 BLANK = np.full((16, 16), np.nan)  # a file the reader found no digit in
 
@@ -45,13 +49,12 @@ def _read_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 28, 28), indices, style, background degree) -> inputs read
     with deslanting off and on (N, 16, 16) each; NaN where no digit was found."""
     images, indices, style, degree = args
-    digits_in.BACKGROUND_DEGREE = degree
     out = {False: [], True: []}
     for img, i in zip(images, indices):
         data = heldout.render(img, style, int(i))
         for ds in (False, True):
             try:
-                out[ds].append(heldout.read(data, deslant=ds))
+                out[ds].append(heldout.read(data, deslant=ds, background_degree=degree))
             except ValueError:
                 out[ds].append(BLANK)
     return np.asarray(out[False]), np.asarray(out[True])
@@ -82,23 +85,23 @@ def score(model, x: np.ndarray, labels: np.ndarray) -> dict:
             "error_accepted": float(wrong[accepted].mean()) if accepted.any() else None, "n": int(len(labels))}
 
 
-def read_rows(images, labels, n: int, models: dict) -> dict:
-    """``n`` rows of 3-6 of the group's digits (lecun89.heldout.random_row, seed 89),
+def read_rows(images, labels, n: int, models: dict, wide: float = WIDE, aspect: float = ASPECT) -> dict:
+    """``n`` rows of 3-6 of the group's digits (lecun89.reader.heldout.random_row, seed 89),
     read by ``lecun89 predict --row``'s code: per model, the share of rows read
     wrong, of rows whose digits were not all found (too many or too few), and
-    the digit error (a row with the wrong count has all its digits wrong)."""
+    the digit error (a row with the wrong count has all its digits wrong);
+    ``wide``, ``aspect``: the row cutter's two numbers (lecun89.reader.pieces)."""
     from PIL import Image
 
-    from lecun89.digits_in import ink_map
-    from lecun89.rows import read_row
+    from lecun89.reader import ink_map, read_row
 
     rng = np.random.default_rng(89)
     rows = []
     for _ in range(n):
         data, truth = heldout.random_row(images, labels, rng)
         with Image.open(io.BytesIO(data)) as img:
-            gray = digits_in.image_gray(img)
-        x = np.asarray([d.x16 for d in read_row(ink_map(gray))])[:, None]
+            gray = image_gray(img)
+        x = np.asarray([d.x16 for d in read_row(ink_map(gray), wide=wide, aspect=aspect)])[:, None]
         rows.append((x, truth))
     out = {}
     print(f"\nrows of digits: {n} rows of 3-6 digits ({sum(len(t) for _, t in rows):,} digits)")
@@ -168,11 +171,11 @@ def main() -> int:
     images, labels = (x_tr, y_tr) if group[1] == "train" else (x_te, y_te)
     images, labels = images[idx], labels[idx]
     models = {n: load_model(n) for n in SHIPPED}
-    degrees = [digits_in.BACKGROUND_DEGREE]
+    degrees = [BACKGROUND_DEGREE]
     if args.choices:
         degrees = sorted({0, 1, 2} | set(degrees))
-    results = {"group": args.group, "mnist_split": group[1], "n": int(len(idx)), "digits_in": {
-        "BACKGROUND_DEGREE": digits_in.BACKGROUND_DEGREE}, "styles": {s: heldout.STYLES[s] for s in styles},
+    results = {"group": args.group, "mnist_split": group[1], "n": int(len(idx)), "reader": {
+        "BACKGROUND_DEGREE": BACKGROUND_DEGREE}, "styles": {s: heldout.STYLES[s] for s in styles},
         "rows": []}
     print(f"{args.group} group: {len(idx):,} digits of MNIST's {group[1]} set", flush=True)
     print("| model | style | deslant | background | error | misses | rejected | error on accepted |")
@@ -188,24 +191,20 @@ def main() -> int:
                     print(f"| `{name}` | {style} | {'yes' if ds else 'no'} | {degree} | {pct(r['error'])} | "
                           f"{r['misses']} | {pct(r['rejected'])} | {pct(r['error_accepted'])} |", flush=True)
     if args.rows and args.choices:  # the row cutter's two numbers, for the default model
-        from lecun89 import rows as row_cutter
-        from lecun89.predict import DEFAULT_MODEL
+        from lecun89.reader import DEFAULT_MODEL
 
-        chosen = row_cutter.WIDE, row_cutter.ASPECT
         results["row_choices"] = []
         for wide in (1.0, 1.1, 1.2):
             for aspect in (0.6, 0.7, 0.8):
-                row_cutter.WIDE, row_cutter.ASPECT = wide, aspect
-                print(f"\nrows.WIDE = {wide}, rows.ASPECT = {aspect}:")
-                r = read_rows(images, labels, args.rows, {DEFAULT_MODEL: models[DEFAULT_MODEL]})
+                print(f"\nwide = {wide}, aspect = {aspect}:")
+                r = read_rows(images, labels, args.rows, {DEFAULT_MODEL: models[DEFAULT_MODEL]}, wide, aspect)
                 results["row_choices"].append({"WIDE": wide, "ASPECT": aspect, **r[DEFAULT_MODEL]})
-        row_cutter.WIDE, row_cutter.ASPECT = chosen
     elif args.rows:
         results["rows_of_digits"] = read_rows(images, labels, args.rows, models)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.write_models:
-        rows = [r for r in results["rows"] if r["background_degree"] == digits_in.BACKGROUND_DEGREE]
+        rows = [r for r in results["rows"] if r["background_degree"] == BACKGROUND_DEGREE]
         shipped = {
             "about": "each shipped model on MNIST's 10,000 test digits (writers outside USPS) written out in "
                      "four styles and read by lecun89 predict's reader; made by python scripts/heldout.py "

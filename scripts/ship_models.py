@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from lecun89 import metrics  # noqa: E402
 from lecun89.config import config_hash, load_config, to_dict  # noqa: E402
 from lecun89.errors import UserError  # noqa: E402
-from lecun89.predict import SHIPPED  # noqa: E402
+from lecun89.reader import SHIPPED  # noqa: E402
 
 DESCRIPTIONS = {
     "lecun1989": "the paper's network trained as SN2.8 did (configs/lecun1989.toml, seed 0)",
@@ -49,7 +49,7 @@ RESULT_KEYS = ("config_name", "config_hash", "dataset", "passes", "seed", "train
 
 
 def train(name: str, work: Path, data_dir) -> Path:
-    from lecun89.sweep import run_status
+    from lecun89.studies.sweep import run_status
     from lecun89.train import run_training
 
     cfg = dataclasses.replace(load_config(name), seed=0)

@@ -1,4 +1,4 @@
-"""The backward view of one digit (lecun89.backprop) and POST /api/backprop."""
+"""The backward view of one digit (lecun89.explain.backprop) and POST /api/backprop."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from lecun89 import layers as L
-from lecun89.backprop import backward_view, training_loss
-from lecun89.predict import load_model
+from lecun89 import losses
+from lecun89.explain.backprop import backward_view, training_loss
+from lecun89.reader import load_model
 
 
 def _digit() -> np.ndarray:
@@ -18,7 +19,7 @@ def _digit() -> np.ndarray:
 
 
 def _cost(net, x, label, kind, scale) -> float:
-    return L.make_loss(kind, scale).forward(net.forward(x.reshape(1, 1, 16, 16)), np.array([label]))
+    return losses.make_loss(kind, scale).forward(net.forward(x.reshape(1, 1, 16, 16)), np.array([label]))
 
 
 @pytest.fixture(params=["lecun1989", "reader"])
@@ -133,7 +134,7 @@ def test_api_backprop_refuses_a_bad_body(app, body, message):
 
 
 def test_api_unit_answers_with_unit_terms(app):
-    from lecun89.chain import unit_terms
+    from lecun89.explain.chain import unit_terms
 
     net = load_model("lecun1989").net
     for layer, index in (("H1", [2, 3, 4]), ("H2", [11, 0, 3]), ("H3", [29]), ("out", [4])):

@@ -8,8 +8,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from lecun89.backprop import backward_view, training_loss
-from lecun89.predict import load_model
+from lecun89.explain.backprop import backward_view, training_loss
+from lecun89.reader import load_model
 from lecun89.testing import REPO
 
 

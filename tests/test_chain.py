@@ -1,4 +1,4 @@
-"""The chain rule written out at one unit (lecun89.chain.unit_terms), against the layers' own passes."""
+"""The chain rule written out at one unit (lecun89.explain.chain.unit_terms), against the layers' own passes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from lecun89 import layers as L
-from lecun89.backprop import backward_view, dropout_off, training_loss
-from lecun89.chain import unit_terms
+from lecun89 import losses
+from lecun89.explain.backprop import backward_view, dropout_off, training_loss
+from lecun89.explain.chain import unit_terms
 from lecun89.config import load_config
 from lecun89.model import build_model
-from lecun89.predict import SHIPPED, load_model
+from lecun89.reader import SHIPPED, load_model
 
 
 def _digit() -> np.ndarray:
@@ -38,7 +38,7 @@ def _passes(net, x, label, kind, scale) -> dict:
             if i in owners:
                 a[owners[i]] = _unit(h)
             h = lay.forward(h, True)
-        cost = L.make_loss(kind, scale)
+        cost = losses.make_loss(kind, scale)
         cost.forward(h, np.array([label]))
         d = cost.backward()
         for i in range(len(net.layers) - 1, 0, -1):

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from lecun89 import layers as L
+from lecun89 import losses
 from lecun89.config import config_hash, load_config, to_dict
 from lecun89.errors import UserError
 from lecun89.model import build_model
@@ -70,7 +70,7 @@ def test_gradients_second_derivatives_and_outputs_match_numpy(kernels, overrides
     net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.size) * (1.0 if mse else 0.2)
     train = dataclasses.replace(cfg.train, optimizer="sdlm", sdlm_estimator="running") if mse else cfg.train
     eng = NumbaPass(net, train)
-    loss = L.make_loss(cfg.train.loss, cfg.train.cost_scale)
+    loss = losses.make_loss(cfg.train.loss, cfg.train.cost_scale)
     x = rng.uniform(-1, 1, (4, 16, 16))
     labels = rng.integers(0, 10, 4)
     t = loss.targets(labels)
@@ -232,12 +232,12 @@ def test_the_engine_variable_sets_every_configs_engine_before_set(monkeypatch):
 def test_where_numba_cannot_load_the_error_names_the_way_out(monkeypatch):
     import sys
 
-    import lecun89
+    import lecun89.engine
     from lecun89.engine import load_kernels
 
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
-    monkeypatch.delitem(sys.modules, "lecun89._numba_kernels", raising=False)  # as if never imported
-    monkeypatch.delattr(lecun89, "_numba_kernels", raising=False)
+    monkeypatch.delitem(sys.modules, "lecun89.engine._kernels", raising=False)  # as if never imported
+    monkeypatch.delattr(lecun89.engine, "_kernels", raising=False)
     with pytest.raises(UserError, match=r"numba cannot be loaded here .*LECUN89_ENGINE=numpy"):
         load_kernels()
 

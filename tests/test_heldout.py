@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lecun89 import heldout
-from lecun89.predict import SHIPPED, heldout_errors, models_dir
+from lecun89.reader import heldout
+from lecun89.reader import SHIPPED, heldout_errors, models_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

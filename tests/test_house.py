@@ -98,11 +98,12 @@ def test_building_the_parser_imports_no_numerical_code():
 # --- one owner per fact ---------------------------------------------------------------------
 
 def test_config_takes_each_choice_list_from_its_owner():
-    from lecun89 import config, engine, executors, layers, optim
+    from lecun89 import config, engine, layers, losses, optim
+    from lecun89.studies import executors
     from lecun89.cli import build_parser
 
     config._validate(config.Config())  # the lists are imported where they are used
-    assert tuple(config.choices("train.loss")) == tuple(layers.LOSSES)
+    assert tuple(config.choices("train.loss")) == tuple(losses.LOSSES)
     assert tuple(config.choices("model.output_activation")) == tuple(layers.ACTIVATIONS)
     assert tuple(config.choices("train.optimizer")) == tuple(optim.OPTIMIZERS)
     assert tuple(config.choices("train.schedule")) == tuple(optim.SCHEDULES)
@@ -166,16 +167,16 @@ def test_every_layer_takes_need_dx_as_the_network_passes_it():
 
 
 def test_the_losses_give_curvature_or_refuse_it():
-    from lecun89 import layers as L
+    from lecun89 import losses
 
     rng = np.random.default_rng(0)
     y, labels = rng.normal(size=(3, 10)), np.array([1, 4, 9])
     for scale in ("mean", "half_sum"):
-        mse = L.make_loss("mse", scale)
+        mse = losses.make_loss("mse", scale)
         mse.forward(y, labels)
         np.testing.assert_array_equal(mse.output_curvature(3, 10), mse.backward_h())
         np.testing.assert_array_equal(mse.grad(y, mse.targets(labels)), mse.backward())
-    ce = L.make_loss("ce")
+    ce = losses.make_loss("ce")
     assert not ce.constant_curvature
     with pytest.raises(ValueError, match="snapshot"):
         ce.output_curvature(3, 10)

@@ -15,6 +15,7 @@ import pytest
 
 from lecun89 import gradcheck as G
 from lecun89 import layers as L
+from lecun89 import losses
 
 
 TOL = G.TOLERANCE
@@ -474,7 +475,7 @@ LOSS_KINDS = [("mse", "mean"), ("mse", "half_sum"), ("ce", "mean")]
 @pytest.mark.parametrize("kind,scale", LOSS_KINDS)
 def test_loss_backward_matches_numeric(kind, scale, rng):
     y, labels = loss_inputs(rng)
-    loss = L.make_loss(kind, scale)
+    loss = losses.make_loss(kind, scale)
     loss.forward(y, labels)
     analytic = loss.backward().copy()
     numeric = G.numeric_grad(lambda: loss.forward(y, labels), y)
@@ -488,7 +489,7 @@ def test_loss_backward_h_is_exact_diagonal(kind, scale, rng):
     """MSE: d2E/dy2 = 2/(N K) ("mean") or 1/N ("half_sum") exactly; CE: the
     Hessian's diagonal p(1-p)/N, also exact."""
     y, labels = loss_inputs(rng)
-    loss = L.make_loss(kind, scale)
+    loss = losses.make_loss(kind, scale)
     loss.forward(y, labels)
     analytic = loss.backward_h().copy()
     numeric = second_diff(lambda: loss.forward(y, labels), y, h=1e-3)
@@ -503,25 +504,25 @@ def test_half_sum_cost_is_sn28s_and_five_times_the_mean(rng):
     y, labels = loss_inputs(rng)
     t = -np.ones_like(y)
     t[np.arange(len(labels)), labels] = 1.0
-    half = L.make_loss("mse", "half_sum").forward(y, labels)
+    half = losses.make_loss("mse", "half_sum").forward(y, labels)
     assert abs(half - np.mean(0.5 * ((y - t) ** 2).sum(axis=1))) < 1e-14
-    assert abs(half - 5 * L.make_loss("mse").forward(y, labels)) < 1e-13
+    assert abs(half - 5 * losses.make_loss("mse").forward(y, labels)) < 1e-13
     with pytest.raises(ValueError):
-        L.make_loss("ce", "half_sum")
+        losses.make_loss("ce", "half_sum")
 
 
 def test_loss_values(rng):
     y, labels = loss_inputs(rng)
     t = -np.ones_like(y)
     t[np.arange(len(labels)), labels] = 1.0
-    assert abs(L.make_loss("mse").forward(y, labels) - np.mean((y - t) ** 2)) < 1e-14
+    assert abs(losses.make_loss("mse").forward(y, labels) - np.mean((y - t) ** 2)) < 1e-14
     logp = y - np.log(np.exp(y).sum(axis=1, keepdims=True))
-    assert abs(L.make_loss("ce").forward(y, labels) + np.mean(logp[np.arange(len(labels)), labels])) < 1e-14
+    assert abs(losses.make_loss("ce").forward(y, labels) + np.mean(logp[np.arange(len(labels)), labels])) < 1e-14
     # CE is stable for large logits.
     big = np.array([[1000.0, 0.0], [0.0, 1000.0]])
-    assert abs(L.make_loss("ce").forward(big, np.array([0, 1]))) < 1e-12
+    assert abs(losses.make_loss("ce").forward(big, np.array([0, 1]))) < 1e-12
     with pytest.raises(ValueError):
-        L.make_loss("hinge")
+        losses.make_loss("hinge")
 
 
 # ----------------------------------------------------------------------------
@@ -557,7 +558,7 @@ def test_linear_backward_h_equals_true_hessian_under_mse(rng):
     lin = G.standalone(L.Linear("fc", 6, 10), rng)
     x = rng.uniform(-1, 1, size=(3, 6))
     labels = np.array([1, 4, 9])
-    loss = L.make_loss("mse")
+    loss = losses.make_loss("mse")
     loss.forward(lin.forward(x, train=True), labels)
     lin.backward_h(loss.backward_h())
     for k in ("weight", "bias"):

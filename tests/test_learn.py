@@ -1,4 +1,4 @@
-"""Learning a digit at a time: lecun89.learn's Learner and the server's sessions
+"""Learning a digit at a time: lecun89.explain.learn's Learner and the server's sessions
 (POST /api/learn, POST /api/reset, "session" in /api/predict and /api/backprop)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from lecun89 import layers as L
-from lecun89.learn import Learner, kernel_change
-from lecun89.predict import load_model, models_dir, shipped_models
+from lecun89 import losses
+from lecun89.explain.learn import Learner, kernel_change
+from lecun89.reader import load_model, models_dir, shipped_models
 from lecun89.testing import STROKES, canvas_png, data_url, post, request, start_server, stop_server
 
 MODELS = tuple(shipped_models())
@@ -97,7 +97,7 @@ def test_a_step_on_misread_usps_digits_moves_them_towards_their_label(models, na
 
 
 def test_each_model_learns_with_its_own_optimizer_at_its_first_passes_rate(models):
-    from lecun89.backprop import training_loss
+    from lecun89.explain.backprop import training_loss
 
     seen = {}
     for name, m in models.items():
@@ -120,7 +120,7 @@ def test_the_sdlm_step_is_the_formula_by_hand(models):
     assert (t["optimizer"], t["sdlm_estimator"], t["sdlm_eps_scale"]) == ("sdlm", "running", "none")
     learner = Learner(m.net, m.info["config"])
     ref = Learner(m.net, m.info["config"]).net  # a second copy, stepped by hand
-    cost = L.make_loss(t["loss"], t["cost_scale"])
+    cost = losses.make_loss(t["loss"], t["cost_scale"])
     h = np.zeros_like(ref.flat)
     for digit, label in (("7", 1), ("3", 8)):
         x = DRAWN[digit].reshape(1, 1, 16, 16)

@@ -12,6 +12,7 @@ import pytest
 
 from lecun89 import gradcheck as G
 from lecun89 import layers as L
+from lecun89 import losses
 from lecun89.cli import main
 from lecun89.config import BLOCK_TABLE, config_from_dict, load_config, to_dict
 from lecun89.errors import UserError
@@ -274,7 +275,7 @@ def test_params_grads_hess_are_views_of_flat_vectors():
     net = make_net(dropout=0.25)
     randomize_biases(net)
     x, labels = batch(3)
-    loss = L.make_loss("mse")
+    loss = losses.make_loss("mse")
     loss.forward(net.forward(x, train=True), labels)
     net.backward(loss.backward())
     net.backward_h(loss.backward_h())
@@ -349,7 +350,7 @@ def test_fc_backward_h_matches_recursion():
     net = make_net(arch="fc")
     randomize_biases(net)
     x, labels = batch(3)
-    loss = L.make_loss("mse")
+    loss = losses.make_loss("mse")
     loss.forward(net.forward(x, train=True), labels)
     net.backward_h(loss.backward_h())
     p = net.named_params()

@@ -26,7 +26,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from lecun89 import layers as L  # noqa: E402
+from lecun89 import losses  # noqa: E402
 from lecun89.config import config_from_dict  # noqa: E402
 from lecun89.model import build_model  # noqa: E402
 
@@ -234,7 +234,7 @@ def run_parity(model, loss_kind, x, labels, seed=0, hessian=True):
             p[...] = rng.uniform(-0.5, 0.5, size=p.shape)
 
     # numpy
-    loss = L.make_loss(loss_kind)
+    loss = losses.make_loss(loss_kind)
     y_np = net.forward(x, train=True)
     e_np = loss.forward(y_np, labels)
     net.backward(loss.backward())

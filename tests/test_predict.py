@@ -14,8 +14,8 @@ from PIL import Image
 from lecun89 import metrics
 from lecun89.cli import main
 from lecun89.config import config_hash, load_config
-from lecun89.digits_in import MAX_PIXELS, digit_from_ink, fit_16, gray_levels, ink_map, read_digit
-from lecun89.predict import DEFAULT_MODEL, SHIPPED, analyse, load_model, models_dir, shipped_models
+from lecun89.reader import MAX_PIXELS, digit_from_ink, fit_16, gray_levels, ink_map, read_digit
+from lecun89.reader import DEFAULT_MODEL, SHIPPED, analyse, load_model, models_dir, shipped_models
 from lecun89.testing import draw_plain as draw  # the plain 1, 7, 0 drawings
 
 

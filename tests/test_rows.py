@@ -1,4 +1,4 @@
-"""Rows of digits (lecun89.rows, ``lecun89 predict --row``), deslanting and uneven light."""
+"""Rows of digits (lecun89.reader, ``lecun89 predict --row``), deslanting and uneven light."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lecun89 import digits_in, heldout
 from lecun89.cli import main
-from lecun89.digits_in import ink_map, read_digit, slant, upright
-from lecun89.predict import analyse, load_model
-from lecun89.rows import find_digits, read_row
+from lecun89.reader import (analyse, digit_from_gray, find_digits, heldout, ink_map, load_model, read_digit, read_gray,
+                            read_row, slant, upright)
 from lecun89.testing import draw_plain as draw  # the plain 1, 7, 0 drawings
 
 
@@ -29,7 +27,7 @@ def usps_ink(x16: np.ndarray, scale: int = 4) -> np.ndarray:
 
 
 def read_png(path) -> list:
-    return read_row(ink_map(digits_in.read_gray(path)))
+    return read_row(ink_map(read_gray(path)))
 
 
 # --- deslanting ---------------------------------------------------------------
@@ -56,7 +54,7 @@ def test_a_slanted_digit_reads_like_the_upright_one(tmp_path):
     assert np.abs(on - up).mean() < 0.5 * np.abs(off - up).mean()
 
 
-def test_paper_lit_unevenly_is_not_ink(tmp_path, monkeypatch):
+def test_paper_lit_unevenly_is_not_ink(tmp_path):
     ink = 1.0 - np.asarray(draw(7, 200, 14), dtype=np.float64) / 255.0
     yy, xx = np.mgrid[0:200, 0:200] / 199.0
     light = 1.0 - 0.45 * (0.6 * xx + 0.4 * yy)  # darker towards one corner
@@ -66,8 +64,7 @@ def test_paper_lit_unevenly_is_not_ink(tmp_path, monkeypatch):
     clean = read_digit(tmp_path / "clean.png")[0]
     photo = read_digit(tmp_path / "photo.jpg")[0]
     assert np.abs(photo - clean).mean() < 0.1
-    monkeypatch.setattr(digits_in, "BACKGROUND_DEGREE", 0)  # one gray level: the dark corner is ink
-    flat = read_digit(tmp_path / "photo.jpg")[0]
+    flat = digit_from_gray(read_gray(tmp_path / "photo.jpg"), background_degree=0)  # one gray level: the dark corner is ink
     assert np.abs(flat - clean).mean() > 3 * np.abs(photo - clean).mean()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lecun89 import layers as L
+from lecun89 import losses
 from lecun89.config import config_from_dict
 from lecun89.gradcheck import standalone
 from lecun89.model import build_model
@@ -126,7 +127,7 @@ def test_network_second_derivatives_match_reference(model, loss):
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, size=(2, 1, 16, 16))
     labels = np.array([3, 7])
-    lossf = L.make_loss(loss)
+    lossf = losses.make_loss(loss)
     net.rng = np.random.default_rng(5)
     for lay in net.layers:
         if isinstance(lay, L.Dropout):
@@ -231,7 +232,7 @@ def test_running_sdlm_matches_sn28s_update_pattern_by_pattern(eps_scale):
     labels = np.array([3, 7, 0, 3])
     net = build_model(cfg.model, seed=0)
     opt = SDLM(net, cfg.train)
-    loss = L.make_loss("mse", "half_sum")
+    loss = losses.make_loss("mse", "half_sum")
     targets = loss.targets(labels)
     opt.start_pass(0.02, x, labels, np.random.default_rng(0))
     for i in range(len(x)):

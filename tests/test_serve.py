@@ -50,7 +50,7 @@ def still_serving(url: str) -> None:
 @pytest.fixture(scope="module")
 def server():
     # The paper's network on show (the tests' numbers are its); the page's own
-    # default is lecun89.predict.DEFAULT_MODEL (test_default_model_is_predicts).
+    # default is lecun89.reader.DEFAULT_MODEL (test_default_model_is_predicts).
     proc, url, err = start_server("--model", "lecun1989", "--data-dir", str(resolve_data_dir()))
     try:
         yield url, err
@@ -66,13 +66,13 @@ def url(server):
 
 @pytest.fixture(scope="module")
 def model():
-    from lecun89.predict import load_model
+    from lecun89.reader import load_model
 
     return load_model("lecun1989")
 
 
 def local(model, x16) -> dict:
-    from lecun89.predict import analyse
+    from lecun89.reader import analyse
 
     with one_thread():
         return analyse(model, x16, maps=True)
@@ -98,7 +98,7 @@ def test_models(url):
 
 
 def test_default_model_is_predicts():
-    from lecun89.predict import DEFAULT_MODEL
+    from lecun89.reader import DEFAULT_MODEL
     from lecun89.serve import App
 
     app = App()
@@ -137,7 +137,7 @@ def test_predict_x16_is_analyse(url, model, rng):
 def test_predict_png_is_the_local_pipeline(url, model, digit):
     from PIL import Image
 
-    from lecun89.digits_in import fit_16, gray_levels, ink_map
+    from lecun89.reader import fit_16, gray_levels, ink_map
 
     png = canvas_png(digit)
     status, _, r = post(url, {"png": data_url(png)})
@@ -151,7 +151,7 @@ def test_predict_png_is_the_local_pipeline(url, model, digit):
 
 
 def test_predict_pixels_is_digit_from_ink(url, model):
-    from lecun89.digits_in import digit_from_ink
+    from lecun89.reader import digit_from_ink
 
     ink = np.zeros((40, 30))
     ink[5:35, 13:17] = 1.0

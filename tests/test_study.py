@@ -14,7 +14,7 @@ import pytest
 
 from lecun89.cli import main
 from lecun89.config import CONFIG_DIR, load_config, shipped_configs
-from lecun89.study import find_study, read_study, shipped_studies
+from lecun89.studies.spec import find_study, read_study, shipped_studies
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -202,7 +202,7 @@ def test_a_plain_sweep_keeps_its_layout_and_results(tmp_path, capsys):
 
 
 def test_run_files_from_a_worker_replace_a_partial_run_whole(tmp_path):
-    from lecun89.executors import write_run_files
+    from lecun89.studies.executors import write_run_files
 
     run = tmp_path / "out" / "quick" / "seed-0"
     run.mkdir(parents=True)

@@ -32,7 +32,7 @@ def add_config(p: argparse.ArgumentParser) -> None:
 
 def add_model(p: argparse.ArgumentParser) -> None:
     """``--model NAME|PATH``: a shipped model or a run's checkpoint (predict, serve)."""
-    from lecun89.predict import DEFAULT_MODEL, SHIPPED
+    from lecun89.reader import DEFAULT_MODEL, SHIPPED
 
     p.add_argument("--model", metavar="NAME|PATH",
                    help=f"a shipped model ({', '.join(SHIPPED)}; default {DEFAULT_MODEL}) "

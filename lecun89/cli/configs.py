@@ -6,7 +6,7 @@ from __future__ import annotations
 def run(args) -> int:
     from lecun89.config import describe_config, shipped_configs
     from lecun89.errors import UserError
-    from lecun89.study import resolve_named, shipped_studies
+    from lecun89.studies.spec import resolve_named, shipped_studies
 
     if args.action == "show":
         if not args.name:

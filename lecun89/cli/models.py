@@ -8,7 +8,7 @@ from lecun89.cli.args import add_json
 
 
 def run(args) -> int:
-    from lecun89.predict import DEFAULT_MODEL, load_model, shipped_models
+    from lecun89.reader import DEFAULT_MODEL, load_model, shipped_models
 
     shipped = shipped_models()
     if args.json:

@@ -48,9 +48,9 @@ def _check_show(show_arg: str, images: list[str]) -> None:
 
 
 def run(args) -> int:
-    from lecun89.digits_in import read_digit
+    from lecun89.reader import read_digit
     from lecun89.errors import UserError
-    from lecun89.predict import analyse, analyse_row, load_model, read_row_file, save_preprocessing
+    from lecun89.reader import analyse, analyse_row, load_model, read_row_file, save_preprocessing
 
     if args.show:
         _check_show(args.show, args.images)

@@ -32,7 +32,7 @@ def parse_seeds(args) -> list[int] | None:
 def run(args) -> int:
     from lecun89.errors import UserError
     from lecun89.report import check_sort
-    from lecun89.sweep import load_study, run_study
+    from lecun89.studies.sweep import load_study, run_study
 
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}", status=2)
@@ -55,7 +55,7 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    from lecun89.executors import EXECUTORS
+    from lecun89.studies.executors import EXECUTORS
 
     p = sub.add_parser("sweep", help="run a study (configs x variants x seeds), locally or on a Dask cluster",
                        description="Run every config with every seed, or every run of a study file (configs, "

@@ -17,8 +17,8 @@ Every data set comes out the same way (:class:`Dataset`): images
   by ``numpy.random.default_rng(subset_seed)`` and kept in MNIST's own file
   order (sorted indices); ``subset="full"``: all 60,000 / 10,000.
 - ``usps-mnist``: USPS's training digits followed by MNIST's training digits
-  less the held-out-writers tuning group (:data:`lecun89.heldout.TUNE`), each
-  MNIST digit scaled 4x and read by :func:`lecun89.digits_in.fit_16` (what
+  less the held-out-writers tuning group (:data:`lecun89.reader.heldout.TUNE`), each
+  MNIST digit scaled 4x and read by :func:`lecun89.reader.fit_16` (what
   ``lecun89 predict`` gives the network: deslanted, box fitted to 16x16);
   USPS's test digits. The ``reader`` model's data.
 - ``digits``: ``sklearn.datasets.load_digits()`` (1,797 8x8 images, 0-16),

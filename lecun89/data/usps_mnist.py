@@ -2,8 +2,8 @@
 predict`` reads it.
 
 USPS's training digits followed by MNIST's training digits less the
-held-out-writers tuning group (:data:`lecun89.heldout.TUNE`), each MNIST digit
-scaled 4x and read by :func:`lecun89.digits_in.fit_16` (what ``lecun89
+held-out-writers tuning group (:data:`lecun89.reader.heldout.TUNE`), each MNIST digit
+scaled 4x and read by :func:`lecun89.reader.fit_16` (what ``lecun89
 predict`` gives the network: deslanted, box fitted to 16x16); USPS's test
 digits.
 """
@@ -33,18 +33,19 @@ TOTALS: dict[str, tuple[int, int]] = {"full": (7291 + 58000, 2007)}
 def key_sources() -> dict[str, str]:
     """What the cached arrays depend on besides the preprocessing version: the
     files and the version of lecun89's reader."""
-    from lecun89.digits_in import READER_VERSION
+    from lecun89.reader.pipeline import READER_VERSION
 
-    return {**source_sums(SOURCES), "lecun89.digits_in": READER_VERSION}
+    return {**source_sums(SOURCES), "lecun89.reader": READER_VERSION}
 
 
 def build(paths: dict[str, Path], subset: str, seed: int | None) -> tuple[tuple[np.ndarray, ...], dict]:
     """USPS as it is, plus MNIST's training digits other than the held-out-writers
     benchmark's tuning group, each written out at 4x and read by lecun89's own
-    reader (lecun89.digits_in, deslanting on): the digits a reader model learns
+    reader (lecun89.reader, deslanting on): the digits a reader model learns
     from look like what ``lecun89 predict`` gives it. One subset, "full"."""
-    from lecun89.digits_in import READER_VERSION, fit_16
-    from lecun89.heldout import TUNE, group_indices, mnist_ink
+    from lecun89.reader.fit import fit_16
+    from lecun89.reader.pipeline import READER_VERSION
+    from lecun89.reader.heldout import TUNE, group_indices, mnist_ink
 
     x_tr, y_tr, x_te, y_te = usps.read(paths)
     images = mnist16.read_idx(paths["train_images"], "images", 60000)
@@ -54,7 +55,7 @@ def build(paths: dict[str, Path], subset: str, seed: int | None) -> tuple[tuple[
     arrays = (np.ascontiguousarray(np.concatenate([x_tr, mx])), np.concatenate([y_tr, labels[keep]]), x_te, y_te)
     meta = {"sources": source_sums(SOURCES),
             "preprocessing": "USPS: ZIP values as given; MNIST: 28x28 -> 112x112 bilinear ink, read by "
-                             "lecun89.digits_in.fit_16 (deslanted, longer side 16, centred), appended after "
+                             "lecun89.reader.fit_16 (deslanted, longer side 16, centred), appended after "
                              "USPS in MNIST file order, the 2,000 tuning-group indices left out",
             "reader_version": READER_VERSION}
     return arrays, meta

@@ -2,9 +2,9 @@
 
 The page (``lecun89/web/``: plain HTML, JS and CSS, no build step, nothing
 fetched from the internet) sends the drawing as a PNG while the person draws;
-this server reads it as :mod:`lecun89.digits_in` reads any image (ink,
+this server reads it as :mod:`lecun89.reader` reads any image (ink,
 deslanted, bounding box fitted into 16x16, gray levels in [-1, 1]) and answers with what
-:func:`lecun89.predict.analyse` gives: the 16x16 input, every layer's units
+:func:`lecun89.reader.analyse` gives: the 16x16 input, every layer's units
 (H1 12x8x8, H2 12x4x4, H3 30, out 10), the decision, the gap between the top
 two outputs and the rejection threshold. A second tab walks through the USPS
 test set, the network's mistakes first.
@@ -18,20 +18,20 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   (the network's input, 16x16 in [-1, 1]): ``analyse()`` of the digit plus
   ``"blank": false`` and ``"ranges"`` (the display range of every layer), or
   ``{"blank": true, ...}`` for a drawing without ink. With ``"row": true`` (and
-  ``png``), the picture is a row of digits (:mod:`lecun89.rows`): the answer is
-  :func:`lecun89.predict.analyse_row` (``digits``, ``rejected``, ``per_digit``
+  ``png``), the picture is a row of digits (:mod:`lecun89.reader`): the answer is
+  :func:`lecun89.reader.analyse_row` (``digits``, ``rejected``, ``per_digit``
   with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
   With ``"session": id`` (not with ``"row"``), the digit is read by that
   learning session's network (below) and the answer also carries ``"session"``.
 - ``POST /api/backprop`` with the image fields of ``/api/predict``, an optional
-  ``"model"`` and ``"label"`` (0-9): :func:`lecun89.backprop.backward_view` as
+  ``"model"`` and ``"label"`` (0-9): :func:`lecun89.explain.backprop.backward_view` as
   lists: ``outputs``, ``loss``, ``delta`` (out, H3, H2, H1), ``grad`` (by name),
   plus ``model``, ``label``, ``loss_kind``, ``"blank": false``. With
   ``"session": id``: of that session's network (the answer carries ``"session"``).
 - ``POST /api/unit`` with the fields of ``/api/backprop`` (``"session"``
   too) plus ``"layer"`` (H1, H2, H3 or out), ``"index"`` (``[map, row, col]``
   or ``[unit]``) and an optional ``"top"`` (0-64, default 8): the chain rule
-  written out at that unit, :func:`lecun89.chain.unit_terms` (``name``,
+  written out at that unit, :func:`lecun89.explain.chain.unit_terms` (``name``,
   ``forward``: the largest ``terms`` of inputs x weights, ``others``, ``bias``,
   ``a``, ``activation``, ``y``; ``backward``: the largest ``terms`` of weights x
   deltas above, ``others``, ``sum``, ``fprime``, ``delta``, or for an output
@@ -45,7 +45,7 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   :mod:`lecun89.config` for a model without a config) on this one digit and
   label, at the learning rate of the config's first pass
   (``optim.lr_at(train, 0)``), dropout off, on the session's private copy of
-  the network (:mod:`lecun89.learn`; never the shared model nor the files).
+  the network (:mod:`lecun89.explain.learn`; never the shared model nor the files).
   SDLM's running estimator (``lecun1989``) keeps its h across the session's
   steps, starting from 0 as training does. Answer: ``blank`` (false),
   ``session``, ``model``, ``label``, ``step`` (1 on the first), ``optimizer``,

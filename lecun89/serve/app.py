@@ -31,7 +31,7 @@ class App:
     def __init__(self, model: str | None = None, data_dir: str | None = None, max_sessions: int = MAX_SESSIONS):
         import numpy as np
 
-        from lecun89.predict import DEFAULT_MODEL, load_model, shipped_models
+        from lecun89.reader import DEFAULT_MODEL, load_model, shipped_models
 
         self.models = {name: load_model(name) for name in shipped_models()}
         if model is not None and str(model) not in self.models:
@@ -68,9 +68,9 @@ class App:
         return self.models[name]
 
     def analyse(self, m, x16, lock=None) -> dict:
-        """:func:`lecun89.predict.analyse` with all maps, under ``lock`` (default:
+        """:func:`lecun89.reader.analyse` with all maps, under ``lock`` (default:
         the shared models' lock), plus the display ranges."""
-        from lecun89.predict import analyse
+        from lecun89.reader import analyse
 
         with lock or self.lock:
             r = analyse(m, x16, maps=True)
@@ -140,7 +140,7 @@ class App:
         return {"blank": False, **self.analyse(m, x16, lock), **extra}
 
     def backprop(self, body) -> dict:
-        from lecun89.backprop import as_lists, backward_view, training_loss
+        from lecun89.explain.backprop import as_lists, backward_view, training_loss
 
         kind = self.image_field(body, "label", "session")
         label = self.label(body)
@@ -155,10 +155,10 @@ class App:
         return {"blank": False, "model": m.name, **extra, "label": label, "loss_kind": loss[0], **as_lists(v)}
 
     def unit(self, body) -> dict:
-        """The chain rule written out at one unit (:func:`lecun89.chain.unit_terms`):
+        """The chain rule written out at one unit (:func:`lecun89.explain.chain.unit_terms`):
         its forward sum and, for the body's label, its backward sum."""
-        from lecun89.backprop import training_loss
-        from lecun89.chain import unit_terms
+        from lecun89.explain.backprop import training_loss
+        from lecun89.explain.chain import unit_terms
 
         kind = self.image_field(body, "label", "session", "layer", "index", "top")
         label = self.label(body)
@@ -186,7 +186,7 @@ class App:
     def learn(self, body) -> dict:
         """One step of the model's own optimizer on the body's digit and label, on
         its session's copy (a new session without ``"session"``): see
-        :mod:`lecun89.learn` and :mod:`lecun89.serve.learning`."""
+        :mod:`lecun89.explain.learn` and :mod:`lecun89.serve.learning`."""
         kind = self.image_field(body, "label", "session")
         label = self.label(body)
         m, s = self.session(body)
@@ -219,7 +219,7 @@ class App:
         return {"session": body["session"], "reset": True}
 
     def predict_row(self, m, png) -> dict:
-        from lecun89.predict import analyse_row
+        from lecun89.reader import analyse_row
 
         digits = png_to_row(png)
         if digits is None:

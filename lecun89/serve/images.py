@@ -2,7 +2,7 @@
 
 ``png`` (a data URL or bare base64 of a PNG: any drawing or picture), ``pixels``
 (ink in [0, 1], 0 background) and ``x16`` (the network's input, 16x16 in
-[-1, 1]) are read as :mod:`lecun89.digits_in` reads any image (ink,
+[-1, 1]) are read as :mod:`lecun89.reader` reads any image (ink,
 deslanted, bounding box fitted into 16x16); a drawing without ink reads as
 None. Anything malformed is an :class:`~lecun89.serve.ApiError` (400).
 """
@@ -48,7 +48,7 @@ def check_x16(value):
 
 def pixels_to_16(value):
     """Ink (H, W) in [0, 1] -> 16x16, or None for a blank drawing."""
-    from lecun89.digits_in import MAX_PIXELS, digit_from_ink
+    from lecun89.reader import MAX_PIXELS, digit_from_ink
 
     a = _number_array(value, "pixels")
     if a.size > MAX_PIXELS:
@@ -71,7 +71,7 @@ _DATA_URL = re.compile(r"data:([^;,]*)(;base64)?,", re.IGNORECASE)
 def png_to_16(value):
     """A PNG (data URL or bare base64) -> 16x16 (deslanted, as lecun89 predict
     reads a file), or None for a blank drawing."""
-    from lecun89.digits_in import digit_from_gray
+    from lecun89.reader import digit_from_gray
 
     gray = png_to_gray(value)
     try:
@@ -84,10 +84,10 @@ IMAGE_READERS = {"png": png_to_16, "pixels": pixels_to_16, "x16": check_x16}  # 
 
 
 def png_to_row(value):
-    """A PNG of a row of digits -> their lecun89.rows.Digit list, or None for a
+    """A PNG of a row of digits -> their lecun89.reader.Digit list, or None for a
     drawing without ink or without a digit."""
-    from lecun89.digits_in import ink_map
-    from lecun89.rows import read_row
+    from lecun89.reader import ink_map
+    from lecun89.reader import read_row
 
     gray = png_to_gray(value)
     try:
@@ -106,7 +106,7 @@ def png_to_gray(value):
 
     from PIL import Image, UnidentifiedImageError
 
-    from lecun89.digits_in import TooLarge, image_gray
+    from lecun89.reader import TooLarge, image_gray
 
     if not isinstance(value, str):
         raise ApiError(400, f"png: expected a string (data:image/png;base64,...), got {type(value).__name__}")

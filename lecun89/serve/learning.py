@@ -3,7 +3,7 @@ digit at a time (``POST /api/learn``), read by ``/api/predict`` and
 ``/api/backprop`` with ``"session"``, forgotten by ``POST /api/reset``.
 
 A session is created by its first ``/api/learn`` (from the shipped weights:
-:class:`lecun89.learn.Learner` copies the model's network; the shared model
+:class:`lecun89.explain.learn.Learner` copies the model's network; the shared model
 and the files are never changed). Its id is :func:`secrets.token_urlsafe`. The
 server keeps at most ``max_sessions`` of them; the least recently used is
 dropped first, and its id is then unknown (404), as is a reset one.
@@ -27,7 +27,7 @@ MAX_SESSIONS = 16  # private network copies a server keeps (each ~80 kB of weigh
 @dataclass
 class Session:
     """One learning session: its id, the model it started from (a
-    :class:`lecun89.predict.Model`), its :class:`~lecun89.learn.Learner`, and the
+    :class:`lecun89.reader.Model`), its :class:`~lecun89.explain.learn.Learner`, and the
     lock its passes run under."""
 
     id: str
@@ -36,7 +36,7 @@ class Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reader(self):
-        """The session's network as a :class:`~lecun89.predict.Model` (the
+        """The session's network as a :class:`~lecun89.reader.Model` (the
         model's name, threshold and info; the session's weights)."""
         return replace(self.model, net=self.learner.net)
 
@@ -57,7 +57,7 @@ class Sessions:
     def new(self, model) -> Session:
         """A session learning from ``model`` (its network copied now); the least
         recently used session goes when there are ``max_sessions`` already."""
-        from lecun89.learn import Learner
+        from lecun89.explain.learn import Learner
 
         s = Session(secrets.token_urlsafe(16), model, Learner(model.net, model.info.get("config")))
         with self._lock:

@@ -14,7 +14,7 @@ the outputs) and lists, as plain JSON-able data:
   delta = f'(a) dE/dy. At an output unit, dE/dy is the loss's derivative.
 
 ``a``, ``y``, ``f'(a)`` and every delta come from the layers' own forward and
-backward passes (:func:`lecun89.backprop.backward_view`); this module only
+backward passes (:func:`lecun89.explain.backprop.backward_view`); this module only
 writes the sums out, so each can be checked against them.
 """
 
@@ -25,7 +25,7 @@ import operator
 import numpy as np
 
 from lecun89 import layers as L
-from lecun89.backprop import backward_view
+from lecun89.explain.backprop import backward_view
 
 LAYERS = ("H1", "H2", "H3", "out")
 
@@ -145,7 +145,7 @@ def unit_terms(net, x16, label: int, layer: str, index, loss: str = "mse", cost_
 
     ``layer``: "H1", "H2", "H3" or "out"; ``index``: [map, row, col] for H1/H2,
     [unit] for H3/out. ``loss``, ``cost_scale``: the cost (see
-    :func:`lecun89.backprop.training_loss`). ``top``: how many terms of each sum
+    :func:`lecun89.explain.backprop.training_loss`). ``top``: how many terms of each sum
     to list, largest |product| first. Returns JSON-able data::
 
         {"layer", "index": [ints], "name": "H2[3,1,2]",

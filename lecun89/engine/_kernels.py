@@ -2,7 +2,7 @@
 passes of Net-1989 or of the fully connected network, forward, backward,
 second-derivative pass and update for every digit in one compiled loop
 (:func:`run_pass`). Inference over many digits is
-:mod:`lecun89._numba_forward`'s.
+:mod:`lecun89.engine._forward`'s.
 
 The arithmetic is the numpy layers' (:mod:`lecun89.layers`), written as loops
 over the real connections (the H2 table is walked, not masked); the sums run in

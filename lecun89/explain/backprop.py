@@ -14,7 +14,7 @@ every layer:
   over the positions where the kernel is applied, of (delta x the input under it).
 
 Each layer's weighted sums ``a``, outputs ``y = f(a)`` and slopes ``f'(a)`` are
-kept too: :mod:`lecun89.chain` writes the chain rule out at one unit from them.
+kept too: :mod:`lecun89.explain.chain` writes the chain rule out at one unit from them.
 
 The cost E is the model's training cost for this one digit (squared error
 against +-1 targets, or cross-entropy for a model with logit outputs). Dropout,
@@ -28,6 +28,7 @@ import contextlib
 import numpy as np
 
 from lecun89 import layers as L
+from lecun89 import losses
 from lecun89.threads import one_thread
 
 
@@ -67,7 +68,7 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
     if not 0 <= int(label) < net.n_out:
         raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
     x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
-    cost = L.make_loss(loss, cost_scale)
+    cost = losses.make_loss(loss, cost_scale)
     owners = net.squashing()
     delta: dict[str, np.ndarray] = {}
     seen: dict[str, dict[str, np.ndarray]] = {"a": {}, "y": {}, "fprime": {}}

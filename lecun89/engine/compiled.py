@@ -1,21 +1,12 @@
-"""Engines that run a training pass: ``numpy`` (the layers, the reference) and
-``numba`` (whole online passes compiled, :mod:`lecun89._numba_kernels`, and
-the forward for the evaluations between passes).
+"""The compiled engine: the numba kernels (:mod:`lecun89.engine._kernels`, whole
+online passes; :mod:`lecun89.engine._forward`, the batched inference) behind the
+network they compute, read off a :class:`lecun89.model.Network` (its flat
+parameter vector, its connection table, its units).
 
-The numba engine covers every shipped config: Net-1989 or the fully connected
-network, with scaled-tanh, tanh or ReLU units (outputs also none: logits),
-squared error or softmax cross-entropy, batch 1, dropout and the +-1-pixel
-shifts (drawn from the same generators, in the same order, as the numpy
-engine), every augmentation (the affine and elastic distortions are applied
-to the training set in Python before each pass, :mod:`lecun89.augment`, and
-the pass runs on the distorted digits as they are), and SGD (no momentum or weight decay), SDLM (SN2.8's running
-estimator or LeNet-5's snapshot, one epsilon for every weight), or AdamW.
-It sums in another order than numpy's BLAS, so a run's last bits differ between
-engines; runs of one engine are bit-identical. A config chooses its engine
-(``train.engine``, or ``$LECUN89_ENGINE`` for every config), and the run
-directory's config.toml and meta.json record it; ``"auto"`` is resolved to one
-of the two when the config is read (:func:`resolve`), and the run records the
-engine it resolved to.
+:class:`CompiledForward` is the inference of the evaluations between passes and
+of ``lecun89 eval``; :class:`NumbaPass` runs a trainer's online passes. The
+kernels sum in another order than numpy's BLAS, so results agree with the
+numpy layers to rounding, and runs of one engine are bit-identical.
 """
 
 from __future__ import annotations
@@ -25,58 +16,20 @@ import time
 import numpy as np
 
 from lecun89 import layers as L
+from lecun89 import losses
 from lecun89.errors import UserError
-
-# The engines a config can name (train.engine): the reference first; "auto"
-# is numba where it covers the config (and numba loads), else numpy: see resolve.
-ENGINES = ("numpy", "numba", "auto")
-
-
-def _numba_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
-def resolve(cfg) -> str:
-    """train.engine = "auto" made concrete for ``cfg``: "numba" where it covers
-    the config (:func:`unsupported`) and numba is installed, else "numpy"."""
-    return "numba" if unsupported(cfg) is None and _numba_installed() else "numpy"
-
-
-def _model_checks(m) -> list[tuple[bool, str]]:
-    """The networks the compiled kernels run (a model config): (covered, key = value)."""
-    return [(m.arch in ("net1989", "fc"), f"model.arch = {m.arch!r}"),
-            (m.activation in ("lecun", "tanh", "relu"), f"model.activation = {m.activation!r}"),
-            (m.output_activation in ("lecun", "tanh", "relu", "none"),
-             f"model.output_activation = {m.output_activation!r}")]
-
-
-def unsupported(cfg) -> str | None:
-    """Why the numba engine cannot train ``cfg`` (a key and its value), or None."""
-    t = cfg.train
-    checks = [
-        *_model_checks(cfg.model),
-        (t.batch_size == 1, f"train.batch_size = {t.batch_size!r}"),
-        (t.loss in ("mse", "ce"), f"train.loss = {t.loss!r}"),
-        (t.optimizer in ("sgd", "sdlm", "adamw"), f"train.optimizer = {t.optimizer!r}"),
-        (t.optimizer != "sgd" or not t.momentum, f"train.momentum = {t.momentum!r}"),
-        (t.optimizer != "sgd" or not t.weight_decay, f"train.weight_decay = {t.weight_decay!r}"),
-        (t.optimizer != "sdlm" or t.sdlm_eps_scale == "none", f"train.sdlm_eps_scale = {t.sdlm_eps_scale!r}"),
-    ]
-    return next((what for ok, what in checks if not ok), None)
 
 
 def load_kernels():
     """The compiled kernels' module; a UserError saying what to do where numba
     (a dependency of lecun89) cannot be loaded."""
     try:
-        from lecun89 import _numba_kernels
+        from lecun89.engine import _kernels
     except ImportError as exc:
         raise UserError(f"train.engine = \"numba\": numba cannot be loaded here ({exc}); reinstall lecun89 "
                         "(pip install -e .), or run the numpy engine (slower, the same arithmetic to rounding): "
                         "LECUN89_ENGINE=numpy, or --set train.engine=numpy") from None
-    return _numba_kernels
+    return _kernels
 
 
 _CONV_PARAMS = ("H1.weight", "H1.bias", "H2.weight", "H2.bias", "H3.weight", "H3.bias", "out.weight", "out.bias")
@@ -91,14 +44,14 @@ def _units(lay, k) -> tuple[int, float, float]:
 
 
 class CompiledForward:
-    """The batched compiled forward of a network (:mod:`lecun89._numba_forward`):
+    """The batched compiled forward of a network (:mod:`lecun89.engine._forward`):
     its inference, for the evaluations between passes and ``lecun89 eval``."""
 
     def __init__(self, net):
         self.k = load_kernels()
-        from lecun89 import _numba_forward
+        from lecun89.engine import _forward
 
-        self.fwd = _numba_forward
+        self.fwd = _forward
         self.net = net
         self.conv = net.config.arch == "net1989"
         names = _CONV_PARAMS if self.conv else _FC_PARAMS
@@ -129,20 +82,6 @@ class CompiledForward:
         return outs
 
 
-def forward_unsupported(net) -> str | None:
-    """Why the compiled forward cannot run ``net`` (a key and its value), or None."""
-    return next((what for ok, what in _model_checks(net.config) if not ok), None)
-
-
-def inference(net, engine: str = "auto"):
-    """(the engine's name, its forward) for scoring ``net``: the compiled
-    forward for "numba", and for "auto" where it covers the network and numba
-    is installed; the numpy layers' ``Network.predict`` otherwise."""
-    if engine == "auto":
-        engine = "numba" if forward_unsupported(net) is None and _numba_installed() else "numpy"
-    return (engine, CompiledForward(net).predict) if engine == "numba" else ("numpy", net.predict)
-
-
 class NumbaPass(CompiledForward):
     """Runs online passes of a Trainer's network and optimizer with the compiled
     kernels, and its inference with the batched forward."""
@@ -153,8 +92,8 @@ class NumbaPass(CompiledForward):
         self.dropout = drop[0] if drop else None
         self.n_feat = (self.offs[5] - self.offs[4]) // (self.offs[6] - self.offs[5])
         self.ce = train_cfg.loss == "ce"
-        # dE/dy = factor (y - t) and d2E/dy2 = factor for one pattern (layers.MSELoss)
-        self.factor = 0.0 if self.ce else L.make_loss("mse", train_cfg.cost_scale).factor(1, net.n_out)
+        # dE/dy = factor (y - t) and d2E/dy2 = factor for one pattern (losses.MSELoss)
+        self.factor = 0.0 if self.ce else losses.make_loss("mse", train_cfg.cost_scale).factor(1, net.n_out)
         self.opt = {"sgd": 0, "sdlm": 1, "adamw": 2}[train_cfg.optimizer]
         if self.opt == 1 and train_cfg.sdlm_estimator == "snapshot":
             self.opt = 3

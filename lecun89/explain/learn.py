@@ -20,7 +20,7 @@ epsilon, SGD's or AdamW's step.
 Dropout is off (the step is deterministic, the view of the network as it
 reads). A model without a config (a bare ``model.npz``) learns with the
 defaults of :class:`lecun89.config.TrainConfig`, its loss the one
-:func:`lecun89.backprop.training_loss` assumes (cross-entropy for logit
+:func:`lecun89.explain.backprop.training_loss` assumes (cross-entropy for logit
 outputs, else the mean squared error). The model's own network and its files
 are never changed.
 """
@@ -30,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from lecun89 import layers as L
-from lecun89.backprop import training_loss
+from lecun89 import losses
+from lecun89.explain.backprop import training_loss
 from lecun89.config import config_from_dict
 from lecun89.model import build_model
 from lecun89.optim import lr_at, make_optimizer
@@ -40,7 +41,7 @@ from lecun89.threads import one_thread
 def train_config(config: dict | None, logits: bool):
     """The :class:`~lecun89.config.TrainConfig` a model learns with: its config's
     ``train`` section, else the defaults with the loss of
-    :func:`lecun89.backprop.training_loss`."""
+    :func:`lecun89.explain.backprop.training_loss`."""
     train = dict((config or {}).get("train") or {})
     train.pop("engine", None)  # how a pass is computed: one step here is always the layers'
     if not train:
@@ -69,7 +70,7 @@ class Learner:
         self.lr = lr_at(self.train, 0)
         self.optimizer = self.train.optimizer
         self.opt = make_optimizer(self.net, self.train)
-        self.loss = L.make_loss(self.train.loss, self.train.cost_scale)
+        self.loss = losses.make_loss(self.train.loss, self.train.cost_scale)
         self.rng = np.random.default_rng(0)  # SDLM's snapshot draws its digits (here: the one) with it
         self.steps = 0
 

@@ -2,9 +2,9 @@
 
 Layout: ``OUT/<config-name>/seed-<seed>/`` per run (a normal run directory; a
 study's runs with a variant or grid values: ``OUT/<config-name>/<label>-<hash>/seed-<seed>/``,
-see :mod:`lecun89.study`), and ``OUT/summary.md``, ``OUT/summary.json`` over
+see :mod:`lecun89.studies.spec`), and ``OUT/summary.md``, ``OUT/summary.json`` over
 all of them. Runs execute as local processes or on a Dask cluster
-(:mod:`lecun89.executors`), each with one BLAS thread. A run whose results.json
+(:mod:`lecun89.studies.executors`), each with one BLAS thread. A run whose results.json
 is there for the same resolved config is skipped, and one that was interrupted
 is resumed, so re-running an interrupted sweep finishes it.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from lecun89 import rundir
 from lecun89.config import Config, config_hash
 from lecun89.errors import UserError
-from lecun89.study import PlannedRun, Study, find_study, plain_study, read_study
+from lecun89.studies.spec import PlannedRun, Study, find_study, plain_study, read_study
 
 
 def run_status(run_dir: Path, cfg: Config) -> str:
@@ -60,7 +60,7 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
               progress: bool | None = None, executor: str = "local", scheduler: str | None = None,
               sort: str | None = None) -> list[Path]:
     """Run a study's runs not already done (see the module docstring) and write the summary."""
-    from lecun89 import executors
+    from lecun89.studies import executors
 
     if executor == "dask":
         executors.require_distributed()

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from lecun89._numba_kernels import RELU, SCALED_TANH, tanh_layer
+from lecun89.engine._kernels import RELU, SCALED_TANH, tanh_layer
 
-# See lecun89/_numba_kernels.py for these flags.
+# See lecun89/engine/_kernels.py for these flags.
 jit = numba.njit(cache=True, fastmath={"reassoc", "contract"}, boundscheck=False, error_model="numpy")
 
 # Digits per block: 16 ran fastest here (8 and 32 slower: shorter vector loops,

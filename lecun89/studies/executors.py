@@ -32,7 +32,7 @@ from lecun89.errors import UserError
 
 if TYPE_CHECKING:  # the runs' types; imported for real by the functions that run them
     from lecun89.config import Config
-    from lecun89.study import PlannedRun
+    from lecun89.studies.spec import PlannedRun
 
 EXECUTORS = ("local", "dask")
 CONNECT_TIMEOUT = "20s"      # reaching the scheduler

@@ -100,16 +100,20 @@ def _disk(r: int) -> np.ndarray:
     return x * x + y * y <= r * r + r
 
 
-def read(data: bytes, deslant: bool = True) -> np.ndarray:
+def read(data: bytes, deslant: bool = True, background_degree: int | None = None) -> np.ndarray:
     """A rendered file's bytes -> the 16x16 input, exactly as ``lecun89 predict``
-    reads a file (ValueError for one where no digit is found)."""
+    reads a file (ValueError for one where no digit is found);
+    ``background_degree``: the reader's light model (None: its default)."""
     from PIL import Image
 
-    from lecun89.digits_in import digit_from_gray, image_gray
+    from lecun89.reader.gray import image_gray
+    from lecun89.reader.ink import BACKGROUND_DEGREE
+    from lecun89.reader.pipeline import digit_from_gray
 
     with Image.open(io.BytesIO(data)) as img:
         gray = image_gray(img)
-    return digit_from_gray(gray, deslant=deslant)
+    degree = BACKGROUND_DEGREE if background_degree is None else background_degree
+    return digit_from_gray(gray, deslant=deslant, background_degree=degree)
 
 
 def ink_box(ink: np.ndarray) -> np.ndarray:

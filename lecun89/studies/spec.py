@@ -42,7 +42,6 @@ from typing import Any
 from lecun89.config import (CONFIG_DIR, SECTIONS, Config, config_hash, load_config, parse_override, read_toml,
                             resolve_config)
 from lecun89.errors import UserError
-from lecun89.report.sweep import check_sort
 
 STUDY_DIR = CONFIG_DIR / "studies"
 TOP_KEYS = ("configs", "seeds", "seeds_by_config", "out", "sort", "set", "grid", "variants")
@@ -218,6 +217,8 @@ def read_study(path: str | Path, sets: list[str] = (), seeds: list[int] | None =
     for key in ("set", "grid", "variants", "seeds_by_config"):
         if key in raw and not isinstance(raw[key], dict):
             raise _err(f"{src}: '{key}' must be a table ([{key}]), got {raw[key]!r}")
+    from lecun89.report.sweep import check_sort  # the summary's columns are the report's to name
+
     sort = check_sort(raw.get("sort"), f"{src}: sort")
     base_seeds = _seeds(raw.get("seeds", 3), f"{src}: seeds")
     common = _flatten(raw.get("set", {}), f"{src} [set]")

@@ -1,0 +1,115 @@
+"""A picture's way through the reader, top to bottom: file -> gray levels -> ink
+-> pieces -> each digit fitted to 16x16, ready for the network.
+
+- one digit (:func:`read_digit`, :func:`digit_from_gray`): the picture's gray
+  levels (:mod:`~lecun89.reader.gray`), its ink (:mod:`~lecun89.reader.ink`),
+  the digit deslanted and fitted to 16x16 (:mod:`~lecun89.reader.fit`);
+- a row of digits (:func:`read_row_file`, :func:`read_row`): the same gray
+  levels and ink, the ink cut into one piece per digit
+  (:mod:`~lecun89.reader.pieces`), each piece fitted as one digit.
+
+The network's reading of what comes out is :mod:`lecun89.reader.network`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lecun89.errors import UserError
+from lecun89.reader.fit import SIZE, fit_16
+from lecun89.reader.gray import MAX_PIXELS, check_file, read_gray
+from lecun89.reader.ink import BACKGROUND_DEGREE, ink_map
+from lecun89.reader.pieces import ASPECT, MAX_DIGITS, WIDE, box_of, digit_inks, find_digits
+
+# Bump when a digit is read differently: part of the cache key of the data set
+# made with this reader (usps-mnist).
+READER_VERSION = "reader-2"
+MAX_NPY_BYTES = 1_000_000
+
+
+@dataclass
+class Digit:
+    x16: np.ndarray            # the network's input (16, 16)
+    box: tuple[int, int, int, int]  # (left, top, right, bottom) in the picture, right/bottom exclusive
+
+
+def digit_from_gray(gray: np.ndarray, deslant: bool = True, background_degree: int = BACKGROUND_DEGREE) -> np.ndarray:
+    """Gray levels (H, W) in [0, 1] -> the network's 16x16 input: the ink
+    (:func:`~lecun89.reader.ink.ink_map`), fitted (:func:`~lecun89.reader.fit.fit_16`).
+    ValueError for a blank picture."""
+    return fit_16(ink_map(gray, background_degree), deslant=deslant)
+
+def digit_from_ink(pixels, deslant: bool = True) -> np.ndarray:
+    """An ink array from a drawing (H, W) in [0, 1], 0 background -> 16x16 in [-1, 1]."""
+    a = np.asarray(pixels, dtype=np.float64)
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise ValueError(f"pixels must be a 2-D array, got shape {a.shape}")
+    if a.size > MAX_PIXELS:
+        raise ValueError(f"pixels: too many ({a.size:,}; at most {MAX_PIXELS:,})")
+    if not np.all(np.isfinite(a)) or a.min() < 0.0 or a.max() > 1.0:
+        raise ValueError("pixels must be finite numbers in [0, 1] (0 background, 1 ink)")
+    return fit_16(a, deslant=deslant)
+
+def read_digit(path: str | os.PathLike, deslant: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """A file -> (the network's 16x16 input, the gray levels it was read from).
+
+    Images (PNG, JPEG, BMP, GIF: first frame) go through the stages above
+    (``deslant``: sheared upright first); a ``.npy`` must already be 16x16 (or
+    1x16x16) in [-1, 1] and is used as is (gray levels: None). Any problem is a
+    UserError naming the file."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        return _read_npy(p, check_file(p)), None
+    gray = read_gray(p)
+    try:
+        return digit_from_gray(gray, deslant), gray
+    except ValueError as exc:
+        raise UserError(f"{p}: {exc}") from None
+
+def _read_npy(p: Path, size: int) -> np.ndarray:
+    if size > MAX_NPY_BYTES:
+        raise UserError(f"{p}: .npy too large ({size:,} bytes) for a 16x16 digit")
+    try:
+        a = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserError(f"{p}: not a numpy .npy array: {exc}") from None
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iuf":
+        raise UserError(f"{p}: expected a numeric array, got {getattr(a, 'dtype', type(a))}")
+    if a.shape not in ((SIZE, SIZE), (1, SIZE, SIZE), (1, 1, SIZE, SIZE)):
+        raise UserError(f"{p}: expected a 16x16 array in [-1, 1], got shape {a.shape}")
+    a = a.astype(np.float64).reshape(SIZE, SIZE)
+    if not np.all(np.isfinite(a)) or a.min() < -1.0 or a.max() > 1.0:
+        raise UserError(f"{p}: values must be finite and in [-1, 1] (background -1), "
+                        f"got [{np.nanmin(a):.3g}, {np.nanmax(a):.3g}]")
+    return a
+
+
+def read_row(ink: np.ndarray, deslant: bool = True, wide: float = WIDE, aspect: float = ASPECT) -> list[Digit]:
+    """Ink (H, W) in [0, 1] -> the row's digits, left to right (the pieces of
+    :func:`~lecun89.reader.pieces.find_digits`), each fitted as a single digit
+    is. ValueError when no digit is found or there are too many."""
+    ink = np.asarray(ink, dtype=np.float64)
+    if ink.ndim != 2 or float(ink.max(initial=0.0)) <= 0.0:
+        raise ValueError("blank image (no ink)")
+    masks = find_digits(ink, wide, aspect)
+    if not masks:
+        raise ValueError("no digits found")
+    if len(masks) > MAX_DIGITS:
+        raise ValueError(f"{len(masks)} pieces of ink found, more than the {MAX_DIGITS} digits a row may hold")
+    return [Digit(fit_16(d, deslant=deslant), box_of(m)) for d, m in zip(digit_inks(ink, masks), masks)]
+
+
+def read_row_file(path: str, deslant: bool = True):
+    """An image file of a row of digits -> (its digits, its gray levels); UserError
+    naming the file for anything that is not a readable row."""
+    if Path(path).suffix.lower() == ".npy":
+        raise UserError(f"{path}: --row reads an image of a row of digits, not a 16x16 .npy")
+    gray = read_gray(path)
+    try:
+        return read_row(ink_map(gray), deslant=deslant), gray
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from None

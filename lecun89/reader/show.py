@@ -1,0 +1,38 @@
+"""``lecun89 predict --show``: what the reader did to each picture, as a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Path) -> None:
+    """``predict --show``: each original beside the 16x16 input it became, as a PNG.
+    ``items``: (file name, gray image or None for a .npy, x16 or a row's list of x16, the analysis)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from lecun89.atomic import replacing
+
+    fig = Figure(figsize=(4.4, 2.2 * len(items)))
+    FigureCanvasAgg(fig)  # no pyplot: the process's matplotlib backend is left alone
+    axes = fig.subplots(len(items), 2, squeeze=False)
+    for row, (path, gray, x16, r) in zip(axes, items):
+        if gray is not None:
+            row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
+        else:
+            row[0].text(0.5, 0.5, ".npy\n(used as is)", ha="center", va="center")
+        row[0].set_title(Path(path).name, fontsize=8)
+        if "per_digit" in r:  # a row: its digits' 16x16 inputs side by side
+            x16 = np.concatenate([np.pad(x, ((0, 0), (0, 1)), constant_values=-1.0) for x in x16], axis=1)
+            label = f"{r['digits']}{' (rejected)' if r['rejected'] else ''}"
+        else:
+            label = f"{r['digit']}{' (rejected)' if r['rejected'] else ''}"
+        row[1].imshow(x16, cmap="gray_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+        row[1].set_title(f"16x16: {label}", fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    with replacing(out) as fh:
+        fig.savefig(fh, dpi=100, format="png")
