@@ -181,8 +181,8 @@ class Trainer:
         order = self.rng.permutation(n) if self.cfg.train.order == "shuffle" else np.arange(n)
         for start in range(0, n, 512):
             steps = order[start:start + 512]
-            masks, shifts = self.engine.draws(len(steps), self.rng)
-            self.engine.run(x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts,
+            uniforms, shifts = self.engine.draws(len(steps), self.rng)
+            self.engine.run(x16, self._targets, steps, lr, self.opt.state, uniforms=uniforms, shifts=shifts,
                             eta=getattr(self.opt, "eta", None))
             if progress is not None:
                 progress(min(n, start + 512))
@@ -193,10 +193,10 @@ class Trainer:
 # --- run directory -------------------------------------------------------------
 
 def _versions() -> dict:
-    import sklearn
+    from importlib.metadata import version  # the installed version, without importing scikit-learn (a second)
 
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__, "lecun89": __version__,
+            "scikit-learn": version("scikit-learn"), "lecun89": __version__,
             "platform": platform.platform()}
 
 

@@ -80,9 +80,9 @@ def test_gradients_second_derivatives_and_outputs_match_numpy(kernels, overrides
     for i in range(4):
         # numba, lr = 0: the weights stay, grad and hess hold this digit's
         trainer_rng, net_rng = np.random.default_rng(i), net.rng.bit_generator.state
-        masks, shifts = eng.draws(1, trainer_rng)
-        assert (masks is None) == (cfg.model.dropout == 0) and (shifts is None) == (cfg.train.augment == "none")
-        out = eng.run(x, t, np.array([i]), 0.0, state, masks=masks, shifts=shifts)
+        uniforms, shifts = eng.draws(1, trainer_rng)
+        assert (uniforms is None) == (cfg.model.dropout == 0) and (shifts is None) == (cfg.train.augment == "none")
+        out = eng.run(x, t, np.array([i]), 0.0, state, uniforms=uniforms, shifts=shifts)
         g, h = net.flat_grad.copy(), net.flat_hess.copy()
         net.rng.bit_generator.state = net_rng  # the numpy engine's draws, from the same states
         xi = x[i][None, None]
