@@ -275,7 +275,9 @@ def test_auto_is_numba_where_it_covers_the_config_else_numpy(kernels, monkeypatc
     assert load_config("lecun1989").train.engine == "numpy"
 
 
-def test_every_shipped_config_runs_compiled_by_default_and_the_variable_forces_numpy(monkeypatch):
+def test_every_shipped_config_but_quick_runs_compiled_by_default_and_the_variable_forces_either(monkeypatch):
+    """quick, the first command's run, chooses the numpy engine in its file (it trains
+    in about the time numba takes to load); every other shipped config runs compiled."""
     from lecun89.config import CONFIG_DIR, TrainConfig
 
     assert TrainConfig().engine == "auto"
@@ -283,10 +285,12 @@ def test_every_shipped_config_runs_compiled_by_default_and_the_variable_forces_n
     paths = sorted(CONFIG_DIR.glob("*.toml"))
     assert len(paths) >= 10
     for path in paths:
-        assert load_config(path).train.engine == "numba", path.name
-    monkeypatch.setenv("LECUN89_ENGINE", "numpy")
-    for path in paths:
-        assert load_config(path).train.engine == "numpy", path.name
+        assert load_config(path).train.engine == ("numpy" if path.stem == "quick" else "numba"), path.name
+    assert 'engine = "numpy"' in (CONFIG_DIR / "quick.toml").read_text()
+    for engine in ("numpy", "numba"):
+        monkeypatch.setenv("LECUN89_ENGINE", engine)
+        for path in paths:
+            assert load_config(path).train.engine == engine, path.name
 
 
 def test_an_auto_run_records_the_engine_it_ran_and_says_when_it_compiled(kernels, tmp_path, monkeypatch, capsys):
@@ -303,3 +307,59 @@ def test_an_auto_run_records_the_engine_it_ran_and_says_when_it_compiled(kernels
     monkeypatch.setattr(train, "COMPILE_NOTICE_SECONDS", 1e9)
     train.run_training(cfg, tmp_path / "b", progress=False)
     assert "compiling" not in capsys.readouterr().err
+
+
+def _run_digest(run) -> tuple[dict, list]:
+    """A run directory's weights (model.npz's arrays) and metrics rows, timings aside."""
+    with np.load(run / "model.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "config"}
+    rows = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+            for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return arrays, rows
+
+
+def test_a_run_is_the_same_whether_numbas_cache_is_cold_or_warm(kernels, tmp_path):
+    """The first run on a fresh install compiles the kernels, later ones load them
+    from numba's cache: the same engine, model, metrics and outputs either way."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    env.pop("LECUN89_ENGINE", None)
+    runs = {}
+    for which in ("cold", "warm"):
+        out = tmp_path / which
+        subprocess.run([sys.executable, "-m", "lecun89", "train", "quick", "--set", "train.engine=numba",
+                        "--set", "train.passes=2", "--no-report", "--no-progress", "--out", str(out)],
+                       env=env, check=True, capture_output=True, text=True, timeout=600)
+        engine = json.loads((out / "meta.json").read_text())["engine"]
+        assert engine["name"] == "numba" and engine["from_cache"] == (which == "warm"), engine
+        runs[which] = _run_digest(out)
+        with np.load(out / "outputs.npz") as z:
+            runs[which] += ({k: z[k] for k in z.files},)
+    (wa, ra, oa), (wb, rb, ob) = runs["cold"], runs["warm"]
+    assert ra == rb and sorted(wa) == sorted(wb) and sorted(oa) == sorted(ob)
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa) and all(np.array_equal(oa[k], ob[k]) for k in oa)
+
+
+# quick's 2 passes on the numpy engine: sha256 of model.npz's arrays (name, bytes, in name
+# order) and of its metrics rows without timings, as the numpy engine gave them before the
+# compiled engine's re-layout (main at 3e1b0f6). The numpy engine is the reference: its bits
+# do not move. (A CPU on which OpenBLAS picks another kernel family may round differently.)
+NUMPY_QUICK_2_PASSES = ("005dced324ef43f4ee84a57e04e13fd0d7598f5a1029158d8626998942865489",
+                        "75f3e06eaf288c98e4e389dee8e0b83e46fd4de961cda15989a204a047d3d9b8")
+
+
+def test_the_numpy_engine_gives_the_same_bits_as_before(tmp_path, monkeypatch):
+    from lecun89.train import run_training
+
+    monkeypatch.setenv("LECUN89_ENGINE", "numpy")
+    run_training(load_config("quick", ["train.passes=2"]), tmp_path / "r", quiet=True)
+    arrays, rows = _run_digest(tmp_path / "r")
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    got = (h.hexdigest(), hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest())
+    assert got == NUMPY_QUICK_2_PASSES

@@ -486,7 +486,7 @@ def _make_pass(opt, ce, conv, dropout, shift):
         # the second-derivative pass's squares, and its d2E/dw2 views (empty without it)
         wsq = np.empty(flat.size if second else 0)
         ps, ph = _params(wsq if second else flat, offs, dims), _params(hess if second else grad, offs, dims)
-        X1s, X2s = np.empty((KK if second else 0, P1)), np.empty((P2, O1 * KK if second else 0))
+        X1s, X2s = np.empty((KK, P1) if second else (0, 0)), np.empty((P2, O1 * KK) if second else (0, 0))
         feats, y3s = np.empty(nf if second else 0), np.empty(n3 if second else 0)
         for step in range(order.size):
             n = order[step]
@@ -535,49 +535,38 @@ def _make_pass(opt, ce, conv, dropout, shift):
             else:
                 for o in range(10):
                     d4[o] = (y4[o] - T[n, o]) * loss_factor * f4[o]
-            _backward(p, pg, feat, y3, X1T, X2, d4, f3, f2, f1, mask, d3, dfeat, d2, dX2, dy1p, d1,
-                      gmaps, gn, gruns, gr, bmode, conv, dropout, False)
-            if second:  # the same with the weights, inputs and slopes squared, d2E/dy2 = loss_factor f'^2
-                _square(flat, wsq)
-                _square(feat, feats)
-                _square(y3, y3s)
+            for pas in range(2 if second else 1):
+                sq = pas == 1  # the second-derivative pass: weights, inputs and slopes squared
+                if sq:  # d2E/dy2 = loss_factor f'^2 at the outputs
+                    _square(flat, wsq)
+                    _square(feat, feats)
+                    _square(y3, y3s)
+                    if conv:
+                        _square(X1T, X1s)
+                        _square(X2, X2s)
+                    for o in range(10):
+                        d4[o] = loss_factor * f4[o] * f4[o]
+                _, _, vw2, _, vw3, _, vw4, _ = ps if sq else p
+                q1, qb1, q2, qb2, q3, qb3, q4, qb4 = ph if sq else pg
+                _linear_grads(y3s if sq else y3, vw4, d4, q4, qb4, d3, True)
+                for i in range(n3):
+                    d3[i] *= f3[i] * f3[i] if sq else f3[i]
+                _linear_grads(feats if sq else feat, vw3, d3, q3, qb3, dfeat, conv)
                 if conv:
-                    _square(X1T, X1s)
-                    _square(X2, X2s)
-                for o in range(10):
-                    d4[o] = loss_factor * f4[o] * f4[o]
-                _backward(ps, ph, feats, y3s, X1s, X2s, d4, f3, f2, f1, mask, d3, dfeat, d2, dX2, dy1p, d1,
-                          gmaps, gn, gruns, gr, bmode, conv, dropout, True)
+                    for o in range(O2):
+                        for q in range(P2):
+                            i = o * P2 + q
+                            f = f2[o, q] * mask[i] if dropout else f2[o, q]
+                            d2[o, q] = dfeat[i] * (f * f if sq else f)
+                    _h2_weight_grads(X2s if sq else X2, d2, bmode, gmaps, gn, gruns, gr, q2, qb2)
+                    _h2_input_grads(vw2, d2, gmaps, gn, gruns, gr, dX2, dy1p)
+                    for ch in range(O1):
+                        for i in range(8):
+                            for j in range(8):
+                                f = f1[ch, i * 8 + j]
+                                d1[ch, i * 8 + j] = dy1p[ch, i + 2, j + 2] * (f * f if sq else f)
+                    _h1_weight_grads(X1s if sq else X1T, d1, bmode, q1, qb1)
             _step(opt, flat, grad, hess, s1, s2, s3, lr, hyper)
 
     return run
 
-
-@jit
-def _backward(p, pg, feat, y3, X1T, X2, d4, f3, f2, f1, mask, d3, dfeat, d2, dX2, dy1p, d1, gmaps, gn, gruns, gr,
-              bmode, conv, dropout, squared):
-    """dE/dw into pg's views from dE/da of the outputs d4, through the layers'
-    weights p, inputs and slopes; ``squared``: the second-derivative pass, p and
-    the inputs squared, every slope (and dropout's mask) taken squared."""
-    _, _, w2, _, w3, _, w4, _ = p
-    g1, gb1, g2, gb2, g3, gb3, g4, gb4 = pg
-    _linear_grads(y3, w4, d4, g4, gb4, d3, True)
-    for i in range(d3.size):
-        d3[i] *= f3[i] * f3[i] if squared else f3[i]
-    _linear_grads(feat, w3, d3, g3, gb3, dfeat, conv)
-    if not conv:
-        return
-    O2 = d2.shape[0]
-    for o in range(O2):
-        for q in range(P2):
-            i = o * P2 + q
-            f = f2[o, q] * mask[i] if dropout else f2[o, q]
-            d2[o, q] = dfeat[i] * (f * f if squared else f)
-    _h2_weight_grads(X2, d2, bmode, gmaps, gn, gruns, gr, g2, gb2)
-    _h2_input_grads(w2, d2, gmaps, gn, gruns, gr, dX2, dy1p)
-    for ch in range(d1.shape[0]):
-        for i in range(8):
-            for j in range(8):
-                f = f1[ch, i * 8 + j]
-                d1[ch, i * 8 + j] = dy1p[ch, i + 2, j + 2] * (f * f if squared else f)
-    _h1_weight_grads(X1T, d1, bmode, g1, gb1)

@@ -177,7 +177,14 @@ class NumbaPass(CompiledForward):
                     np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
         return outputs
 
+    def from_cache(self) -> bool:
+        """Whether numba loaded both kernels this engine runs (its pass's and the
+        inference's) from its on-disk cache, compiling neither in this process.
+        Either way they are the same machine code: a run's numbers do not depend on it."""
+        return all(d.stats.cache_hits and not d.stats.cache_misses for d in (self.kernel, self.fwd.forward_blocks))
+
     def info(self) -> dict:
         import numba
 
-        return {"name": "numba", "numba": numba.__version__, "compile_seconds": round(self.compile_seconds, 3)}
+        return {"name": "numba", "numba": numba.__version__, "compile_seconds": round(self.compile_seconds, 3),
+                "from_cache": self.from_cache()}
