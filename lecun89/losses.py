@@ -57,10 +57,11 @@ class MSELoss(Loss):
     averaged over patterns. Per pattern, the cost is scaled one of two ways
     (``cost_scale``):
 
-    - ``"mean"``: mean over the K output units, E = mean((y - t)^2): the paper's
-      reported MSE; dE/dy = 2 (y - t) / (N K), d2E/dy2 = 2 / (N K);
-    - ``"half_sum"``: SN2.8's cost, E = 1/2 sum over outputs of (y - t)^2;
-      dE/dy = (y - t) / N, d2E/dy2 = 1 / N (1 at each output, per pattern).
+    - ``"mean"``: mean over the K output units, E = mean((y - t)^2) (twice the
+      paper's MSE, :func:`lecun89.metrics.paper_mse`); dE/dy = 2 (y - t) / (N K),
+      d2E/dy2 = 2 / (N K);
+    - ``"half_sum"``: SN2.8's cost, E = 1/2 sum over outputs of (y - t)^2 (K times
+      the paper's MSE); dE/dy = (y - t) / N, d2E/dy2 = 1 / N (1 at each output, per pattern).
 
     The two differ by the factor K/2 (5 for 10 outputs), in the gradient and the
     second derivative alike. The second derivative is exact and the same at

@@ -3,8 +3,9 @@
 A run directory holds everything needed to read, resume and report a run:
 
 - ``config.toml``   the resolved config (reloads to the same config);
-- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE, lr, seconds;
-                    with ``data.validation``, the validation loss, error, misses, MSE);
+- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE over the outputs
+                    (twice the paper's MSE: metrics.paper_mse), lr, seconds; with
+                    ``data.validation``, the validation loss, error, misses, MSE);
 - ``results.json``  the final numbers (the paper's table), see :func:`final_results`;
 - ``outputs.npz``   final network outputs on both splits (for reports, rejection), and
                     with ``data.validation`` on the held-out digits (``validation_outputs``,
@@ -86,10 +87,10 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg, predict
     """Outputs and scores of the network on (x, labels), in inference mode
     (``predict``: the engine's forward, by default ``net.predict``).
 
-    ``loss`` is the training cost; ``mse`` (per output unit, against +-1 targets,
-    the paper's figure) is None for a network whose outputs are unsquashed
-    logits, where it would mean nothing; ``half_mse`` is the error SN2.8 prints
-    (its half-sum cost over the outputs: MSE / 2)."""
+    ``loss`` is the training cost (the one the optimizer minimises); ``half_mse``
+    is the paper's MSE and ``mse`` the mean over the outputs, twice it
+    (:mod:`lecun89.metrics`), both None for a network whose outputs are
+    unsquashed logits, where they would mean nothing."""
     out = (predict or net.predict)(x)
     loss = losses.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
     return {"outputs": out, "loss": loss, **metrics.scores(out, labels, net.config.output_activation != "none")}
@@ -381,7 +382,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
 
 
 def format_results(r: dict) -> str:
-    mse = f"MSE {r['train_mse']:.2e} / {r['test_mse']:.2e}, " if r["train_mse"] is not None else ""
+    mse = (f"MSE (the paper's) {r['train_half_mse']:.2e} / {r['test_half_mse']:.2e}, "
+           if r.get("train_half_mse") is not None else "")
     return (f"{r['config_name']} on {r['dataset']}, {r['passes']} passes, seed {r['seed']}: "
             f"train error {r['train_error']:.2%} ({r['train_misses']} of {r['train_size']:,}), "
             + (f"validation error {r['validation_error']:.2%} ({r['validation_misses']} of {r['validation_size']:,}), "
