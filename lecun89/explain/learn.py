@@ -63,9 +63,7 @@ class Learner:
     def __init__(self, net, config: dict | None = None):
         self.net = build_model(net.config, init=False)
         self.net.load_state_dict(net.state_dict(), "the model's network")
-        for lay in self.net.layers:
-            if isinstance(lay, L.Dropout):
-                lay.p = 0.0  # the copy only ever learns and reads: dropout stays off
+        self.net.tape.dropout = False  # the copy only ever learns and reads: dropout stays off
         self.train = train_config(config, net.config.output_activation == "none")
         self.lr = lr_at(self.train, 0)
         self.optimizer = self.train.optimizer

@@ -1,15 +1,17 @@
 """The application behind ``lecun89 serve``'s routes: the models, the test set,
 and what each route computes (no HTTP here: :mod:`lecun89.serve.server`).
 
-The networks keep buffers between calls, so forward passes of the shared
-models run one at a time (:attr:`App.lock`; a pass with all maps takes well
-under a millisecond); decoding and normalising a drawing run in parallel. A
-learning session's network is its own, and its passes run under the
-session's lock (:mod:`lecun89.serve.learning`).
+The shared models are read and explained by any number of requests at once:
+a forward pass keeps nothing in the network, and a backward view runs on a
+tape of its own (:class:`lecun89.model.Tape`), so no request waits for
+another's pass. A learning session's network is its own, and its steps and
+passes run under the session's lock (:mod:`lecun89.serve.learning`): a step
+changes its weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -43,7 +45,6 @@ class App:
         if self.default not in self.models:
             raise UserError(f"no model {self.default!r} in this install; give --model PATH/TO/model.npz", status=2)
         self.data_dir = data_dir
-        self.lock = threading.Lock()  # one forward pass at a time (the layers keep buffers)
         self.sessions = Sessions(max_sessions)
         self._data = None
         self._data_lock = threading.Lock()
@@ -68,11 +69,11 @@ class App:
         return self.models[name]
 
     def analyse(self, m, x16, lock=None) -> dict:
-        """:func:`lecun89.reader.analyse` with all maps, under ``lock`` (default:
-        the shared models' lock), plus the display ranges."""
+        """:func:`lecun89.reader.analyse` with all maps, under ``lock`` (a learning
+        session's; a shared model needs none), plus the display ranges."""
         from lecun89.reader import analyse
 
-        with lock or self.lock:
+        with lock or contextlib.nullcontext():
             r = analyse(m, x16, maps=True)
         r["ranges"] = display_ranges(m, r)
         return r
@@ -111,10 +112,10 @@ class App:
 
     def reader(self, body) -> tuple:
         """(the model a body reads with, the lock its passes run under, its
-        session id or None): its session's copy when it names one, else the
-        shared model."""
+        session id or None): its session's copy and lock when it names one,
+        else the shared model, which needs no lock."""
         m, s = self.session(body)
-        return (m, self.lock, None) if s is None else (s.reader(), s.lock, s.id)
+        return (m, contextlib.nullcontext(), None) if s is None else (s.reader(), s.lock, s.id)
 
     @staticmethod
     def blank(m, sid=None) -> dict:
@@ -224,8 +225,7 @@ class App:
         digits = png_to_row(png)
         if digits is None:
             return {"blank": True, "row": True, "model": m.name, "message": "blank drawing: no digits to read"}
-        with self.lock:
-            r = analyse_row(m, digits)
+        r = analyse_row(m, digits)
         for d, x in zip(r["per_digit"], digits):
             d["input"] = x.x16.tolist()
         return {"blank": False, "row": True, **r}
@@ -250,8 +250,7 @@ class App:
         ds = self.dataset()
         with self._orders_lock:
             if m.name not in self._orders:
-                with self.lock:
-                    out = m.net.predict(ds.x_test)
+                out = m.net.predict(ds.x_test)
                 pred = out.argmax(axis=1)
                 gap = output_gap(out)
                 rejected = gap < m.threshold if m.threshold is not None else np.zeros(len(out), bool)
