@@ -133,14 +133,14 @@ def check_config(config, sets=(), batch: int = 2, tol: float = TOLERANCE) -> int
     """``lecun89 gradcheck``: check a config's network on random digits, print
     each tensor's error; 0 when all are within ``tol``, else 1."""
     from lecun89.config import load_config
-    from lecun89.model import build_model
+    from lecun89.model import INPUT_SHAPE, build_model
 
     cfg = load_config(config, list(sets))
     net = build_model(cfg.model, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     # Random digits-like inputs in [-1, 1]; biases moved off zero so that every
     # parameter's gradient is exercised.
-    x = rng.uniform(-1, 1, size=(batch, 1, 16, 16))
+    x = rng.uniform(-1, 1, size=(batch,) + INPUT_SHAPE)
     labels = rng.integers(0, 10, size=batch)
     for k, p in net.named_params().items():
         if k.endswith("bias"):

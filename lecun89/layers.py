@@ -422,11 +422,16 @@ class Activation(Layer):
         return d2y * np.square(cache["fprime"])
 
 
+# The paper's "scaled hyperbolic tangent" f(a) = A tanh(S a): f(+-1) = +-1.
+LECUN_AMPLITUDE, LECUN_SLOPE = 1.7159, 2.0 / 3.0
+
+
 class ScaledTanh(Activation):
     """f(a) = A tanh(S a); the paper's "scaled hyperbolic tangent" is A = 1.7159,
-    S = 2/3 (so f(+-1) = +-1), plain tanh is A = S = 1."""
+    S = 2/3 (:data:`LECUN_AMPLITUDE`, :data:`LECUN_SLOPE`: f(+-1) = +-1), plain
+    tanh is A = S = 1."""
 
-    def __init__(self, name="", amplitude=1.7159, slope=2.0 / 3.0):
+    def __init__(self, name="", amplitude=LECUN_AMPLITUDE, slope=LECUN_SLOPE):
         super().__init__(name)
         self.A, self.S = amplitude, slope
         self.kind = "lecun" if amplitude != 1.0 or slope != 1.0 else "tanh"
@@ -489,7 +494,7 @@ class Identity(Activation):
 
 def make_activation(kind: str, name: str = "") -> Activation:
     if kind == "lecun":
-        return ScaledTanh(name, 1.7159, 2.0 / 3.0)
+        return ScaledTanh(name, LECUN_AMPLITUDE, LECUN_SLOPE)
     if kind == "tanh":
         return ScaledTanh(name, 1.0, 1.0)
     if kind == "sigmoid":
@@ -502,6 +507,8 @@ def make_activation(kind: str, name: str = "") -> Activation:
 
 
 ACTIVATIONS = ("lecun", "tanh", "sigmoid", "relu", "none")
+# The range each bounded squashing function takes (the page draws its units on it).
+ACTIVATION_RANGES = {"lecun": (-LECUN_AMPLITUDE, LECUN_AMPLITUDE), "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
 class Dropout(Layer):

@@ -23,15 +23,22 @@ import numpy as np
 
 from lecun89 import layers as L
 from lecun89.config import ModelConfig, config_from_dict, to_dict
+from lecun89.data import IMAGE_SHAPE
 from lecun89.atomic import save_npz
 from lecun89.errors import UserError
 from lecun89.threads import one_thread
 
-INPUT_SHAPE = (1, 16, 16)  # the paper: 16x16 grey levels in [-1, 1]
+# The paper: 16x16 grey levels in [-1, 1], one map: every data set's images (the data's contract).
+INPUT_SHAPE = IMAGE_SHAPE
 N_CLASSES = 10
 # Inference runs in blocks of this many digits: small enough to stay in cache
 # (fastest here), and fixed, so every caller gets the same bits.
 PREDICT_BATCH = 64
+
+
+def one_digit(x16) -> np.ndarray:
+    """One digit (16x16, or already (1, 16, 16)) as a batch of one, (1, 1, 16, 16) float64."""
+    return np.asarray(x16, dtype=np.float64).reshape((1,) + INPUT_SHAPE)
 
 
 class Tape:
@@ -211,7 +218,8 @@ class Network:
 
     # --- the paper's table ------------------------------------------------
     def summary_rows(self) -> list[dict]:
-        rows = [{"layer": "input", "shape": "1 x 16x16", "units": 256, "connections": 0, "params": 0}]
+        c, h, w = INPUT_SHAPE
+        rows = [{"layer": "input", "shape": f"{c} x {h}x{w}", "units": c * h * w, "connections": 0, "params": 0}]
         for lay in self.param_layers:
             units, conns, params = lay.counts()
             if isinstance(lay, L.Conv2d):
@@ -260,7 +268,8 @@ def build_model(config: ModelConfig, seed: int = 0, init: bool = True) -> Networ
     c = config
     act, out_act = c.activation, c.output_activation
     if c.arch == "net1989":
-        conv1 = L.Conv2d("H1", (16, 16, 1), c.h1_maps, 5, 2, 2, c.pad_value_h1, None, c.bias)
+        n_in, h, w = INPUT_SHAPE
+        conv1 = L.Conv2d("H1", (h, w, n_in), c.h1_maps, 5, 2, 2, c.pad_value_h1, None, c.bias)
         table = np.asarray(c.h2_table, dtype=np.int64)
         full = table.shape[1] == c.h1_maps and all(list(r) == list(range(c.h1_maps)) for r in table.tolist())
         conv2 = L.Conv2d("H2", conv1.out_shape(None), c.h2_maps, 5, 2, 2, c.pad_value_h2,
@@ -282,7 +291,7 @@ def build_model(config: ModelConfig, seed: int = 0, init: bool = True) -> Networ
         if c.dropout > 0:
             layers.append(L.Dropout("dropout", c.dropout, rng))
         layers += [
-            L.Linear("H1", 256, c.fc_hidden), L.make_activation(act),
+            L.Linear("H1", int(np.prod(INPUT_SHAPE)), c.fc_hidden), L.make_activation(act),
             L.Linear("out", c.fc_hidden, N_CLASSES), L.make_activation(out_act),
         ]
     else:

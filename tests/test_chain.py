@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from lecun89 import losses
-from lecun89.explain.backprop import backward_view, training_loss
+from lecun89.explain.backprop import backward_view
+from lecun89.losses import training_loss
 from lecun89.explain.chain import unit_terms
 from lecun89.config import load_config
 from lecun89.model import build_model

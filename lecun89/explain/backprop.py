@@ -27,16 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from lecun89 import losses
+from lecun89.model import one_digit
 from lecun89.threads import one_thread
-
-
-def training_loss(config: dict | None, logits: bool) -> tuple[str, str]:
-    """(loss, cost_scale) a model was trained with: from its config's ``train``
-    section when known, else cross-entropy for logit outputs and the mean
-    squared error otherwise."""
-    train = (config or {}).get("train") or {}
-    kind = train.get("loss") or ("ce" if logits else "mse")
-    return kind, train.get("cost_scale", "mean") if kind == "mse" else "mean"
 
 
 def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scale: str = "mean") -> dict:
@@ -52,7 +44,7 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
     while it reads or trains."""
     if not 0 <= int(label) < net.n_out:
         raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
-    x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
+    x = one_digit(x16)
     cost = losses.make_loss(loss, cost_scale)
     owners = net.squashing()
     delta: dict[str, np.ndarray] = {}

@@ -21,10 +21,6 @@ from lecun89.serve._base import ApiError
 from lecun89.serve.images import IMAGE_READERS, SIZE, png_to_row
 from lecun89.serve.learning import MAX_SESSIONS, Sessions
 
-# The display range of each squashing function (lo -> white, hi -> black);
-# None: taken from the values themselves.
-ACTIVATION_RANGES = {"lecun": (-1.7159, 1.7159), "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
-
 
 class App:
     """The loaded models, the test set and the learning sessions (at most
@@ -96,10 +92,11 @@ class App:
         return given[0]
 
     @staticmethod
-    def label(body) -> int:
+    def label(body, n_out: int) -> int:
+        """The body's ``label``: an integer naming one of the model's ``n_out`` outputs."""
         label = body.get("label")
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-            raise ApiError(400, f"label: expected an integer 0-9, got {json.dumps(label)[:40]}")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < n_out:
+            raise ApiError(400, f"label: expected an integer 0-{n_out - 1}, got {json.dumps(label)[:40]}")
         return label
 
     def session(self, body) -> tuple:
@@ -141,11 +138,12 @@ class App:
         return {"blank": False, **self.analyse(m, x16, lock), **extra}
 
     def backprop(self, body) -> dict:
-        from lecun89.explain.backprop import as_lists, backward_view, training_loss
+        from lecun89.explain.backprop import as_lists, backward_view
+        from lecun89.losses import training_loss
 
         kind = self.image_field(body, "label", "session")
-        label = self.label(body)
         m, lock, sid = self.reader(body)
+        label = self.label(body, m.net.n_out)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
             return self.blank(m, sid)
@@ -158,20 +156,20 @@ class App:
     def unit(self, body) -> dict:
         """The chain rule written out at one unit (:func:`lecun89.explain.chain.unit_terms`):
         its forward sum and, for the body's label, its backward sum."""
-        from lecun89.explain.backprop import training_loss
-        from lecun89.explain.chain import unit_terms
+        from lecun89.explain.chain import LAYERS, unit_terms
+        from lecun89.losses import training_loss
 
         kind = self.image_field(body, "label", "session", "layer", "index", "top")
-        label = self.label(body)
+        m, lock, sid = self.reader(body)
+        label = self.label(body, m.net.n_out)
         layer, index, top = body.get("layer"), body.get("index"), body.get("top", 8)
         if not isinstance(layer, str):
-            raise ApiError(400, f"layer: expected one of H1, H2, H3, out, got {json.dumps(layer)[:40]}")
+            raise ApiError(400, f"layer: expected one of {', '.join(LAYERS)}, got {json.dumps(layer)[:40]}")
         if not isinstance(index, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
             raise ApiError(400, f"index: expected a list of integers ([map, row, col] or [unit]), "
                                 f"got {json.dumps(index)[:40]}")
         if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 64:
             raise ApiError(400, f"top: expected an integer 0-64, got {json.dumps(top)[:40]}")
-        m, lock, sid = self.reader(body)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
             return self.blank(m, sid)
@@ -189,8 +187,8 @@ class App:
         its session's copy (a new session without ``"session"``): see
         :mod:`lecun89.explain.learn` and :mod:`lecun89.serve.learning`."""
         kind = self.image_field(body, "label", "session")
-        label = self.label(body)
         m, s = self.session(body)
+        label = self.label(body, m.net.n_out)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:  # no step, and no new session
             return {**self.blank(m), "session": s.id if s else None}
@@ -279,12 +277,14 @@ class App:
 def display_ranges(m, r: dict) -> dict:
     """name -> [lo, hi]: the page draws lo white and hi black (the input: -1 white
     background, +1 black ink, as the paper's digit figures)."""
+    from lecun89.layers import ACTIVATION_RANGES
+
     cfg = m.net.config
     ranges = {"input": [-1.0, 1.0]}
     last = r["layers"][-1]["name"]
     for lay in r["layers"]:
         act = cfg.output_activation if lay["name"] == last else cfg.activation
-        fixed = ACTIVATION_RANGES.get(act)
+        fixed = ACTIVATION_RANGES.get(act)  # a bounded squashing function: its own range
         if fixed is not None:
             ranges[lay["name"]] = list(fixed)
             continue
