@@ -93,7 +93,7 @@ def load_model(name=None):
 
     >>> m = load_model("lecun1989")
     >>> m.name, round(m.threshold, 3)
-    ('lecun1989', 1.274)
+    ('lecun1989', 1.269)
     """
     from lecun89.reader import load_model as _load
 

@@ -105,7 +105,7 @@ class TrainConfig:
     #                            sqrt_fanin (x/sqrt F) | sqrt_fanin_share (x/sqrt(F S)); F: the unit's
     #                            fan-in with its bias, S: how many connections share the weight
     loss: str = "mse"          # mse (+-1 targets, the paper) | ce (softmax cross-entropy)
-    cost_scale: str = "mean"   # mse per pattern: "mean" over the outputs (the MSE the paper reports) |
+    cost_scale: str = "mean"   # mse per pattern: "mean" over the outputs (twice the paper's MSE) |
     #                            "half_sum" (SN2.8: 1/2 sum over the outputs, K/2 = 5 times "mean")
     augment: str = "none"      # none | shift (+-1 pixel, background fill) | affine | elastic (lecun89/augment.py:
     #                            every digit distorted afresh each pass, within the ranges below)

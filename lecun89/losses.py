@@ -57,10 +57,11 @@ class MSELoss(Loss):
     averaged over patterns. Per pattern, the cost is scaled one of two ways
     (``cost_scale``):
 
-    - ``"mean"``: mean over the K output units, E = mean((y - t)^2): the paper's
-      reported MSE; dE/dy = 2 (y - t) / (N K), d2E/dy2 = 2 / (N K);
-    - ``"half_sum"``: SN2.8's cost, E = 1/2 sum over outputs of (y - t)^2;
-      dE/dy = (y - t) / N, d2E/dy2 = 1 / N (1 at each output, per pattern).
+    - ``"mean"``: mean over the K output units, E = mean((y - t)^2) (twice the
+      paper's MSE, :func:`lecun89.metrics.paper_mse`); dE/dy = 2 (y - t) / (N K),
+      d2E/dy2 = 2 / (N K);
+    - ``"half_sum"``: SN2.8's cost, E = 1/2 sum over outputs of (y - t)^2 (K times
+      the paper's MSE); dE/dy = (y - t) / N, d2E/dy2 = 1 / N (1 at each output, per pattern).
 
     The two differ by the factor K/2 (5 for 10 outputs), in the gradient and the
     second derivative alike. The second derivative is exact and the same at
@@ -156,3 +157,13 @@ def make_loss(kind: str, cost_scale: str = "mean") -> Loss:
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}")
     return LOSSES[kind](cost_scale)
+
+
+def training_loss(config: dict | None, logits: bool) -> tuple[str, str]:
+    """(loss, cost_scale): the cost a model was trained with, the one owner of
+    that rule (the page's backward view and learning step, the run report):
+    its config's ``train`` section when known (a config as a dict), else
+    cross-entropy for logit outputs and the mean squared error otherwise."""
+    train = (config or {}).get("train") or {}
+    kind = train.get("loss") or ("ce" if logits else "mse")
+    return kind, train.get("cost_scale", "mean") if kind == "mse" else "mean"

@@ -3,8 +3,9 @@
 A run directory holds everything needed to read, resume and report a run:
 
 - ``config.toml``   the resolved config (reloads to the same config);
-- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE, lr, seconds;
-                    with ``data.validation``, the validation loss, error, misses, MSE);
+- ``metrics.jsonl`` one JSON object per pass (train/test loss, error, MSE over the outputs
+                    (twice the paper's MSE: metrics.paper_mse), lr, seconds; with
+                    ``data.validation``, the validation loss, error, misses, MSE);
 - ``results.json``  the final numbers (the paper's table), see :func:`final_results`;
 - ``outputs.npz``   final network outputs on both splits (for reports, rejection), and
                     with ``data.validation`` on the held-out digits (``validation_outputs``,
@@ -21,6 +22,7 @@ and ``--resume`` continues from it to the same result as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import platform
@@ -86,10 +88,10 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, train_cfg, predict
     """Outputs and scores of the network on (x, labels), in inference mode
     (``predict``: the engine's forward, by default ``net.predict``).
 
-    ``loss`` is the training cost; ``mse`` (per output unit, against +-1 targets,
-    the paper's figure) is None for a network whose outputs are unsquashed
-    logits, where it would mean nothing; ``half_mse`` is the error SN2.8 prints
-    (its half-sum cost over the outputs: MSE / 2)."""
+    ``loss`` is the training cost (the one the optimizer minimises); ``half_mse``
+    is the paper's MSE and ``mse`` the mean over the outputs, twice it
+    (:mod:`lecun89.metrics`), both None for a network whose outputs are
+    unsquashed logits, where they would mean nothing."""
     out = (predict or net.predict)(x)
     loss = losses.make_loss(train_cfg.loss, train_cfg.cost_scale).forward(out, labels) if len(labels) else float("nan")
     return {"outputs": out, "loss": loss, **metrics.scores(out, labels, net.config.output_activation != "none")}
@@ -281,15 +283,27 @@ class Progress:
 
 
 def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
-                 progress: bool | None = None, data=None, extra: dict | None = None) -> dict:
+                 progress: bool | None = None, data=None, extra: dict | None = None, claim: bool = True) -> dict:
     """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict.
 
     ``data``: the data set, already loaded (else it is loaded from ``data_dir``);
-    ``extra``: more keys for results.json (a study's variant and overrides)."""
-    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    ``extra``: more keys for results.json (a study's variant and overrides).
+    The run directory is claimed for this process first (:func:`lecun89.rundir.claim`),
+    so that no other run, resume or sweep writes into it meanwhile; ``claim=False``
+    when the caller holds it (a sweep claims its runs' directories itself)."""
     out_dir = Path(out_dir)
     if data is None:
         data = load_data(cfg, data_dir)  # fails before anything is written
+    if resume and not (out_dir / rundir.CONFIG).exists():
+        raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
+    with rundir.claim(out_dir) if claim else contextlib.nullcontext():
+        return _train_into(cfg, out_dir, data, resume, quiet, progress, extra)
+
+
+def _train_into(cfg: Config, out_dir: Path, data, resume: bool, quiet: bool, progress: bool | None,
+                extra: dict | None) -> dict:
+    """:func:`run_training`'s work, in a run directory this process holds."""
+    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     data = with_validation(data, cfg.data.validation, cfg.data.validation_seed)
     trainer = Trainer(cfg, data)
     if trainer.engine is not None and trainer.engine.compile_seconds > COMPILE_NOTICE_SECONDS and not quiet:
@@ -299,8 +313,6 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     state_path = out_dir / rundir.STATE
     rows: list[dict] = []
     if resume:
-        if not (out_dir / rundir.CONFIG).exists():
-            raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
         if state_path.exists():
             trainer.load_state(rundir.read_npz(state_path))
         if metrics_path.exists():
@@ -308,7 +320,7 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
         rows = rows[:trainer.passes_done]
         say(f"resuming {out_dir} after pass {trainer.passes_done} of {cfg.train.passes}")
     else:
-        if out_dir.exists() and any(out_dir.iterdir()):
+        if rundir.has_files(out_dir):
             raise UserError(f"--out {out_dir}: directory exists and is not empty; "
                             f"choose another --out or continue it with --resume {out_dir}")
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -381,7 +393,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
 
 
 def format_results(r: dict) -> str:
-    mse = f"MSE {r['train_mse']:.2e} / {r['test_mse']:.2e}, " if r["train_mse"] is not None else ""
+    mse = (f"MSE (the paper's) {r['train_half_mse']:.2e} / {r['test_half_mse']:.2e}, "
+           if r.get("train_half_mse") is not None else "")
     return (f"{r['config_name']} on {r['dataset']}, {r['passes']} passes, seed {r['seed']}: "
             f"train error {r['train_error']:.2%} ({r['train_misses']} of {r['train_size']:,}), "
             + (f"validation error {r['validation_error']:.2%} ({r['validation_misses']} of {r['validation_size']:,}), "

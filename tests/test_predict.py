@@ -63,6 +63,39 @@ def test_shipped_models_reproduce_their_figures_on_the_usps_test_set(data_dir):
         assert metrics.error_rate(out[accepted], data.y_test[accepted]) <= 0.01
 
 
+def test_the_shipped_thresholds_sit_between_two_digits_gaps(data_dir):
+    """A digit's gap moves in its last bits with the BLAS build (or the engine): a
+    threshold equal to one digit's gap accepts it on one build and rejects it on
+    another. Each shipped threshold leaves every USPS test digit's gap well clear,
+    so the counts above hold whatever the build: outputs perturbed as another
+    build's would be (1e-12 relative, either way) accept the same digits."""
+    from lecun89.data import load_dataset
+
+    data = load_dataset("usps", data_dir)
+    for name in SHIPPED:
+        m = load_model(name)
+        out = m.net.predict(data.x_test)
+        gap = metrics.output_gap(out)
+        assert np.min(np.abs(gap - m.threshold)) > 1e-6, name
+        for factor in (1 - 1e-12, 1 + 1e-12):
+            np.testing.assert_array_equal(metrics.output_gap(out * factor) >= m.threshold, gap >= m.threshold)
+
+
+def test_gap_threshold_lies_halfway_between_the_last_accepted_and_the_first_rejected_gap(rng):
+    out = rng.normal(size=(400, 10))
+    labels = rng.integers(0, 10, 400)
+    out[np.arange(400), labels] += rng.uniform(0, 4, 400)
+    t = metrics.gap_threshold(out, labels, 0.01)
+    gap = np.sort(metrics.output_gap(out))
+    below, above = gap[gap < t], gap[gap >= t]
+    assert len(below) and len(above)
+    assert t == pytest.approx((below.max() + above.min()) / 2, abs=0, rel=1e-15)
+    # Nothing to reject: every digit is accepted, down to a gap of 0.
+    sure = np.zeros((5, 10))
+    sure[np.arange(5), np.arange(5)] = 1.0
+    assert metrics.gap_threshold(sure, np.arange(5), 0.01) == 0.0
+
+
 def test_gap_threshold_agrees_with_the_rejection_curve(rng):
     for _ in range(20):
         n = int(rng.integers(50, 300))

@@ -150,10 +150,14 @@ def test_report_numbers_match_the_run_files(reported):
     assert f"{100 * results['test_error']:.2f}% ({results['test_misses']} of 200)" in md
     assert "5.00% (102 of 2,007)" in md and "0.14% (10 of 7,291)" in md and "12.1%" in md
     assert "2.50e-03" in md and "1.80e-02" in md
-    # both MSE conventions beside the paper's figure: per output, and SN2.8's printed half
+    # One MSE convention, the paper's (half the mean over the outputs), the paper's figure
+    # beside the run's in the same row; no other MSE row.
+    paper = {"train": "2.50e-03", "test": "1.80e-02"}
+    mse_rows = [ln for ln in md.splitlines() if ln.startswith("|") and " MSE" in ln.split("|")[1]]
+    assert len(mse_rows) == 2
     for split in ("train", "test"):
-        line = next(ln for ln in md.splitlines() if ln.startswith(f"| {split} half-MSE"))
-        assert f"| {results[f'{split}_mse'] / 2:.2e} |" in line
+        line = next(ln for ln in mse_rows if ln.startswith(f"| {split} MSE (the paper's"))
+        assert line.split("|")[2:4] == [f" {metrics.paper_mse(results[f'{split}_mse']):.2e} ", f" {paper[split]} "]
     assert results["config_hash"] in md and results["data_checksum"] in md
 
 

@@ -15,7 +15,7 @@ def run(args) -> int:
         print(json.dumps(r))
         return 0
     s = args.split
-    mse = f", MSE {r[f'{s}_mse']:.3e}" if r[f"{s}_mse"] is not None else ""
+    mse = f", MSE (the paper's) {r[f'{s}_half_mse']:.3e}" if r[f"{s}_half_mse"] is not None else ""
     print(f"{args.model} on {r['dataset']} ({s}, {r[f'{s}_size']:,} digits): "
           f"error {r[f'{s}_error']:.2%} ({r[f'{s}_misses']} misses){mse}, "
           f"rejection for 1% error {r['rejection_at_1pct']:.1%}")

@@ -10,6 +10,7 @@ from lecun89.cli.args import add_config, add_data_dir, add_no_progress, add_set
 def run(args) -> int:
     from lecun89.config import config_from_dict, load_config, read_toml
     from lecun89.errors import UserError
+    from lecun89.rundir import claim
     from lecun89.train import default_out_dir, run_training
 
     if args.resume:
@@ -23,11 +24,14 @@ def run(args) -> int:
     else:
         cfg = load_config(args.config, args.set, seed=args.seed)
         out_dir = Path(args.out) if args.out else default_out_dir(cfg)
-    run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume), progress=None if not args.no_progress else False)
-    if not args.no_report:
-        from lecun89.report import report_run
+    # The run and its report, with the run directory held by this process throughout.
+    with claim(out_dir):
+        run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume),
+                     progress=None if not args.no_progress else False, claim=False)
+        if not args.no_report:
+            from lecun89.report import report_run  # (matplotlib: only when a report is written)
 
-        print(f"report: {report_run(out_dir, data_dir=args.data_dir)}")
+            print(f"report: {report_run(out_dir, data_dir=args.data_dir)}")
     return 0
 
 

@@ -12,12 +12,15 @@ import numpy as np
 
 from lecun89.atomic import replacing
 from lecun89.errors import UserError
-from lecun89.metrics import TARGET_ERROR
+from lecun89.metrics import TARGET_ERROR, paper_mse
 from lecun89.report.format import pct, sci
 from lecun89.rundir import METRIC_KEYS
 
 DPI = 100
 
+
+# The paper's MSE, named where it is drawn (lecun89.metrics: half the mean over the 10 outputs).
+PAPER_MSE_LABEL = "MSE, the paper's: ½ mean over outputs of (y − t)²"
 
 PNG_METADATA = {"Software": None}   # no matplotlib version in the PNG: identical bytes across versions
 
@@ -82,25 +85,36 @@ def fig_curves(path: Path, curves: dict, refs: list[dict], loss_name: str, title
         ax1.set_ylim(bottom=0)
         ax1.legend()
         integer_ticks(ax1)
-        ax2.plot(p, arr["train_loss"], marker=marker, ms=4, label="train")
-        if "validation_loss" in curves:
-            ax2.plot(p, [np.nan if v is None else v for v in curves["validation_loss"]], marker=marker, ms=4,
-                     label="validation", color="C7")
-        ax2.plot(p, arr["test_loss"], marker=marker, ms=4, label="test")
+        # Squared-error runs: the paper's MSE (metrics.paper_mse: half the mean over the
+        # outputs), the convention of the paper's figures drawn beside it; others: their cost.
+        if loss_name == "MSE":
+            curve = {k: np.array([np.nan if v is None else paper_mse(v) for v in curves[k]], dtype=float)
+                     for k in ("train_mse", "test_mse")}
+            train, test, ylabel = curve["train_mse"], curve["test_mse"], PAPER_MSE_LABEL
+            val = curves.get("validation_mse")
+        else:
+            train, test, ylabel = arr["train_loss"], arr["test_loss"], f"training cost ({loss_name})"
+            val = curves.get("validation_loss")
+        ax2.plot(p, train, marker=marker, ms=4, label="train")
+        if val is not None:
+            val = [np.nan if v is None else (paper_mse(v) if loss_name == "MSE" else v) for v in val]
+            ax2.plot(p, val, marker=marker, ms=4, label="validation", color="C7")
+        ax2.plot(p, test, marker=marker, ms=4, label="test")
         if loss_name == "MSE":
             for i, ref in enumerate(refs):
                 figs = ref["figures"]
                 for split, ls in (("test", "--"), ("train", ":")):
-                    if f"{split}_mse" in figs:
-                        ax2.axhline(figs[f"{split}_mse"], ls=ls, lw=1.2, color=f"C{i + 2}",
-                                    label=f"{split}, {ref['short']}: {sci(figs[split + '_mse'])}")
-        vals = np.concatenate([arr["train_loss"], arr["test_loss"]])
+                    if f"{split}_half_mse" in figs:
+                        ax2.axhline(figs[f"{split}_half_mse"], ls=ls, lw=1.2, color=f"C{i + 2}",
+                                    label=f"{split}, {ref['short']}: {sci(figs[split + '_half_mse'])}")
+        vals = np.concatenate([train, test])
         vals = vals[np.isfinite(vals)]
         if len(vals) and (vals > 0).all():
             ax2.set_yscale("log")
         ax2.set_xlabel("pass over the training set")
-        ax2.set_ylabel(f"loss ({loss_name})")
-        ax2.set_title(f"Training loss per pass ({loss_name})")
+        ax2.set_ylabel(ylabel)
+        ax2.set_title("MSE per pass (the paper's convention)" if loss_name == "MSE"
+                      else f"Training cost per pass ({loss_name})")
         ax2.legend()
         integer_ticks(ax2)
         fig.suptitle(title)

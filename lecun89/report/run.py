@@ -31,6 +31,7 @@ import numpy as np
 
 from lecun89 import metrics
 from lecun89.version import __version__
+from lecun89.losses import training_loss
 from lecun89.metrics import TARGET_ERROR
 from lecun89.errors import UserError
 from lecun89.report.figures import fig_confusion, fig_curves, fig_kernels, fig_misclassified, fig_rejection
@@ -67,10 +68,8 @@ def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, da
     subset = data_cfg.get("subset", "paper")
     subset_seed = data_cfg.get("subset_seed", 0)
     how = "re-run 'lecun89 report' with --data-dir pointing at the data to get it"
-    try:
-        from lecun89.data import load_dataset
-    except Exception as exc:  # module not there yet, or broken
-        return None, f"The digit grid is skipped: the data module is unavailable ({one_line(exc)})."
+    from lecun89.data import load_dataset
+
     try:
         ds = data if data is not None else load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
     except Exception as exc:  # UserError (files absent or bad) or anything else: never fail the report
@@ -110,15 +109,12 @@ def _headline_table(results: dict, rej: float, refs: list[dict]) -> list[str]:
         row(f"{split} error (misses)",
             error_cell(results.get(f"{split}_error"), results.get(f"{split}_misses"), results.get(f"{split}_size")),
             lambda f, s=split: error_cell(f.get(f"{s}_error"), f.get(f"{s}_misses"), f.get(f"{s}_size")))
+    # The paper's MSE (metrics.paper_mse: half the mean over the outputs, as SN2.8
+    # printed it), the paper's own figures beside it in the same convention.
     for split in splits:
-        row(f"{split} MSE (per output unit, ±1 targets)", sci(finite(results.get(f"{split}_mse"))),
-            lambda f, s=split: sci(f.get(f"{s}_mse")))
-    # The paper prints one MSE and does not say how it is normalised; SN2.8, the
-    # simulator it was trained in, prints half the per-output MSE. Both beside it.
-    for split in ("train", "test"):
-        mse = finite(results.get(f"{split}_mse"))
-        row(f"{split} half-MSE (SN2.8's printed error: MSE / 2)", sci(None if mse is None else mse / 2),
-            lambda f, s=split: sci(f.get(f"{s}_mse")))
+        row(f"{split} MSE (the paper's: ½ mean of (y − t)² over the outputs)",
+            sci(finite(metrics.paper_mse(results.get(f"{split}_mse")))),
+            lambda f, s=split: sci(f.get(f"{s}_half_mse")))
     row(f"rejected for {pct(TARGET_ERROR, 0)} test error", pct(rej, 1),
         lambda f: pct(f.get("rejection_at_1pct"), 1))
     return lines
@@ -352,7 +348,8 @@ def _architecture_section(page: Page, rep: dict) -> list[str]:
 def _curves_section(page: Page, rep: dict) -> list[str]:
     md = ["## Learning curves", ""]
     rows = page.run["metrics"]
-    loss_kind = ((page.config or {}).get("train") or {}).get("loss", "mse")
+    logits = ((page.config or {}).get("model") or {}).get("output_activation") == "none"
+    loss_kind, _ = training_loss(page.config, logits)
     loss_name = {"mse": "MSE", "ce": "cross-entropy"}.get(loss_kind, loss_kind)
     if rows:
         curves = {"pass": [int(r["pass"]) for r in rows]}

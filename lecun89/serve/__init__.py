@@ -11,7 +11,10 @@ test set, the network's mistakes first.
 
 The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
 
-- ``GET /api/models``: ``{"default": name, "models": [describe() + "ranges" + "shapes"]}``.
+- ``GET /api/models``: ``{"default": name, "models": [...]}``, each model's
+  :meth:`lecun89.reader.Model.describe` (``name``, ``description``, ``threshold``,
+  ``test_error``, ``rejection_at_1pct``, ``heldout``, ``outputs``, ``layers``) plus
+  ``shapes`` (layer name -> the shape of its units).
 - ``POST /api/predict`` with ``{"model"?: name}`` and one of
   ``"png": "data:image/png;base64,..."`` (any drawing or picture),
   ``"pixels": [[...]]`` (ink in [0, 1], 0 background) or ``"x16": [[...]]``
@@ -77,14 +80,14 @@ server, binding); ``_base.py`` holds :class:`ApiError`.
 """
 
 from lecun89.serve._base import ApiError
-from lecun89.serve.app import ACTIVATION_RANGES, App, display_ranges
+from lecun89.serve.app import App, display_ranges
 from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, pixels_to_16, png_to_16,
                                   png_to_gray, png_to_row)
 from lecun89.serve.learning import MAX_SESSIONS, Session, Sessions
 from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT, DRAIN_LIMIT, MAX_BODY, Handler,
                                   Server, make_server)
 
-__all__ = ["ACTIVATION_RANGES", "App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
+__all__ = ["App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
            "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "MAX_SESSIONS", "SIZE", "Server",
            "Session", "Sessions",
            "check_x16", "display_ranges", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]
