@@ -82,15 +82,15 @@ def _h1_weight_grads(n, X1T, d1, bmode, g1, gb1):
 @loop
 def _update(n, opt, flat, grad, hess, s1, s2, s3, hyper):
     for _ in range(n):
-        K._step(opt, flat, grad, hess, s1, s2, s3, 1e-9, hyper)
+        K.step(opt, flat, grad, hess, s1, s2, s3, 1e-9, hyper)
 
 
 @loop
 def _squares(n, flat, wsq, X1T, X1s, X2, X2s):
     for _ in range(n):
-        K._square(flat, wsq)
-        K._square(X1T, X1s)
-        K._square(X2, X2s)
+        K.square(flat, wsq)
+        K.square(X1T, X1s)
+        K.square(X2, X2s)
 
 
 def _best_us(fn, reps: int, *args) -> float:

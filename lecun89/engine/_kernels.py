@@ -88,7 +88,7 @@ SCALED_TANH, RELU, IDENTITY = 0, 1, 2
 
 
 @jit
-def _units(a, kind, A, S, y, fp, scratch):
+def units(a, kind, A, S, y, fp, scratch):
     """y = f(a) and fp = f'(a) elementwise over flat arrays (as layers.py's units)."""
     if kind == SCALED_TANH:
         tanh_layer(a, A, S, y, fp, scratch)
@@ -366,7 +366,7 @@ def _linear_grads(x, w, da, gw, gb, dx, need_dx):
 
 
 @jit
-def _square(a, out):
+def square(a, out):
     """out = a * a, elementwise over C-contiguous arrays of one size."""
     f, g = a.reshape(a.size), out.reshape(out.size)
     for i in range(f.size):
@@ -381,7 +381,7 @@ SGD, SDLM_RUNNING, ADAMW, SDLM_SNAPSHOT = 0, 1, 2, 3
 
 
 @jit
-def _step(opt, flat, grad, hess, s1, s2, s3, lr, hyper):
+def step(opt, flat, grad, hess, s1, s2, s3, lr, hyper):
     """One update of flat from grad (and hess): see run's docstring in :func:`pass_kernel`."""
     if opt == SDLM_RUNNING:  # SN2.8: h, the running average of d2E/dw2, then w -= lr dE/dw / (h + mu)
         gamma, mu = hyper[0], hyper[1]
@@ -449,7 +449,7 @@ def _make_pass(opt, ce, conv, dropout, shift):
     def run(X, T, order, flat, grad, hess, s1, s2, s3, outs, offs, dims, gmaps, gn, gruns, gr, pad1, pad2, acts,
             loss_factor, lr, hyper, uniforms, drop_p, shifts):
         """Online steps over X (N, 16, 16) in ``order``: flat (and the optimizer's
-        state) updated in place; outs[step] gets each digit's outputs before its
+        state) updated in place; outs[i] gets the i-th digit's outputs before its
         update, and grad and hess are left holding the last digit's dE/dw and
         d2E/dw2 (hess: SDLM's running estimator only).
 
@@ -488,22 +488,22 @@ def _make_pass(opt, ce, conv, dropout, shift):
         ps, ph = _params(wsq if second else flat, offs, dims), _params(hess if second else grad, offs, dims)
         X1s, X2s = np.empty((KK, P1) if second else (0, 0)), np.empty((P2, O1 * KK) if second else (0, 0))
         feats, y3s = np.empty(nf if second else 0), np.empty(n3 if second else 0)
-        for step in range(order.size):
-            n = order[step]
-            dy = shifts[step, 0] if shift else 0
-            dx = shifts[step, 1] if shift else 0
+        for at in range(order.size):
+            n = order[at]
+            dy = shifts[at, 0] if shift else 0
+            dx = shifts[at, 1] if shift else 0
             if dropout:
-                u = uniforms[step]
+                u = uniforms[at]
                 for i in range(nf):
                     mask[i] = keep if u[i] >= drop_p else 0.0
             # forward
             if conv:
                 _h1_windows(X[n], dy, dx, xp, X1T)
                 _h1_sums(X1T, w1, b1, bmode, a1)
-                _units(a1.ravel(), kh, Ah, Sh, y1.ravel(), f1.ravel(), scratch)
+                units(a1.ravel(), kh, Ah, Sh, y1.ravel(), f1.ravel(), scratch)
                 _h2_windows(y1, y1p, X2)
                 _h2_sums(X2, w2, b2, bmode, gmaps, gn, gruns, gr, a2)
-                _units(a2.ravel(), kh, Ah, Sh, y2.ravel(), f2.ravel(), scratch)
+                units(a2.ravel(), kh, Ah, Sh, y2.ravel(), f2.ravel(), scratch)
                 src = y2.ravel()
                 for i in range(nf):
                     feat[i] = src[i] * mask[i] if dropout else src[i]
@@ -516,11 +516,11 @@ def _make_pass(opt, ce, conv, dropout, shift):
                         v = x[r, c] if 0 <= r < 16 and 0 <= c < 16 else -1.0
                         feat[i * 16 + j] = v * mask[i * 16 + j] if dropout else v
             _linear(feat, w3, b3, a3)
-            _units(a3, kh, Ah, Sh, y3, f3, scratch)
+            units(a3, kh, Ah, Sh, y3, f3, scratch)
             _linear(y3, w4, b4, a4)
-            _units(a4, ko, Ao, So, y4, f4, scratch)
+            units(a4, ko, Ao, So, y4, f4, scratch)
             for o in range(10):
-                outs[step, o] = y4[o]
+                outs[at, o] = y4[o]
             # backward: dE/dy at the outputs, then layer by layer
             if ce:  # dE/dy = softmax(y) - t
                 mx = y4[0]
@@ -538,12 +538,12 @@ def _make_pass(opt, ce, conv, dropout, shift):
             for pas in range(2 if second else 1):
                 sq = pas == 1  # the second-derivative pass: weights, inputs and slopes squared
                 if sq:  # d2E/dy2 = loss_factor f'^2 at the outputs
-                    _square(flat, wsq)
-                    _square(feat, feats)
-                    _square(y3, y3s)
+                    square(flat, wsq)
+                    square(feat, feats)
+                    square(y3, y3s)
                     if conv:
-                        _square(X1T, X1s)
-                        _square(X2, X2s)
+                        square(X1T, X1s)
+                        square(X2, X2s)
                     for o in range(10):
                         d4[o] = loss_factor * f4[o] * f4[o]
                 _, _, vw2, _, vw3, _, vw4, _ = ps if sq else p
@@ -566,7 +566,7 @@ def _make_pass(opt, ce, conv, dropout, shift):
                                 f = f1[ch, i * 8 + j]
                                 d1[ch, i * 8 + j] = dy1p[ch, i + 2, j + 2] * (f * f if sq else f)
                     _h1_weight_grads(X1s if sq else X1T, d1, bmode, q1, qb1)
-            _step(opt, flat, grad, hess, s1, s2, s3, lr, hyper)
+            step(opt, flat, grad, hess, s1, s2, s3, lr, hyper)
 
     return run
 

@@ -137,7 +137,15 @@ class NumbaPass(CompiledForward):
             self.groups = (np.zeros((0, 1), dtype=np.int64), np.zeros(0, dtype=np.int64),
                            np.zeros((0, 1, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
             self.dims = np.array([0, 0, 0, n3, self.n_feat, 0], dtype=np.int64)
-        self.kernel = k.pass_kernel(opt, ce, self.conv, self.dropout is not None, self.augment)
+        self.batch = int(t.batch_size)
+        self.half_sum = t.cost_scale == "half_sum"
+        variant = (opt, ce, self.conv, self.dropout is not None, self.augment)
+        if self.batch == 1:
+            self.kernel = k.pass_kernel(*variant)
+        else:  # digits in blocks across the vector lanes (lecun89/engine/_batch.py)
+            from lecun89.engine import _batch
+
+            self.kernel = _batch.batch_kernel(*variant)
         self._none = np.zeros(0)
         # Compile (or load from numba's on-disk cache) before any pass is timed.
         t0 = time.perf_counter()
@@ -155,26 +163,38 @@ class NumbaPass(CompiledForward):
         calls), and the uniform draws of each digit's dropout mask from the
         network's generator (layers.Dropout's), in step order; the kernel makes
         the masks from them as layers.Dropout does."""
-        shifts = rng.integers(-1, 2, size=2 * n).reshape(n, 2) if self.augment else None
+        shifts = None
+        if self.augment:  # per batch of m digits, the numpy engine draws m dy's then m dx's (one call of 2m)
+            v, b = rng.integers(-1, 2, size=2 * n), self.batch
+            shifts = np.empty((n, 2), dtype=v.dtype)
+            for s in range(0, n, b):
+                m = min(b, n - s)
+                shifts[s:s + m] = v[2 * s:2 * s + 2 * m].reshape(2, m).T
         uniforms = self.dropout.rng.random((n, self.n_feat)) if self.dropout is not None else None
         return uniforms, shifts
 
     def run(self, x, targets, order, lr, state, outputs=None, uniforms=None, shifts=None, eta=None):
-        """Steps over x[order] (x (N, 16, 16)); ``state``: the optimizer's
-        arrays (optim's ``state``); uniforms, shifts: :meth:`draws`'s for these
-        steps; eta: the snapshot SDLM's step
-        sizes for the pass (optim.SDLM's ``eta``); outputs, if given, receives
-        each digit's network outputs (before its own update)."""
+        """Steps over x[order] (x (N, 16, 16)), a batch of train.batch_size digits
+        each (the last shorter where the order runs out); ``state``: the
+        optimizer's arrays (optim's ``state``); uniforms, shifts: :meth:`draws`'s
+        for these steps; eta: the snapshot SDLM's step sizes for the pass
+        (optim.SDLM's ``eta``); outputs, if given, receives each digit's network
+        outputs (before its batch's update)."""
         net, none, k = self.net, self._none, self.k
         if outputs is None:
             outputs = np.empty((len(order), net.n_out))
         s1 = eta if self.opt == k.SDLM_SNAPSHOT else state.get("h", state.get("m", none))
-        self.kernel(x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
-                    state.get("t", none), outputs, self.offs, self.dims, *self.groups, self.pads[0], self.pads[1],
-                    self.acts, self.factor, float(lr), self.hyper,
-                    none.reshape(0, 0) if uniforms is None else uniforms,
-                    self.dropout.p if self.dropout is not None else 0.0,
-                    np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
+        draws = (none.reshape(0, 0) if uniforms is None else uniforms,
+                 self.dropout.p if self.dropout is not None else 0.0,
+                 np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
+        if self.batch == 1:
+            self.kernel(x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
+                        state.get("t", none), outputs, self.offs, self.dims, *self.groups, self.pads[0],
+                        self.pads[1], self.acts, self.factor, float(lr), self.hyper, *draws)
+        else:
+            self.kernel(x, targets, order, self.batch, net.flat, net.flat_grad, net.flat_hess, s1,
+                        state.get("v", none), state.get("t", none), outputs, self.offs, self.t1, self.t2, self.bmode,
+                        self.pads[0], self.pads[1], self.acts, self.half_sum, float(lr), self.hyper, *draws)
         return outputs
 
     def from_cache(self) -> bool:
