@@ -270,8 +270,8 @@ def readme_text(res: dict) -> list[str]:
         peers.append(f"{fast[1] / nb:.0f}x faster than PyTorch's plain loop at its fastest set-up")
     return [f"- **Fast**: an online pass over the 7,291 real digits takes {nb:.3f} s on one core of the project's "
             f"machine with the compiled engine, the default ({npy:.3f} s with the numpy layers, the reference), "
-            + ", ".join(peers) + "; the whole Results table, 70 runs, takes about 10 minutes on 2 cores "
-            "([Speed](docs/speed.md), [run times](docs/findings.md#run-times-of-the-results-table))."]
+            + ", ".join(peers) + " ([Speed](docs/speed.md); the Results table's run times: "
+            "[What we found](docs/findings.md#run-times-of-the-results-table))."]
 
 
 def blocks(res: dict) -> dict[str, list[str]]:

@@ -70,3 +70,22 @@ def test_h2_groups_follow_the_table():
     assert torch_peer.h2_groups(BLOCK_TABLE) == [(0, 4, [(0, 8)]), (4, 8, [(4, 12)]), (8, 12, [(0, 4), (8, 12)])]
     full = [list(range(12))] * 12
     assert torch_peer.h2_groups(full) == [(0, 12, [(0, 12)])]
+
+
+def test_the_speed_docs_are_what_the_committed_run_gives():
+    """docs/speed.md's and the README's speed tables are made from docs/speed.json
+    (python scripts/speed_doc.py), none copied by hand; the record names no
+    place on the machine it ran on."""
+    doc = _script("speed_doc")
+    text = doc.JSON.read_text()
+    assert "/work/" not in text and "/tmp/" not in text and "/home/" not in text
+    res = json.loads(text)
+    for path in doc.DOCS:
+        page = path.read_text()
+        assert doc.fill(page, res) == page, f"{path.name} is stale: python scripts/speed_doc.py"
+    speed = (REPO / "docs" / "speed.md").read_text()
+    for name in ("speed-machine", "speed-targets", "speed-workloads", "speed-commands", "speed-pieces", "speed-numpy"):
+        block = doc._block_re(name).search(speed)
+        assert block and block.group(2).strip(), name  # every block there, and filled
+    assert doc._block_re("speed-readme").search((REPO / "README.md").read_text()).group(2).startswith("- **Fast**")
+    assert len(res["targets"]) == 13 and all(t["met"] is not None for t in res["targets"])  # a full run: all measured

@@ -24,36 +24,41 @@ from lecun89.engine._kernels import SDLM_RUNNING, jit, square, step, units
 
 
 @jit
-def _linear_grads(x, w, d, gw, gb, dx, need_dx):
+def _linear_grads(x, w, d, xt, dt, dxt, gw, gb, dx, need_dx):
     """Over a block (digits last): gw (O, I) += d x^T, gb += d summed over the
-    digits, and with need_dx, dx (I, BLOCK) = w^T d. x (I, BLOCK), d (O, BLOCK)."""
+    digits, and with need_dx, dx (I, BLOCK) = w^T d. x (I, BLOCK), d (O, BLOCK).
+    The products run along the inputs (long loops), on the block turned digits
+    first: xt, dxt (BLOCK, >= I), dt (BLOCK, >= O) work arrays."""
     n_out, n_in = w.shape
+    for i in range(n_in):
+        for q in range(BLOCK):
+            xt[q, i] = x[i, q]
     for o in range(n_out):
-        e = d[o]
         s = 0.0
         for q in range(BLOCK):
-            s += e[q]
+            dt[q, o] = d[o, q]
+            s += d[o, q]
         gb[o] += s
+    for o in range(n_out):  # 4 digits per pass along the inputs
         g = gw[o]
-        for i in range(n_in):
-            xi = x[i]
-            t = 0.0
-            for q in range(BLOCK):
-                t += e[q] * xi[q]
-            g[i] += t
-    if need_dx:
-        for i in range(n_in):
-            dst = dx[i]
-            for q in range(BLOCK):
-                dst[q] = 0.0
-        for o in range(n_out):
-            e = d[o]
-            row = w[o]
+        for q in range(0, BLOCK, 4):
+            e0, e1, e2, e3 = d[o, q], d[o, q + 1], d[o, q + 2], d[o, q + 3]
+            x0, x1, x2, x3 = xt[q], xt[q + 1], xt[q + 2], xt[q + 3]
             for i in range(n_in):
-                wv = row[i]
-                dst = dx[i]
-                for q in range(BLOCK):
-                    dst[q] += wv * e[q]
+                g[i] += e0 * x0[i] + e1 * x1[i] + e2 * x2[i] + e3 * x3[i]
+    if need_dx:
+        for q in range(BLOCK):  # each digit's w^T d, along the inputs
+            dst = dxt[q]
+            e = dt[q]
+            for i in range(n_in):
+                dst[i] = 0.0
+            for o in range(n_out):
+                wv, row = e[o], w[o]
+                for i in range(n_in):
+                    dst[i] += wv * row[i]
+        for i in range(n_in):
+            for q in range(BLOCK):
+                dx[i, q] = dxt[q, i]
 
 
 @jit
@@ -223,6 +228,7 @@ def _make_batch(opt, ce, conv, dropout, shift):
             np.empty((n3, BLOCK)), np.empty((n3, BLOCK))
         a4, y4, f4, d4 = np.empty((10, BLOCK)), np.empty((10, BLOCK)), np.empty((10, BLOCK)), np.empty((10, BLOCK))
         dpad = np.zeros(4 * BLOCK + 8 * BLOCK)
+        xt, dt, dxt = np.empty((BLOCK, max(nf, n3))), np.empty((BLOCK, max(n3, 10))), np.empty((BLOCK, max(nf, n3)))
         scratch = np.empty(max(O1 * 64, nf, n3, 10) * BLOCK)
         keep = 1.0 / (1.0 - drop_p) if dropout else 1.0
         N = order.size
@@ -299,14 +305,14 @@ def _make_batch(opt, ce, conv, dropout, shift):
                     vw2 = ww[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25)
                     vw3 = ww[offs[4]:offs[4] + n3 * nf].reshape(n3, nf)
                     vw4 = ww[offs[6]:offs[6] + 10 * n3].reshape(10, n3)
-                    _linear_grads(y3s if sq else y3, vw4, d4, g[offs[6]:offs[6] + 10 * n3].reshape(10, n3),
-                                  g[offs[7]:offs[7] + 10], d3, True)
+                    _linear_grads(y3s if sq else y3, vw4, d4, xt, dt, dxt,
+                                  g[offs[6]:offs[6] + 10 * n3].reshape(10, n3), g[offs[7]:offs[7] + 10], d3, True)
                     for u in range(n3):
                         for q in range(BLOCK):
                             fv = f3[u, q]
                             d3[u, q] *= fv * fv if sq else fv
-                    _linear_grads(feats if sq else feat, vw3, d3, g[offs[4]:offs[4] + n3 * nf].reshape(n3, nf),
-                                  g[offs[5]:offs[5] + n3], dfeat, conv)
+                    _linear_grads(feats if sq else feat, vw3, d3, xt, dt, dxt,
+                                  g[offs[4]:offs[4] + n3 * nf].reshape(n3, nf), g[offs[5]:offs[5] + n3], dfeat, conv)
                     if conv:
                         df = dfeat.ravel()
                         mk = mask.ravel()
