@@ -6,8 +6,9 @@ exit (or to its first training digit), its start-up included.
   numba cache, an empty array cache, a fresh folder) and again with both
   caches filled; the same without its report;
 - the time ``lecun89 train --set train.passes=1`` takes before its first digit;
-- a pass through the command: ``(6-pass run - 1-pass run) / 5`` of whole runs
-  of a config, its evaluations and checkpoints included, on either engine;
+- a pass through the command: ``(11-pass run - 1-pass run) / 10`` of whole
+  runs of a config, its evaluations and checkpoints included, on either engine,
+  in CPU seconds (and wall);
 - the first ``lecun89 train lecun1989`` (an empty numba cache): its wall time
   beyond the training time its results.json records.
 
@@ -20,12 +21,15 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# A pass through the command: the time of a LONG-pass run less a 1-pass run's, per pass.
+LONG = 11
 # Variables that would make a run differ from a user's: unset for every command.
 CLEAR = ("LECUN89_ENGINE", "NUMBA_CACHE_DIR", "LECUN89_CACHE")
 _FIRST_DIGIT = r'''
@@ -48,15 +52,21 @@ def _env(**extra) -> dict:
     return env
 
 
-def run(args: list[str], cwd: Path, env: dict, timeout: float = 900) -> float:
-    """Wall seconds of ``python -m lecun89 ARGS``; a failure raises with its output."""
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(args: list[str], cwd: Path, env: dict, timeout: float = 900, cpu: bool = False):
+    """Wall seconds of ``python -m lecun89 ARGS`` (with ``cpu``: and its CPU
+    seconds, user + system); a failure raises with its output."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "lecun89", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
-    wall = time.perf_counter() - t0
+    wall, used = time.perf_counter() - t0, _children_cpu() - c0
     if proc.returncode:
         raise RuntimeError(f"lecun89 {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return wall
+    return (wall, used) if cpu else wall
 
 
 def first_digit(args: list[str], cwd: Path, env: dict) -> float:
@@ -96,20 +106,26 @@ def first_train(work: Path, repeat: int) -> dict:
 
 def command_pass(config: str, engine: str, data_dir: Path, work: Path, repeat: int) -> dict:
     """A pass of ``lecun89 train CONFIG`` through the command, evaluations and
-    checkpoints included: (best 6-pass run - best 1-pass run) / 5, wall seconds;
-    numba's cache filled by a run before (not timed)."""
+    checkpoints included: (best LONG-pass run - best 1-pass run) / (LONG - 1),
+    in CPU seconds (the commands are one thread each: on an idle machine their
+    wall time, which a busy one inflates, the longer run the more) and in wall
+    seconds; numba's cache filled by a run before (not timed)."""
     work.mkdir(parents=True, exist_ok=True)
     env = _env(LECUN89_CACHE=work / "array-cache", NUMBA_CACHE_DIR=work / "numba-cache")
     base = ["train", config, "--set", f"train.engine={engine}", "--data-dir", str(data_dir), "--no-report",
             "--no-progress"]
     run([*base, "--set", "train.passes=1", "--out", str(work / f"{config}-{engine}-warm")], work, env)
-    walls: dict[int, list[float]] = {1: [], 6: []}
+    walls: dict[int, list[float]] = {1: [], LONG: []}
+    cpus: dict[int, list[float]] = {1: [], LONG: []}
     for i in range(repeat):
-        for n in (6, 1):
-            walls[n].append(run([*base, "--set", f"train.passes={n}", "--out",
-                                 str(work / f"{config}-{engine}-{n}-{i}")], work, env))
-    return {"pass": (min(walls[6]) - min(walls[1])) / 5, "wall_1": min(walls[1]), "wall_6": min(walls[6]),
-            "config": config, "engine": engine}
+        for n in (LONG, 1):
+            wall, used = run([*base, "--set", f"train.passes={n}", "--out", str(work / f"{config}-{engine}-{n}-{i}")],
+                             work, env, cpu=True)
+            walls[n].append(wall)
+            cpus[n].append(used)
+    return {"pass": (min(cpus[LONG]) - min(cpus[1])) / (LONG - 1),
+            "pass_wall": (min(walls[LONG]) - min(walls[1])) / (LONG - 1), "wall_1": min(walls[1]),
+            "wall_long": min(walls[LONG]), "passes_long": LONG, "config": config, "engine": engine}
 
 
 def first_paper_run(data_dir: Path, work: Path, passes: int) -> dict:
@@ -144,5 +160,6 @@ def measure(data_dir: Path, repeat: int, quick: bool, say) -> dict:
             for config, engine in (("lecun1989-sgd", "numba"), ("modern-usps", "numba"), ("modern-usps", "numpy")):
                 r = command_pass(config, engine, data_dir, work / f"{config}-{engine}", repeat)
                 res["passes"][f"{config}/{engine}"] = r
-                say(f"# {config} through the command, {engine} engine: {r['pass']:.3f} s a pass")
+                say(f"# {config} through the command, {engine} engine: {r['pass']:.3f} CPU s a pass "
+                    f"({r['pass_wall']:.3f} s wall)")
         return res

@@ -19,6 +19,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,7 +167,9 @@ def _table(hdr: list[str], rows: list[list[str]]) -> list[str]:
 def _value(t: dict) -> str:
     if t["value"] is None:
         return "not measured"
-    return f"{t['value']:.2f} s" if t["unit"] == "s" else f"{t['value']:.1f}x"
+    if t["unit"] == "s":
+        return f"{t['value']:.2f} s"
+    return f"{t['value']:.2f}x" if t["value"] < 10 else f"{t['value']:.1f}x"
 
 
 def _verdict(t: dict) -> str:
@@ -213,8 +216,10 @@ def commands_table(res: dict) -> list[str]:
                      f"wall, of which training", f"{paper['wall']:.1f} s, {paper['training']:.1f} s"])
     for key, p in cmd.get("passes", {}).items():
         config, engine = key.split("/")
-        rows.append([f"a `{config}` pass through the command, {engine} engine ((6 passes - 1 pass) / 5 of whole "
-                     "runs, evaluations included)", f"{p['pass']:.3f} s"])
+        n = p.get("passes_long", 6)
+        rows.append([f"a `{config}` pass through the command, {engine} engine (({n} passes - 1 pass) / {n - 1} of "
+                     "whole runs, evaluations included): CPU seconds (wall)",
+                     f"{p['pass']:.3f} s ({p.get('pass_wall', p['pass']):.3f} s)"])
     return _table(["command", "wall"], rows)
 
 
@@ -265,13 +270,14 @@ def readme_text(res: dict) -> list[str]:
     fast = _fastest_torch(res["workloads"]["sgd_b1"])
     peers = []
     if "jax" in row:
-        peers.append(f"{row['jax']['best'] / nb:.1f}x faster than the same pass in JAX, jitted whole")
+        peers.append(f"{row['jax']['best'] / nb:.1f}x faster than the same pass in JAX, jitted whole (float32)")
     if fast:
         peers.append(f"{fast[1] / nb:.0f}x faster than PyTorch's plain loop at its fastest set-up")
-    return [f"- **Fast**: an online pass over the 7,291 real digits takes {nb:.3f} s on one core of the project's "
+    text = (f"**Fast**: an online pass over the 7,291 real digits takes {nb:.3f} s on one core of the project's "
             f"machine with the compiled engine, the default ({npy:.3f} s with the numpy layers, the reference), "
-            + ", ".join(peers) + " ([Speed](docs/speed.md); the Results table's run times: "
-            "[What we found](docs/findings.md#run-times-of-the-results-table))."]
+            + ", and ".join(peers) + " ([Speed](docs/speed.md); the Results table's run times: "
+            "[What we found](docs/findings.md#run-times-of-the-results-table)).")
+    return textwrap.wrap(text, 78, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
 
 
 def blocks(res: dict) -> dict[str, list[str]]:

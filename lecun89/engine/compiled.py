@@ -1,10 +1,11 @@
 """The compiled engine: the numba kernels (:mod:`lecun89.engine._kernels`, whole
-online passes; :mod:`lecun89.engine._forward`, the batched inference) behind the
-network they compute, read off a :class:`lecun89.model.Network` (its flat
-parameter vector, its connection table, its units).
+passes at batch 1; :mod:`lecun89.engine._batch`, at batch > 1;
+:mod:`lecun89.engine._forward`, the batched inference) behind the network they
+compute, read off a :class:`lecun89.model.Network` (its flat parameter vector,
+its connection table, its units).
 
 :class:`CompiledForward` is the inference of the evaluations between passes and
-of ``lecun89 eval``; :class:`NumbaPass` runs a trainer's online passes. The
+of ``lecun89 eval``; :class:`NumbaPass` runs a trainer's passes. The
 kernels sum in another order than numpy's BLAS, so results agree with the
 numpy layers to rounding, and runs of one engine are bit-identical.
 """
