@@ -282,11 +282,17 @@ class Progress:
 
 
 def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
-                 progress: bool | None = None, data=None, extra: dict | None = None) -> dict:
+                 progress: bool | None = None, data=None, extra: dict | None = None, watch=None) -> dict:
     """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict.
 
     ``data``: the data set, already loaded (else it is loaded from ``data_dir``);
-    ``extra``: more keys for results.json (a study's variant and overrides)."""
+    ``extra``: more keys for results.json (a study's variant and overrides);
+    ``watch``: an onlooker (the page's Train tab, :mod:`lecun89.serve.training`),
+    told ``watch.started(trainer)`` before the first pass, ``watch.chunk(trainer,
+    p, done)`` every 512 digits of pass ``p`` (``done`` digits into it) and
+    ``watch.passed(trainer, row)`` after each pass's row is written. It sees the
+    trainer between two steps, must not change it, and may raise to end the run
+    there: the run directory then keeps the last completed pass, as after Ctrl-C."""
     say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     out_dir = Path(out_dir)
     if data is None:
@@ -331,9 +337,13 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     has_val = data.y_val is not None
     with one_thread():
         threads = thread_info()
+        if watch is not None:
+            watch.started(trainer)
         while trainer.passes_done < t_cfg.passes:
             p = trainer.passes_done + 1
             bar, update = prog.bar(n_train, f"pass {p}/{t_cfg.passes}")
+            if watch is not None:
+                update = _watched(update, watch, trainer, p)
             t0 = time.perf_counter()
             try:
                 lr = trainer.run_pass(update)
@@ -357,6 +367,8 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
             val = f"val err {va['error']:7.2%}  " if has_val else ""
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
                 f"{val}test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
+            if watch is not None:
+                watch.passed(trainer, row)
         if tr is None:  # resumed a finished run: evaluate the saved weights
             tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg, trainer.predict)
             te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
@@ -379,6 +391,15 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     write_text(out_dir / rundir.RESULTS, json.dumps(results, indent=2) + "\n")
     say(format_results(results))
     return results
+
+
+def _watched(update, watch, trainer, p):
+    """The progress callback of pass ``p`` that also tells ``watch`` (see :func:`run_training`)."""
+    def both(done):
+        update(done)
+        watch.chunk(trainer, p, done)
+
+    return both
 
 
 def format_results(r: dict) -> str:
