@@ -6,6 +6,8 @@ Not part of lecun89's API: helpers for checking it.
 - :data:`STROKES`, :func:`canvas_png`, :func:`data_url`, :func:`draw_plain`: drawn digits;
 - :func:`start_server`, :func:`stop_server`, :func:`request`, :func:`post`:
   ``python -m lecun89 serve`` on 127.0.0.1, stopped by its process id;
+  :func:`in_process_server` the same server in this process, and
+  :func:`watch_training` a page watching its Train tab;
 - :class:`DaskCluster`, :func:`quick_study`, :func:`stop_process`,
   :func:`free_port`: a ``dask scheduler`` and ``dask worker`` processes on
   127.0.0.1, stopped by their process ids, and a small study to run on them.
@@ -169,6 +171,48 @@ def request(url: str, method: str, path: str, body=None, headers: dict | None = 
 def post(url: str, obj):
     """POST ``obj`` as JSON to ``/api/predict`` -> as :func:`request`."""
     return request(url, "POST", "/api/predict", obj)
+
+
+def in_process_server(**app_args):
+    """``lecun89 serve``'s server in this process, on 127.0.0.1 and a free port,
+    served from a thread -> (the server, its URL); stop it with
+    ``server.shutdown()`` (and ``server.app.training.close()``)."""
+    import threading
+
+    from lecun89.serve import App, make_server
+
+    server = make_server(App(**app_args), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.url
+
+
+def watch_training(url: str, owner: str | None = None, until=("done", "failed"), timeout: float = 300.0,
+                   every: float = 0.05, on_poll=None) -> dict:
+    """Poll ``GET /api/train`` (as the run's holder with ``owner``) every
+    ``every`` seconds until the run's state is one of ``until`` -> the last
+    answer, its ``points`` the whole run's (gathered with ``since``).
+    ``on_poll(answer)`` sees every answer."""
+    import time
+
+    points, since, run_id = [], 0, None
+    t_end = time.monotonic() + timeout
+    while True:
+        q = f"/api/train?since={since}" + (f"&owner={owner}" if owner else "")
+        status, _, r = request(url, "GET", q)
+        assert status == 200, r
+        if r["run"] is not None and r["run"]["id"] != run_id:   # a new run: from its first point
+            run_id, points, since = r["run"]["id"], [], 0
+            if r["since"] != 0:
+                continue
+        points += r["points"]
+        since = r["npoints"]
+        if on_poll is not None:
+            on_poll(r)
+        if r["run"] is None or r["run"]["state"] in until:
+            return {**r, "points": points}
+        if time.monotonic() > t_end:
+            raise AssertionError(f"training still {r['run']['state']} after {timeout} s")
+        time.sleep(every)
 
 
 # --- processes and a Dask cluster -----------------------------------------------------

@@ -150,6 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/reset":
             self._allow("POST")
             return app.reset(self._read_json())
+        if path == "/api/train" or path.startswith("/api/train/"):
+            return self._train(app.training, path)
         if path == "/api/testset":
             self._allow("GET", "HEAD")
             return app.testset(model)
@@ -157,6 +159,23 @@ class Handler(BaseHTTPRequestHandler):
             self._allow("GET", "HEAD")
             return app.testset_digit(model, path[len("/api/testset/"):])
         raise ApiError(404, f"unknown route {method} {path[:100]}")
+
+    def _train(self, training, path: str):
+        """The Train tab's routes (:mod:`lecun89.serve.training`)."""
+        if path == "/api/train":
+            self._allow("GET", "HEAD")
+            query = {k: v[-1] for k, v in self._split()[1].items()}
+            return training.poll(query)
+        if path == "/api/train/configs":
+            self._allow("GET", "HEAD")
+            return training.configs()
+        actions = {"/api/train/start": lambda b: training.start(b, self.client_address[0]),
+                   "/api/train/stop": training.stop, "/api/train/continue": training.resume,
+                   "/api/train/save": training.save, "/api/train/drop": training.forget}
+        if path not in actions:
+            raise ApiError(404, f"unknown route {self.command} {path[:100]}")
+        self._allow("POST")
+        return actions[path](self._read_json())
 
     def _allow(self, *methods: str):
         if self.command not in methods:
