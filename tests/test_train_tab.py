@@ -186,6 +186,12 @@ def test_a_holder_that_goes_away(served):
     status, _, r = act(url, "start", {"config": "quick", "seed": 2})
     assert status == 200 and r["run"]["seed"] == 2
     assert watch_training(url, r["owner"])["run"]["state"] == "done"
+    # a page that closes says so (its beacon): at once, another may start
+    assert act(url, "start", {"config": "quick", "seed": 5})[0] == 409
+    assert act(url, "leave", {"owner": "not the holder"})[0] == 403
+    assert act(url, "leave", {"owner": r["owner"]})[0] == 200
+    status, _, r = act(url, "start", {"config": "quick", "seed": 5})
+    assert status == 200 and r["run"]["seed"] == 5
 
 
 BAD = [

@@ -171,7 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             return training.configs()
         actions = {"/api/train/start": lambda b: training.start(b, self.client_address[0]),
                    "/api/train/stop": training.stop, "/api/train/continue": training.resume,
-                   "/api/train/save": training.save, "/api/train/drop": training.forget}
+                   "/api/train/save": training.save, "/api/train/drop": training.forget,
+                   "/api/train/leave": training.leave}
         if path not in actions:
             raise ApiError(404, f"unknown route {self.command} {path[:100]}")
         self._allow("POST")

@@ -17,9 +17,10 @@ The rules a server holds to:
   page's start is a 409 ``busy`` naming the run and who holds it, while the
   holder is there. Anyone may watch (``GET /api/train``); only the holder stops,
   continues, saves or starts over (403 for others).
-- **A closed tab.** A holder that has not polled for :data:`OWNER_GONE`
-  seconds has gone: its run pauses at its next 512 digits, and any page may
-  then start a run of its own (which drops this one). A paused or finished run
+- **A closed tab.** A page that closes says so (``POST /api/train/leave``,
+  sent as a beacon), and a holder that has not polled for :data:`OWNER_GONE`
+  seconds has gone all the same: its run pauses at its next 512 digits, and any
+  page may then start a run of its own (which drops this one). A paused or finished run
   that no page has polled for :data:`DROP_AFTER` seconds is dropped, its
   directory deleted.
 - **Stop** pauses the run between two steps (the thread waits there, so
@@ -43,6 +44,7 @@ as ``lecun89 train`` writes a run directory, report included.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import secrets
 import shutil
 import tempfile
@@ -466,6 +468,14 @@ class Training:
         tmp.rename(out)
         report = report_run(out, data_dir=self.data_dir)
         return {"saved": str(out.resolve()), "report": str(Path(report).resolve())}
+
+    def leave(self, body) -> dict:
+        """``POST /api/train/leave`` ``{"owner"}`` (the holder's page closing, by a
+        beacon): the run is held no more; it pauses at its next 512 digits and any
+        page may start one."""
+        run = self._own(body)
+        run.owner_seen = -math.inf
+        return {"left": run.id}
 
     def forget(self, body) -> dict:
         """``POST /api/train/drop`` ``{"owner"}``: end the run and forget it."""
