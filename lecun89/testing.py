@@ -8,6 +8,7 @@ Not part of lecun89's API: helpers for checking it.
   ``python -m lecun89 serve`` on 127.0.0.1, stopped by its process id;
   :func:`in_process_server` the same server in this process, and
   :func:`watch_training` a page watching its Train tab;
+- :func:`execute_notebook`, :func:`notebook_outputs`: docs/tutorial.ipynb run and read;
 - :class:`DaskCluster`, :func:`quick_study`, :func:`stop_process`,
   :func:`free_port`: a ``dask scheduler`` and ``dask worker`` processes on
   127.0.0.1, stopped by their process ids, and a small study to run on them.
@@ -213,6 +214,52 @@ def watch_training(url: str, owner: str | None = None, until=("done", "failed"),
         if time.monotonic() > t_end:
             raise AssertionError(f"training still {r['run']['state']} after {timeout} s")
         time.sleep(every)
+
+
+# --- the tutorial notebook ----------------------------------------------------------
+
+def execute_notebook(path: Path, timeout: float = 300.0):
+    """Run a notebook (nbclient, a python3 kernel of this interpreter) in its own
+    folder -> the executed notebook (nbformat's); the file is not changed."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    env = {"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def notebook_outputs(nb) -> list[list[str]]:
+    """Each code cell's outputs as text: streams and text results as printed,
+    errors by name and message, pictures as ``<image/png>`` (their bytes vary
+    with the plotting library's version, their presence does not)."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outs = []
+        for o in cell.get("outputs", []):
+            if o["output_type"] == "stream":
+                outs.append(f"{o['name']}: {o['text']}")
+            elif o["output_type"] == "error":
+                outs.append(f"error: {o['ename']}: {o['evalue']}")
+            elif "image/png" in o.get("data", {}):
+                outs.append("<image/png>")
+            else:
+                outs.append(str(o.get("data", {}).get("text/plain", "")))
+        cells.append(outs)
+    return cells
 
 
 # --- processes and a Dask cluster -----------------------------------------------------
