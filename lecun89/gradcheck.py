@@ -63,12 +63,14 @@ def _reseed_dropout(layers, seed=1234):
             lay.rng = np.random.default_rng(seed)
 
 
-def _freeze_relu(layers, on: bool):
+def _freeze_relu(layers, caches, on: bool):
+    """Fix each ReLU's on/off pattern at the one of its last training pass (in
+    ``caches``), or let it go (``on=False``)."""
     from lecun89 import layers as L
 
-    for lay in layers:
+    for lay, cache in zip(layers, caches):
         if isinstance(lay, L.ReLU):
-            lay.frozen = lay.fprime.copy() if on else None
+            lay.frozen = cache["fprime"].copy() if on else None
 
 
 def check_network(net, x: np.ndarray, labels: np.ndarray, loss_kind: str = "mse", h: float = STEP) -> dict:
@@ -76,52 +78,52 @@ def check_network(net, x: np.ndarray, labels: np.ndarray, loss_kind: str = "mse"
     from lecun89 import losses
 
     loss = losses.make_loss(loss_kind)
+    tape = net.new_tape()
 
     def f():
         _reseed_dropout(net.layers)
-        return loss.forward(net.forward(x, train=True), labels)
+        return loss.forward(net.forward(x, train=True, tape=tape), labels)
 
     f()
-    net.backward(loss.backward())
-    analytic = {k: v.copy() for k, v in net.named_grads().items()}
-    _freeze_relu(net.layers, True)
+    net.backward(loss.backward(), tape)
+    analytic = {k: v.copy() for k, v in net.named_grads(tape).items()}
+    _freeze_relu(net.layers, tape.caches, True)
     try:
         return {k: rel_error(analytic[k], numeric_grad(f, p, h)) for k, p in net.named_params().items()}
     finally:
-        _freeze_relu(net.layers, False)
+        _freeze_relu(net.layers, tape.caches, False)
 
 
 def check_layer(layer, x: np.ndarray, seed: int = 0, h: float = STEP) -> dict:
     """Checks a single layer's backward with a random linear loss sum(y * R):
     dE/dx and every parameter gradient. Returns {name: rel error}."""
     rng = np.random.default_rng(seed)
+    cache, grads = {}, layer.param_zeros()
     _reseed_dropout([layer])
-    r = rng.normal(size=layer.forward(x, train=True).shape)
+    r = rng.normal(size=layer.forward(x, {}).shape)
 
     def f():
         _reseed_dropout([layer])
-        return float(np.sum(layer.forward(x, train=True) * r))
+        return float(np.sum(layer.forward(x, cache) * r))
 
     f()
-    dx = layer.backward(r)
-    analytic = {k: v.copy() for k, v in layer.grads.items()}
-    _freeze_relu([layer], True)
+    dx = layer.backward(r, cache, grads)
+    _freeze_relu([layer], [cache], True)
     try:
         out = {"x": rel_error(dx, numeric_grad(f, x, h))}
         for k, p in layer.params.items():
-            out[k] = rel_error(analytic[k], numeric_grad(f, p, h))
+            out[k] = rel_error(grads[k], numeric_grad(f, p, h))
     finally:
-        _freeze_relu([layer], False)
+        _freeze_relu([layer], [cache], False)
     return out
 
 
 def standalone(layer: L.Layer, rng: np.random.Generator, scale: float = 0.5) -> L.Layer:
-    """Give a layer its own parameter, gradient and Hessian arrays (outside a Network)."""
+    """Give a layer its own parameter arrays (outside a Network); its gradient
+    and Hessian arrays are the caller's (``layer.param_zeros()``)."""
 
     for k, s in layer.param_shapes.items():
         layer.params[k] = rng.uniform(-scale, scale, size=s)
-        layer.grads[k] = np.zeros(s)
-        layer.hess[k] = np.zeros(s)
     return layer
 
 
@@ -131,14 +133,14 @@ def check_config(config, sets=(), batch: int = 2, tol: float = TOLERANCE) -> int
     """``lecun89 gradcheck``: check a config's network on random digits, print
     each tensor's error; 0 when all are within ``tol``, else 1."""
     from lecun89.config import load_config
-    from lecun89.model import build_model
+    from lecun89.model import INPUT_SHAPE, build_model
 
     cfg = load_config(config, list(sets))
     net = build_model(cfg.model, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     # Random digits-like inputs in [-1, 1]; biases moved off zero so that every
     # parameter's gradient is exercised.
-    x = rng.uniform(-1, 1, size=(batch, 1, 16, 16))
+    x = rng.uniform(-1, 1, size=(batch,) + INPUT_SHAPE)
     labels = rng.integers(0, 10, size=batch)
     for k, p in net.named_params().items():
         if k.endswith("bias"):

@@ -1,14 +1,21 @@
 """Layers with hand-written forward, backward and second-derivative passes.
 
-Every layer works on a batch (batch first) and keeps three kinds of arrays per
-parameter, each a view into one flat vector owned by the model:
+Every layer works on a batch (batch first). Its parameters ``params[name]``
+(the weights, in PyTorch layout ((out, in, kh, kw), (out, in))) are views into
+one flat vector owned by the model. A pass's state belongs to the call, not to
+the layer (CS231n's ``out, cache = forward(x)`` / ``backward(dout, cache)``):
 
-- ``params[name]``: the weights, in PyTorch layout ((out, in, kh, kw), (out, in));
-- ``grads[name]``: dE/dw, *assigned* (not accumulated) by ``backward``;
-- ``hess[name]``: the Gauss-Newton diagonal d2E/dw2 assigned by ``backward_h``.
+- ``forward(x, cache)`` fills the dict ``cache`` (its caller's) with what the
+  backward passes need; without one it keeps nothing (inference);
+- ``backward(dy, cache, grads)`` *assigns* dE/dw into the caller's arrays
+  ``grads[name]`` and returns dE/dx;
+- ``backward_h(d2y, cache, hess)`` assigns the Gauss-Newton diagonal d2E/dw2
+  into ``hess[name]`` and returns d2E/dx2.
 
-The optimizer never runs inside ``backward``: it reads ``grads`` afterwards, so
-every backward can be checked against finite differences.
+So one network can be read and explained by several callers at once, each
+with its own cache and gradient arrays (:class:`lecun89.model.Tape`). The
+optimizer never runs inside ``backward``: it reads the gradients afterwards,
+so every backward can be checked against finite differences.
 
 Feature maps travel between layers channels-last, ``(N, H, W, C)``: a
 convolution then is one gather (im2col) and one matrix product for any batch
@@ -39,24 +46,32 @@ class Layer:
 
     name: str = ""
     param_shapes: dict[str, tuple[int, ...]] = {}
+    # A layer whose training forward draws random numbers (dropout): a caller
+    # may run the others' training passes without it (the network as it reads).
+    stochastic = False
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.hess: dict[str, np.ndarray] = {}
         self.param_shapes = {}
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, cache: dict | None = None) -> np.ndarray:
+        """The output for ``x``; with ``cache`` (a dict of the caller's), a
+        training pass: what the backward passes need is kept in it."""
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """dE/d(input) from dE/d(output), filling ``grads``; the network passes
+    def backward(self, dy: np.ndarray, cache: dict, grads: dict | None, need_dx: bool = True) -> np.ndarray | None:
+        """dE/d(input) from dE/d(output), assigning dE/dw into ``grads`` (name ->
+        array, the caller's); ``cache``: the forward's. The network passes
         ``need_dx=False`` to its first layer, whose input needs no gradient."""
         raise NotImplementedError
 
-    def backward_h(self, d2y: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """The Gauss-Newton second derivative, backwards like ``backward``, filling ``hess``."""
+    def backward_h(self, d2y: np.ndarray, cache: dict, hess: dict | None, need_dx: bool = True) -> np.ndarray | None:
+        """The Gauss-Newton second derivative, backwards like ``backward``, assigned into ``hess``."""
         raise NotImplementedError
+
+    def param_zeros(self) -> dict[str, np.ndarray]:
+        """Arrays of zeros shaped as the parameters: a ``grads`` or ``hess`` for a layer used on its own."""
+        return {k: np.zeros(s) for k, s in self.param_shapes.items()}
 
     def init_params(self, rng: np.random.Generator, scheme: str, scale: float, fanin_bias: bool = False) -> None:
         """Fill ``params`` in place: the weights from U(-r, r) (:func:`init_range`,
@@ -179,26 +194,31 @@ class Conv2d(Layer):
         self._col2im_mat = scipy.sparse.csr_matrix(
             (np.ones(int(inside_flat.sum())), (flat[inside_flat], np.flatnonzero(inside_flat))),
             shape=(self.in_size, flat.size))
-        self._n = -1  # batch size the buffers below are sized for
         if self.table is not None:
             # Flat positions of the compact (O, k, K, K) weights in the dense (O, C, K, K) kernel.
-            self._dense = np.zeros(out_maps * self.CKK)
             kk = kernel * kernel
             self._dense_idx = (((np.arange(out_maps)[:, None] * C + self.table)[:, :, None]) * kk
                                + np.arange(kk)).ravel()
 
-    def _buffers(self, n):
-        if n != self._n:
-            self._xe = np.full((n, self.in_size + 1), self.pad_value)
-            self._n = n
+    def _scratch(self, cache: dict | None, key: str, shape: tuple, fill: float) -> np.ndarray:
+        """An array of ``shape`` to overwrite: the caller's from an earlier call of
+        the same size (kept in its cache), else a new one filled with ``fill``."""
+        buf = None if cache is None else cache.get(key)
+        if buf is None or buf.shape != shape:
+            buf = np.full(shape, fill)
+            if cache is not None:
+                cache[key] = buf
+        return buf
 
-    def dense_weight(self) -> np.ndarray:
-        """The kernel as (O, C*K*K), zeros where the table has no connection."""
+    def dense_weight(self, cache: dict | None = None) -> np.ndarray:
+        """The kernel as (O, C*K*K), zeros where the table has no connection (in the
+        caller's ``cache`` when given, so a training loop reuses the array)."""
         w = self.params["weight"]
         if self.table is None:
             return w.reshape(self.O, self.CKK)
-        self._dense[self._dense_idx] = w.ravel()
-        return self._dense.reshape(self.O, self.CKK)
+        dense = self._scratch(cache, "dense", (self.O * self.CKK,), 0.0)
+        dense[self._dense_idx] = w.ravel()
+        return dense.reshape(self.O, self.CKK)
 
     def _compact(self, dense_grad: np.ndarray, out: np.ndarray) -> None:
         if self.table is None:
@@ -211,14 +231,14 @@ class Conv2d(Layer):
         b = self.params["bias"]
         return b.reshape(self.O, self.P).T if self.bias_mode == "unit" else b
 
-    def forward(self, x, train=False):
+    def forward(self, x, cache=None):
         n = x.shape[0]
-        self._buffers(n)
-        self._xe[:, :-1] = x.reshape(n, self.in_size)
-        cols = self._xe.take(self.idx, axis=1).reshape(n * self.P, self.CKK)
-        self.cols = cols
-        wd = self.dense_weight()
-        self.wd = wd
+        xe = self._scratch(cache, "xe", (n, self.in_size + 1), self.pad_value)
+        xe[:, :-1] = x.reshape(n, self.in_size)
+        cols = xe.take(self.idx, axis=1).reshape(n * self.P, self.CKK)
+        wd = self.dense_weight(cache)
+        if cache is not None:
+            cache["cols"], cache["wd"] = cols, wd
         a = np.dot(cols, wd.T).reshape(n, self.P, self.O)
         if self.bias_mode != "none":
             a += self._bias_view()
@@ -248,21 +268,21 @@ class Conv2d(Layer):
         elif self.bias_mode == "map":
             out[...] = da3.sum(axis=(0, 1))
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy, cache, grads, need_dx=True):
         n = dy.shape[0]
         da = dy.reshape(n * self.P, self.O)
-        self._compact(np.dot(da.T, self.cols), self.grads["weight"])
+        self._compact(np.dot(da.T, cache["cols"]), grads["weight"])
         if self.bias_mode != "none":
-            self._bias_grad(da.reshape(n, self.P, self.O), self.grads["bias"])
-        return self._input_grad(da, self.wd, n) if need_dx else None
+            self._bias_grad(da.reshape(n, self.P, self.O), grads["bias"])
+        return self._input_grad(da, cache["wd"], n) if need_dx else None
 
-    def backward_h(self, d2y, need_dx=True):
+    def backward_h(self, d2y, cache, hess, need_dx=True):
         n = d2y.shape[0]
         d2a = d2y.reshape(n * self.P, self.O)
-        self._compact(d2a.T @ np.square(self.cols), self.hess["weight"])
+        self._compact(d2a.T @ np.square(cache["cols"]), hess["weight"])
         if self.bias_mode != "none":
-            self._bias_grad(d2a.reshape(n, self.P, self.O), self.hess["bias"])
-        return self._input_grad(d2a, np.square(self.wd), n) if need_dx else None
+            self._bias_grad(d2a.reshape(n, self.P, self.O), hess["bias"])
+        return self._input_grad(d2a, np.square(cache["wd"]), n) if need_dx else None
 
     def fan_in(self, count_bias=False):
         return self.k_in * self.K * self.K + int(count_bias and self.bias_mode != "none")
@@ -300,23 +320,24 @@ class Linear(Layer):
         if bias:
             self.param_shapes["bias"] = (n_out,)
 
-    def forward(self, x, train=False):
-        self.x = x
+    def forward(self, x, cache=None):
+        if cache is not None:
+            cache["x"] = x
         y = np.dot(x, self.params["weight"].T)
         if self.has_bias:
             y += self.params["bias"]
         return y
 
-    def backward(self, dy, need_dx=True):
-        np.dot(dy.T, self.x, out=self.grads["weight"])
+    def backward(self, dy, cache, grads, need_dx=True):
+        np.dot(dy.T, cache["x"], out=grads["weight"])
         if self.has_bias:
-            dy.sum(axis=0, out=self.grads["bias"])
+            dy.sum(axis=0, out=grads["bias"])
         return np.dot(dy, self.params["weight"]) if need_dx else None
 
-    def backward_h(self, d2y, need_dx=True):
-        np.dot(d2y.T, np.square(self.x), out=self.hess["weight"])
+    def backward_h(self, d2y, cache, hess, need_dx=True):
+        np.dot(d2y.T, np.square(cache["x"]), out=hess["weight"])
         if self.has_bias:
-            np.sum(d2y, axis=0, out=self.hess["bias"])
+            np.sum(d2y, axis=0, out=hess["bias"])
         return d2y @ np.square(self.params["weight"]) if need_dx else None
 
     def fan_in(self, count_bias=False):
@@ -344,10 +365,10 @@ class ChannelsLast(Layer):
     """(N, C, H, W) -> (N, H, W, C): the network's input in PyTorch layout, turned
     into the layout the convolutions work in (a free view when C == 1)."""
 
-    def forward(self, x, train=False):
+    def forward(self, x, cache=None):
         return x.transpose(0, 2, 3, 1)
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy, cache, grads, need_dx=True):
         return dy.transpose(0, 3, 1, 2)
 
     backward_h = backward
@@ -361,16 +382,17 @@ class Flatten(Layer):
     """(N, H, W, C) -> (N, C*H*W) in (map, row, col) order, as PyTorch's flatten of
     (N, C, H, W); a 2-D input (N, F) passes through."""
 
-    def forward(self, x, train=False):
-        self.shape = x.shape
+    def forward(self, x, cache=None):
+        if cache is not None:
+            cache["shape"] = x.shape
         if x.ndim == 2:
             return x
         return x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)
 
-    def backward(self, dy, need_dx=True):
-        if len(self.shape) == 2:
+    def backward(self, dy, cache, grads, need_dx=True):
+        if len(cache["shape"]) == 2:
             return dy
-        n, h, w, c = self.shape
+        n, h, w, c = cache["shape"]
         return dy.reshape(n, c, h, w).transpose(0, 2, 3, 1)
 
     backward_h = backward
@@ -384,7 +406,8 @@ class Flatten(Layer):
 
 
 class Activation(Layer):
-    """Elementwise f(a); subclasses compute y and f'(a) in ``forward``."""
+    """Elementwise f(a); subclasses compute y, and in a training pass f'(a) into
+    the cache (``cache["fprime"]``), in ``forward``."""
 
     kind = ""
 
@@ -392,35 +415,40 @@ class Activation(Layer):
         super().__init__()
         self.name = name
 
-    def backward(self, dy, need_dx=True):
-        return dy * self.fprime
+    def backward(self, dy, cache, grads, need_dx=True):
+        return dy * cache["fprime"]
 
-    def backward_h(self, d2y, need_dx=True):
-        return d2y * np.square(self.fprime)
+    def backward_h(self, d2y, cache, hess, need_dx=True):
+        return d2y * np.square(cache["fprime"])
+
+
+# The paper's "scaled hyperbolic tangent" f(a) = A tanh(S a): f(+-1) = +-1.
+LECUN_AMPLITUDE, LECUN_SLOPE = 1.7159, 2.0 / 3.0
 
 
 class ScaledTanh(Activation):
     """f(a) = A tanh(S a); the paper's "scaled hyperbolic tangent" is A = 1.7159,
-    S = 2/3 (so f(+-1) = +-1), plain tanh is A = S = 1."""
+    S = 2/3 (:data:`LECUN_AMPLITUDE`, :data:`LECUN_SLOPE`: f(+-1) = +-1), plain
+    tanh is A = S = 1."""
 
-    def __init__(self, name="", amplitude=1.7159, slope=2.0 / 3.0):
+    def __init__(self, name="", amplitude=LECUN_AMPLITUDE, slope=LECUN_SLOPE):
         super().__init__(name)
         self.A, self.S = amplitude, slope
         self.kind = "lecun" if amplitude != 1.0 or slope != 1.0 else "tanh"
 
-    def forward(self, x, train=False):
+    def forward(self, x, cache=None):
         # In place on one fresh array: two allocations instead of six.
         if self.S != 1.0:
             t = np.multiply(x, self.S)
             np.tanh(t, out=t)
         else:
             t = np.tanh(x)
-        if train:
+        if cache is not None:
             # f'(a) = A S (1 - tanh^2)
             f = np.multiply(t, t)
             np.subtract(1.0, f, out=f)
             f *= self.A * self.S
-            self.fprime = f
+            cache["fprime"] = f
         if self.A != 1.0:
             t *= self.A
         return t
@@ -429,10 +457,10 @@ class ScaledTanh(Activation):
 class Sigmoid(Activation):
     kind = "sigmoid"
 
-    def forward(self, x, train=False):
+    def forward(self, x, cache=None):
         y = 0.5 * (1.0 + np.tanh(0.5 * x))  # 1/(1+e^-x) without overflow
-        if train:
-            self.fprime = y * (1.0 - y)
+        if cache is not None:
+            cache["fprime"] = y * (1.0 - y)
         return y
 
 
@@ -442,22 +470,23 @@ class ReLU(Activation):
     # straddle the kink at 0 (where ReLU has no derivative).
     frozen = None
 
-    def forward(self, x, train=False):
+    def forward(self, x, cache=None):
         if self.frozen is not None:
-            self.fprime = self.frozen
+            if cache is not None:
+                cache["fprime"] = self.frozen
             return x * self.frozen
-        if train:
-            self.fprime = (x > 0).astype(x.dtype)
+        if cache is not None:
+            cache["fprime"] = (x > 0).astype(x.dtype)
         return np.maximum(x, 0.0)
 
 
 class Identity(Activation):
     kind = "none"
 
-    def forward(self, x, train=False):
+    def forward(self, x, cache=None):
         return x
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy, cache, grads, need_dx=True):
         return dy
 
     backward_h = backward
@@ -465,7 +494,7 @@ class Identity(Activation):
 
 def make_activation(kind: str, name: str = "") -> Activation:
     if kind == "lecun":
-        return ScaledTanh(name, 1.7159, 2.0 / 3.0)
+        return ScaledTanh(name, LECUN_AMPLITUDE, LECUN_SLOPE)
     if kind == "tanh":
         return ScaledTanh(name, 1.0, 1.0)
     if kind == "sigmoid":
@@ -478,26 +507,34 @@ def make_activation(kind: str, name: str = "") -> Activation:
 
 
 ACTIVATIONS = ("lecun", "tanh", "sigmoid", "relu", "none")
+# The range each bounded squashing function takes (the page draws its units on it).
+ACTIVATION_RANGES = {"lecun": (-LECUN_AMPLITUDE, LECUN_AMPLITUDE), "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each input with probability p and scale
-    the rest by 1/(1-p); identity at evaluation. The mask comes from ``rng``."""
+    """Inverted dropout: in a training pass (a cache given), zero each input with
+    probability p and scale the rest by 1/(1-p); identity at evaluation (and
+    for a caller that passes no cache: the network as it reads). The mask comes
+    from ``rng`` and is kept in the cache (``cache["mask"]``)."""
+
+    stochastic = True
 
     def __init__(self, name, p, rng):
         super().__init__()
         self.name, self.p, self.rng = name, float(p), rng
-        self.mask = None
 
-    def forward(self, x, train=False):
-        if not train or self.p == 0.0:
-            self.mask = None
+    def forward(self, x, cache=None):
+        if cache is None or self.p == 0.0:
+            if cache is not None:
+                cache["mask"] = None
             return x
-        self.mask = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
-        return x * self.mask
+        mask = cache["mask"] = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
+        return x * mask
 
-    def backward(self, dy, need_dx=True):
-        return dy if self.mask is None else dy * self.mask
+    def backward(self, dy, cache, grads, need_dx=True):
+        mask = None if cache is None else cache.get("mask")
+        return dy if mask is None else dy * mask
 
-    def backward_h(self, d2y, need_dx=True):
-        return d2y if self.mask is None else d2y * np.square(self.mask)
+    def backward_h(self, d2y, cache, hess, need_dx=True):
+        mask = None if cache is None else cache.get("mask")
+        return d2y if mask is None else d2y * np.square(mask)

@@ -157,3 +157,13 @@ def make_loss(kind: str, cost_scale: str = "mean") -> Loss:
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}")
     return LOSSES[kind](cost_scale)
+
+
+def training_loss(config: dict | None, logits: bool) -> tuple[str, str]:
+    """(loss, cost_scale): the cost a model was trained with, the one owner of
+    that rule (the page's backward view and learning step, the run report):
+    its config's ``train`` section when known (a config as a dict), else
+    cross-entropy for logit outputs and the mean squared error otherwise."""
+    train = (config or {}).get("train") or {}
+    kind = train.get("loss") or ("ce" if logits else "mse")
+    return kind, train.get("cost_scale", "mean") if kind == "mse" else "mean"

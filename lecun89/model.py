@@ -1,9 +1,17 @@
 """Net-1989 and the paper's fully connected baseline, built from :mod:`lecun89.layers`.
 
 All parameters live in one flat float64 vector (``model.flat``); each layer's
-``params`` are views into it, and so are its ``grads`` and ``hess`` into
-``model.flat_grad`` and ``model.flat_hess``. An optimizer step is then a few
-vector operations, whatever the architecture.
+``params`` are views into it. An optimizer step is then a few vector
+operations, whatever the architecture.
+
+A pass's state belongs to its caller, in a :class:`Tape`: each layer's cache
+(what its backward needs) and the flat gradient and second-derivative vectors
+the backward passes assign, with each layer's named views into them. The
+network's own tape (``net.tape``: ``net.flat_grad``, ``net.flat_hess``) is its
+trainer's; a reader needs none (``forward`` without ``train`` keeps nothing)
+and anyone else who explains or checks the network takes a tape of their own
+(:meth:`Network.new_tape`), so one network can be read and explained by
+several threads while it trains.
 """
 
 from __future__ import annotations
@@ -15,15 +23,48 @@ import numpy as np
 
 from lecun89 import layers as L
 from lecun89.config import ModelConfig, config_from_dict, to_dict
+from lecun89.data import IMAGE_SHAPE
 from lecun89.atomic import save_npz
 from lecun89.errors import UserError
 from lecun89.threads import one_thread
 
-INPUT_SHAPE = (1, 16, 16)  # the paper: 16x16 grey levels in [-1, 1]
+# The paper: 16x16 grey levels in [-1, 1], one map: every data set's images (the data's contract).
+INPUT_SHAPE = IMAGE_SHAPE
 N_CLASSES = 10
 # Inference runs in blocks of this many digits: small enough to stay in cache
 # (fastest here), and fixed, so every caller gets the same bits.
 PREDICT_BATCH = 64
+
+
+def one_digit(x16) -> np.ndarray:
+    """One digit (16x16, or already (1, 16, 16)) as a batch of one, (1, 1, 16, 16) float64."""
+    return np.asarray(x16, dtype=np.float64).reshape((1,) + INPUT_SHAPE)
+
+
+class Tape:
+    """One caller's pass state for a network: each layer's cache (filled by a
+    training forward, read by the backward passes), the number of patterns of
+    the last training forward (``batch``), and the flat vectors the backward
+    passes assign, ``flat_grad`` (dE/dw) and ``flat_hess`` (d2E/dw2), with each
+    layer's named views into them (``grads[i]``, ``hess[i]``). ``dropout``:
+    whether the training forward applies the network's dropout (off: the
+    network as it reads, as the page explains it). A tape serves one caller at
+    a time; its arrays are reused from pass to pass."""
+
+    def __init__(self, net: "Network", dropout: bool = True):
+        n = net.flat.size
+        self.flat_grad, self.flat_hess = np.zeros(n), np.zeros(n)
+        self.grads = [self._views(net, lay, self.flat_grad) for lay in net.layers]
+        self.hess = [self._views(net, lay, self.flat_hess) for lay in net.layers]
+        self.caches: list[dict] = [{} for _ in net.layers]
+        self.batch = 0
+        self.dropout = dropout
+
+    @staticmethod
+    def _views(net, lay, flat) -> dict[str, np.ndarray] | None:
+        if not lay.param_shapes:
+            return None
+        return {k: flat[net.slices[f"{lay.name}.{k}"]].reshape(s) for k, s in lay.param_shapes.items()}
 
 
 class Network:
@@ -37,8 +78,6 @@ class Network:
         specs = [(lay, k, s) for lay in self.param_layers for k, s in lay.param_shapes.items()]
         total = sum(int(np.prod(s)) for _, _, s in specs)
         self.flat = np.zeros(total)
-        self.flat_grad = np.zeros(total)
-        self.flat_hess = np.zeros(total)
         self.slices: dict[str, slice] = {}
         off = 0
         for lay, k, s in specs:
@@ -46,23 +85,46 @@ class Network:
             sl = slice(off, off + n)
             self.slices[f"{lay.name}.{k}"] = sl
             lay.params[k] = self.flat[sl].reshape(s)
-            lay.grads[k] = self.flat_grad[sl].reshape(s)
-            lay.hess[k] = self.flat_hess[sl].reshape(s)
             off += n
         # The first layer with parameters never needs dE/dx (its input is the image).
         self._first = self.layers.index(self.param_layers[0])
         self.n_out = N_CLASSES
-        self.batch = 0  # patterns in the last forward pass
+        self.tape = Tape(self)  # the trainer's: its optimizer reads flat_grad and flat_hess
+
+    def new_tape(self, dropout: bool = True) -> Tape:
+        """A tape of the caller's own (its caches and gradient vectors), for passes
+        that must not touch the trainer's (``dropout=False``: dropout off)."""
+        return Tape(self, dropout)
+
+    @property
+    def flat_grad(self) -> np.ndarray:
+        """dE/dw of the network's own tape's last backward (the optimizer's input)."""
+        return self.tape.flat_grad
+
+    @property
+    def flat_hess(self) -> np.ndarray:
+        """d2E/dw2 of the network's own tape's last ``backward_h``."""
+        return self.tape.flat_hess
+
+    @property
+    def batch(self) -> int:
+        """Patterns in the network's own tape's last training forward."""
+        return self.tape.batch
 
     # --- parameters -------------------------------------------------------
     def named_params(self) -> dict[str, np.ndarray]:
         return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.params.items()}
 
-    def named_grads(self) -> dict[str, np.ndarray]:
-        return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.grads.items()}
+    def named_grads(self, tape: Tape | None = None) -> dict[str, np.ndarray]:
+        """dE/dw by name, views into ``tape``'s (default: the network's own) gradient vector."""
+        return self._named((tape or self.tape).grads)
 
-    def named_hess(self) -> dict[str, np.ndarray]:
-        return {f"{lay.name}.{k}": v for lay in self.param_layers for k, v in lay.hess.items()}
+    def named_hess(self, tape: Tape | None = None) -> dict[str, np.ndarray]:
+        """d2E/dw2 by name, views into ``tape``'s (default: the network's own) vector."""
+        return self._named((tape or self.tape).hess)
+
+    def _named(self, views: list) -> dict[str, np.ndarray]:
+        return {f"{lay.name}.{k}": v for lay, d in zip(self.layers, views) if d for k, v in d.items()}
 
     def init_params(self, rng: np.random.Generator) -> None:
         """Every layer's weights from U(-r, r) (``model.init``, ``init_scale``; F
@@ -81,25 +143,40 @@ class Network:
             self.param_layers[-1].params["bias"][...] = c.output_bias
 
     # --- passes -----------------------------------------------------------
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """x (N, 1, 16, 16) -> outputs (N, 10). ``train`` keeps what backward needs
-        and turns dropout on."""
-        self.batch = len(x)
-        for lay in self.layers:
-            x = lay.forward(x, train)
+    def forward(self, x: np.ndarray, train: bool = False, tape: Tape | None = None) -> np.ndarray:
+        """x (N, 1, 16, 16) -> outputs (N, 10). ``train``: a training pass, whose
+        state (what the backward passes need) goes into ``tape`` (default: the
+        network's own), with dropout on unless the tape turns it off. Without
+        ``train`` nothing is kept anywhere: any number of callers may read at once."""
+        if not train:
+            for lay in self.layers:
+                x = lay.forward(x)
+            return x
+        tape = tape or self.tape
+        tape.batch = len(x)
+        for lay, cache in zip(self.layers, tape.caches):
+            x = lay.forward(x, cache if tape.dropout or not lay.stochastic else None)
         return x
 
-    def backward(self, dout: np.ndarray) -> None:
-        """Assigns every parameter's dE/dw from dE/d(outputs) (N, 10)."""
+    def backward(self, dout: np.ndarray, tape: Tape | None = None) -> None:
+        """Assigns every parameter's dE/dw, from dE/d(outputs) (N, 10), into
+        ``tape``'s gradient vector (default: the network's own)."""
+        tape = tape or self.tape
         d = dout
         for i in range(len(self.layers) - 1, self._first - 1, -1):
-            d = self.layers[i].backward(d, i != self._first)
+            d = self.layers[i].backward(d, self._cache(tape, i), tape.grads[i], i != self._first)
 
-    def backward_h(self, d2out: np.ndarray) -> None:
-        """Assigns every parameter's Gauss-Newton d2E/dw2 from d2E/d(outputs)2."""
+    def backward_h(self, d2out: np.ndarray, tape: Tape | None = None) -> None:
+        """Assigns every parameter's Gauss-Newton d2E/dw2, from d2E/d(outputs)2,
+        into ``tape``'s second-derivative vector (default: the network's own)."""
+        tape = tape or self.tape
         d = d2out
         for i in range(len(self.layers) - 1, self._first - 1, -1):
-            d = self.layers[i].backward_h(d, i != self._first)
+            d = self.layers[i].backward_h(d, self._cache(tape, i), tape.hess[i], i != self._first)
+
+    def _cache(self, tape: Tape, i: int) -> dict | None:
+        """Layer i's cache in ``tape``: none for a stochastic layer the tape runs without."""
+        return tape.caches[i] if tape.dropout or not self.layers[i].stochastic else None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs (N, 10) in inference mode, bit-identical for the same weights and
@@ -121,9 +198,8 @@ class Network:
         out: dict[str, np.ndarray] = {}
         squashes = self.squashing()
         with one_thread():
-            self.batch = len(x)
             for i, lay in enumerate(self.layers):
-                x = lay.forward(x, False)
+                x = lay.forward(x)
                 if i in squashes:
                     out[squashes[i]] = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
         return out
@@ -142,7 +218,8 @@ class Network:
 
     # --- the paper's table ------------------------------------------------
     def summary_rows(self) -> list[dict]:
-        rows = [{"layer": "input", "shape": "1 x 16x16", "units": 256, "connections": 0, "params": 0}]
+        c, h, w = INPUT_SHAPE
+        rows = [{"layer": "input", "shape": f"{c} x {h}x{w}", "units": c * h * w, "connections": 0, "params": 0}]
         for lay in self.param_layers:
             units, conns, params = lay.counts()
             if isinstance(lay, L.Conv2d):
@@ -191,7 +268,8 @@ def build_model(config: ModelConfig, seed: int = 0, init: bool = True) -> Networ
     c = config
     act, out_act = c.activation, c.output_activation
     if c.arch == "net1989":
-        conv1 = L.Conv2d("H1", (16, 16, 1), c.h1_maps, 5, 2, 2, c.pad_value_h1, None, c.bias)
+        n_in, h, w = INPUT_SHAPE
+        conv1 = L.Conv2d("H1", (h, w, n_in), c.h1_maps, 5, 2, 2, c.pad_value_h1, None, c.bias)
         table = np.asarray(c.h2_table, dtype=np.int64)
         full = table.shape[1] == c.h1_maps and all(list(r) == list(range(c.h1_maps)) for r in table.tolist())
         conv2 = L.Conv2d("H2", conv1.out_shape(None), c.h2_maps, 5, 2, 2, c.pad_value_h2,
@@ -213,7 +291,7 @@ def build_model(config: ModelConfig, seed: int = 0, init: bool = True) -> Networ
         if c.dropout > 0:
             layers.append(L.Dropout("dropout", c.dropout, rng))
         layers += [
-            L.Linear("H1", 256, c.fc_hidden), L.make_activation(act),
+            L.Linear("H1", int(np.prod(INPUT_SHAPE)), c.fc_hidden), L.make_activation(act),
             L.Linear("out", c.fc_hidden, N_CLASSES), L.make_activation(out_act),
         ]
     else:

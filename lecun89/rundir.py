@@ -1,7 +1,8 @@
 """A run directory, as ``lecun89 train`` writes it and everything else reads it:
 ``results.json``, ``config.toml``, ``metrics.jsonl``, ``outputs.npz``,
-``model.npz``, ``meta.json`` (and ``state.npz`` for resuming); and finding the
-runs below a sweep's folder. The file names are stated here only.
+``model.npz``, ``meta.json`` (and ``state.npz`` for resuming); finding the
+runs below a sweep's folder; and claiming a run directory for one process
+(:func:`claim`). The file names are stated here only.
 
 Readers raise :class:`~lecun89.errors.UserError` (one line, naming the file)
 for a file that is there but unreadable.
@@ -9,7 +10,9 @@ for a file that is there but unreadable.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -24,6 +27,8 @@ OUTPUTS = "outputs.npz"
 MODEL = "model.npz"
 STATE = "state.npz"
 META = "meta.json"
+# Held (locked) by the process writing the run, removed when it is done (:func:`claim`).
+LOCK = ".lock"
 
 # results.json keys every finished run has; metrics.jsonl's per-pass columns.
 RESULT_KEYS = ("config_name", "dataset", "passes", "train_error", "test_error", "train_misses", "test_misses",
@@ -159,3 +164,73 @@ def find_runs(directory) -> list[Path]:
              for p in d.glob(pattern)
              if not any(part.startswith(".") for part in p.parent.relative_to(d).parts)}
     return sorted(found, key=lambda p: p.as_posix())
+
+
+def has_files(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds anything but a claim's lock file."""
+    return run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir())
+
+
+@contextlib.contextmanager
+def claim(run_dir: Path):
+    """Hold ``run_dir`` for this process while the block runs: a lock on
+    ``run_dir/.lock`` (the directory is made if need be), taken at once or not
+    at all. A second process claiming the same directory (two ``lecun89 train
+    --out D``, two ``--resume D``, two sweeps into one folder) gets a one-line
+    UserError naming it instead of writing into it too. The lock is the
+    kernel's (``flock``): a process that dies, however, lets go of it; the
+    file is removed when the block ends, and so is the directory when the
+    claim made it and nothing was written into it (a refused or failed run
+    leaves no empty folder)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: an exclusive create, removed at the end
+        fcntl = None
+    run_dir = Path(run_dir)
+    made = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK
+    while True:
+        if fcntl is None:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                raise _in_use(run_dir, path) from None
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise _in_use(run_dir, path) from None
+        # The file locked must still be the one at the path: a holder that was
+        # letting go may have removed it just before.
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield run_dir
+    finally:
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+        if made:
+            with contextlib.suppress(OSError):  # not empty (the run wrote), or already gone
+                run_dir.rmdir()
+
+
+def _in_use(run_dir: Path, path: Path) -> UserError:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        pid = ""
+    who = f"another lecun89 process (pid {pid})" if pid.isdigit() else "another lecun89 process"
+    return UserError(f"{run_dir}: in use by {who}; wait for it to finish, or choose another --out", status=2)

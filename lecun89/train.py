@@ -22,6 +22,7 @@ and ``--resume`` continues from it to the same result as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import platform
@@ -282,21 +283,34 @@ class Progress:
 
 
 def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
-                 progress: bool | None = None, data=None, extra: dict | None = None, watch=None) -> dict:
+                 progress: bool | None = None, data=None, extra: dict | None = None, claim: bool = True,
+                 watch=None) -> dict:
     """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict.
 
     ``data``: the data set, already loaded (else it is loaded from ``data_dir``);
-    ``extra``: more keys for results.json (a study's variant and overrides);
+    ``extra``: more keys for results.json (a study's variant and overrides).
+    The run directory is claimed for this process first (:func:`lecun89.rundir.claim`),
+    so that no other run, resume or sweep writes into it meanwhile; ``claim=False``
+    when the caller holds it (a sweep claims its runs' directories itself).
     ``watch``: an onlooker (the page's Train tab, :mod:`lecun89.serve.training`),
     told ``watch.started(trainer)`` before the first pass, ``watch.chunk(trainer,
     p, done)`` every 512 digits of pass ``p`` (``done`` digits into it) and
     ``watch.passed(trainer, row)`` after each pass's row is written. It sees the
     trainer between two steps, must not change it, and may raise to end the run
     there: the run directory then keeps the last completed pass, as after Ctrl-C."""
-    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     out_dir = Path(out_dir)
     if data is None:
         data = load_data(cfg, data_dir)  # fails before anything is written
+    if resume and not (out_dir / rundir.CONFIG).exists():
+        raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
+    with rundir.claim(out_dir) if claim else contextlib.nullcontext():
+        return _train_into(cfg, out_dir, data, resume, quiet, progress, extra, watch)
+
+
+def _train_into(cfg: Config, out_dir: Path, data, resume: bool, quiet: bool, progress: bool | None,
+                extra: dict | None, watch=None) -> dict:
+    """:func:`run_training`'s work, in a run directory this process holds."""
+    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     data = with_validation(data, cfg.data.validation, cfg.data.validation_seed)
     trainer = Trainer(cfg, data)
     if trainer.engine is not None and trainer.engine.compile_seconds > COMPILE_NOTICE_SECONDS and not quiet:
@@ -306,8 +320,6 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
     state_path = out_dir / rundir.STATE
     rows: list[dict] = []
     if resume:
-        if not (out_dir / rundir.CONFIG).exists():
-            raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
         if state_path.exists():
             trainer.load_state(rundir.read_npz(state_path))
         if metrics_path.exists():
@@ -315,7 +327,7 @@ def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False
         rows = rows[:trainer.passes_done]
         say(f"resuming {out_dir} after pass {trainer.passes_done} of {cfg.train.passes}")
     else:
-        if out_dir.exists() and any(out_dir.iterdir()):
+        if rundir.has_files(out_dir):
             raise UserError(f"--out {out_dir}: directory exists and is not empty; "
                             f"choose another --out or continue it with --resume {out_dir}")
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lecun89.atomic import write_text  # noqa: E402
-from lecun89.explain.backprop import backward_view, training_loss  # noqa: E402
+from lecun89.explain.backprop import backward_view  # noqa: E402
+from lecun89.losses import training_loss  # noqa: E402
 from lecun89.explain.chain import unit_terms  # noqa: E402
 from lecun89.errors import UserError  # noqa: E402
 

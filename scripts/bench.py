@@ -354,32 +354,39 @@ def breakdown(trainer: Trainer, x: np.ndarray, batch: int, train: bool, reps: in
     tb = trainer._targets[:batch]
     grad = trainer._grad
     rows, inputs = [], []
+    caches = [{} if train else None for _ in net.layers]  # each layer's training state (the layers keep none)
+    grads = [lay.param_zeros() for lay in net.layers]
     h = xb
-    for lay in net.layers:
+    for lay, cache in zip(net.layers, caches):
         inputs.append(h)
-        h = lay.forward(h, train)
+        h = lay.forward(h, cache)
     out = h
     for i, lay in enumerate(net.layers):
         row = {"layer": lay.name or type(lay).__name__, "kind": type(lay).__name__,
-               "forward_us": _us_per_call(lambda lay=lay, a=inputs[i]: lay.forward(a, train), reps)}
+               "forward_us": _us_per_call(lambda lay=lay, a=inputs[i], c=caches[i]: lay.forward(a, c), reps)}
         if isinstance(lay, L.Conv2d):
-            row["blas_forward_us"] = _us_per_call(lambda lay=lay: np.dot(lay.cols, lay.wd.T), reps)
+            c = caches[i] if train else {}
+            if not train:
+                lay.forward(inputs[i], c)
+            row["blas_forward_us"] = _us_per_call(lambda c=c: np.dot(c["cols"], c["wd"].T), reps)
         elif isinstance(lay, L.Linear):
             row["blas_forward_us"] = _us_per_call(
                 lambda lay=lay, a=inputs[i]: np.dot(a, lay.params["weight"].T), reps)
         rows.append(row)
     res = {"batch": batch, "train": train, "layers": rows}
     if train:
-        for lay, a in zip(net.layers, inputs):  # restore every layer's forward state
-            lay.forward(a, True)
+        for lay, a, cache in zip(net.layers, inputs, caches):  # every layer's state of this digit again
+            lay.forward(a, cache)
         d = grad(out, tb)
         dys = {}
-        for i in range(len(net.layers) - 1, net._first - 1, -1):
+        first = net.layers.index(net.param_layers[0])
+        for i in range(len(net.layers) - 1, first - 1, -1):
             dys[i] = d
-            d = net.layers[i].backward(d, i != net._first)
+            d = net.layers[i].backward(d, caches[i], grads[i], i != first)
         for i, dy in dys.items():
             lay = net.layers[i]
-            rows[i]["backward_us"] = _us_per_call(lambda lay=lay, dy=dy, i=i: lay.backward(dy, i != net._first), reps)
+            rows[i]["backward_us"] = _us_per_call(
+                lambda lay=lay, dy=dy, i=i: lay.backward(dy, caches[i], grads[i], i != first), reps)
         res["loss_grad_us"] = _us_per_call(lambda: grad(out, tb), reps)
         flat0 = net.flat.copy()
         res["step_us"] = _us_per_call(opt.step, reps)

@@ -10,7 +10,14 @@ server's own time (its Server-Timing header); also the ``x16`` and test-set
 routes. Stops the server by its process id. (Starting and stopping it, and the
 drawings, are lecun89.testing's, shared with the tests.)
 
+With ``--clients N``, a load test instead: N clients at once, each on its own
+kept-alive connection, each sending ``-n`` requests that alternate a drawing's
+prediction with all maps and its backward view (``/api/backprop``), against one
+shared model; prints the requests per second and the round trip's median and
+95th percentile.
+
     python scripts/bench_serve.py [-n 200] [--model lecun1989]
+    python scripts/bench_serve.py --clients 8 -n 100
 """
 
 from __future__ import annotations
@@ -52,11 +59,44 @@ def stats(xs: list[float]) -> str:
     return f"median {statistics.median(xs):6.2f} ms   p95 {np.percentile(xs, 95):6.2f} ms   max {max(xs):6.2f} ms"
 
 
+def load(url: str, clients: int, n: int) -> None:
+    """``clients`` connections at once, each ``n`` requests (prediction and backward
+    view in turn, over the drawings): throughput and round trips."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    u = urlsplit(url)
+    pngs = [canvas_png(d, size=140) for d in STROKES]
+    urls = ["data:image/png;base64," + base64.b64encode(p).decode() for p in pngs]
+    bodies = [(route, json.dumps({"png": png, **extra}).encode()) for png in urls
+              for route, extra in (("/api/predict", {}), ("/api/backprop", {"label": 3}))]
+
+    def client(k: int) -> list[float]:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        for route, body in bodies:  # warm up
+            timed(conn, "POST", route, body)
+        out = []
+        for i in range(n):
+            route, body = bodies[(i + k) % len(bodies)]
+            out.append(timed(conn, "POST", route, body)[0])
+        conn.close()
+        return out
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        rts = [x for chunk in pool.map(client, range(clients)) for x in chunk]
+    wall = time.perf_counter() - t0
+    print(f"{clients} clients at once, {n} requests each (prediction with all maps and backward view in turn, "
+          f"140x140 drawings), one shared model")
+    print(f"  {len(rts) / wall:7.1f} requests/s over {wall:.1f} s (warm-up included)")
+    print(f"  round trip   {stats(rts)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("-n", type=int, default=200, help="requests per route (default 200)")
+    ap.add_argument("-n", type=int, default=200, help="requests per route, or per client with --clients (default 200)")
     ap.add_argument("--model", default="lecun1989")
     ap.add_argument("--data-dir", help="USPS files for the test-set route (default: $LECUN89_DATA)")
+    ap.add_argument("--clients", type=int, default=0, help="a load test: this many clients at once")
     args = ap.parse_args()
 
     extra = ["--data-dir", args.data_dir] if args.data_dir else []
@@ -65,6 +105,9 @@ def main() -> int:
     except AssertionError as exc:
         raise SystemExit(f"the server did not start: {exc}") from None
     try:
+        if args.clients:
+            load(url, args.clients, args.n)
+            return 0
         u = urlsplit(url)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         print(f"lecun89 serve, model {args.model}, {args.n} requests per route, one kept-alive connection")

@@ -7,7 +7,8 @@ import pytest
 
 from lecun89 import layers as L
 from lecun89 import losses
-from lecun89.explain.backprop import backward_view, training_loss
+from lecun89.explain.backprop import backward_view
+from lecun89.losses import training_loss
 from lecun89.reader import load_model
 
 

@@ -8,7 +8,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from lecun89.explain.backprop import backward_view, training_loss
+from lecun89.explain.backprop import backward_view
+from lecun89.losses import training_loss
 from lecun89.reader import load_model
 from lecun89.testing import REPO
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from lecun89 import losses
-from lecun89.explain.backprop import backward_view, dropout_off, training_loss
+from lecun89.explain.backprop import backward_view
+from lecun89.losses import training_loss
 from lecun89.explain.chain import unit_terms
 from lecun89.config import load_config
 from lecun89.model import build_model
@@ -29,22 +30,23 @@ def _unit(t: np.ndarray) -> np.ndarray:
 
 def _passes(net, x, label, kind, scale) -> dict:
     """Each parameter layer's output a, and the dE/dy reaching its squashing function, by
-    stepping through net.layers here (maps as (map, row, col))."""
+    stepping through net.layers here (maps as (map, row, col)); dropout off (no cache for it)."""
     owners = net.squashing()
     a, dy = {}, {}
-    with dropout_off(net):
-        h = x.reshape(1, 1, 16, 16)
-        for i, lay in enumerate(net.layers):
-            if i in owners:
-                a[owners[i]] = _unit(h)
-            h = lay.forward(h, True)
-        cost = losses.make_loss(kind, scale)
-        cost.forward(h, np.array([label]))
-        d = cost.backward()
-        for i in range(len(net.layers) - 1, 0, -1):
-            if i in owners:
-                dy[owners[i]] = _unit(d)
-            d = net.layers[i].backward(d)
+    caches = [None if lay.stochastic else {} for lay in net.layers]
+    grads = [lay.param_zeros() for lay in net.layers]
+    h = x.reshape(1, 1, 16, 16)
+    for i, lay in enumerate(net.layers):
+        if i in owners:
+            a[owners[i]] = _unit(h)
+        h = lay.forward(h, caches[i])
+    cost = losses.make_loss(kind, scale)
+    cost.forward(h, np.array([label]))
+    d = cost.backward()
+    for i in range(len(net.layers) - 1, 0, -1):
+        if i in owners:
+            dy[owners[i]] = _unit(d)
+        d = net.layers[i].backward(d, caches[i], grads[i])
     return {"a": a, "dE/dy": dy}
 
 

@@ -156,14 +156,46 @@ def _umask() -> int:
 
 # --- the losses' interface ------------------------------------------------------------------
 
-def test_every_layer_takes_need_dx_as_the_network_passes_it():
+def test_every_layer_takes_its_callers_state_and_need_dx_as_the_network_passes_them():
+    """backward(dy, cache, grads, need_dx) and backward_h(d2y, cache, hess, need_dx):
+    the pass's state is the caller's, not the layer's; forward(x, cache)."""
     from lecun89 import layers as L
 
     classes = [L.Layer] + [c for c in vars(L).values() if isinstance(c, type) and issubclass(c, L.Layer)]
     for cls in classes:
         for method in ("backward", "backward_h"):
             params = list(inspect.signature(getattr(cls, method)).parameters)
-            assert params[2:3] == ["need_dx"], (cls.__name__, method, params)
+            assert params[2] == "cache" and params[4] == "need_dx", (cls.__name__, method, params)
+        assert list(inspect.signature(cls.forward).parameters)[1:] == ["x", "cache"], cls.__name__
+
+
+def test_a_pass_leaves_no_state_in_the_layers():
+    """Training, backward and second-derivative passes on a tape of the caller's own
+    change nothing in the layer objects (no attribute set or rebound), nor the
+    network's own tape: the network can be read and explained while it trains."""
+    from lecun89.config import load_config
+    from lecun89.losses import make_loss
+    from lecun89.model import build_model
+
+    net = build_model(load_config("modern-usps").model)  # ReLU, dropout, logits
+    before = [{k: (id(v), v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(lay).items()}
+              for lay in net.layers]
+    own = (net.tape.flat_grad.copy(), [dict(c) for c in net.tape.caches])
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 1, 16, 16))
+    tape = net.new_tape()
+    loss = make_loss("ce")
+    loss.forward(net.forward(x, train=True, tape=tape), np.array([1, 2, 3]))
+    net.backward(loss.backward(), tape)
+    net.backward_h(loss.backward_h(), tape)
+    net.predict(x)
+    for lay, was in zip(net.layers, before):
+        now = vars(lay)
+        assert now.keys() == was.keys(), (lay.name, set(now) ^ set(was))
+        for k, (ident, value) in was.items():
+            assert id(now[k]) == ident, (lay.name, k)
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(now[k], value), (lay.name, k)
+    assert np.array_equal(net.tape.flat_grad, own[0]) and [dict(c) for c in net.tape.caches] == own[1]
 
 
 def test_the_losses_give_curvature_or_refuse_it():

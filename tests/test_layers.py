@@ -225,12 +225,13 @@ def test_conv2d_input_grad_matches_loops_at_batch_1_and_batched(geometry, rng):
     conv = make_conv(rng, table=table, **kw)
     for n in (1, 5):
         x = rng.uniform(-1, 1, size=(n,) + conv.in_shape)
-        da = rng.normal(size=conv.forward(x, train=True).shape)
-        dx = conv.backward(da)
+        cache = {}
+        da = rng.normal(size=conv.forward(x, cache).shape)
+        dx = conv.backward(da, cache, conv.param_zeros())
         ref = ref_conv_input_grad(x, conv.params["weight"], da, conv.stride, conv.pad, conv.pad_value, table)
         np.testing.assert_allclose(dx, ref, rtol=0, atol=1e-12)
         if n == 1:
-            public = conv._col2im_mat.dot(np.dot(da.reshape(conv.P, conv.O), conv.wd).reshape(-1))
+            public = conv._col2im_mat.dot(np.dot(da.reshape(conv.P, conv.O), cache["wd"]).reshape(-1))
             np.testing.assert_array_equal(dx.reshape(-1), public)
 
 
@@ -265,7 +266,6 @@ def test_conv2d_identity_table_equals_no_table(rng):
     b = L.Conv2d("conv", (7, 5, 3), 4, 3, 1, 1, -1.0, [[0, 1, 2]] * 4, "unit")
     for k in ("weight", "bias", ):
         b.params[k] = a.params[k].copy()
-        b.grads[k] = np.zeros_like(a.params[k])
     x = rng.uniform(-1, 1, size=(2, 7, 5, 3))
     np.testing.assert_allclose(a.forward(x), b.forward(x), rtol=0, atol=1e-13)
 
@@ -402,11 +402,12 @@ def test_activation_backward_h(kind, rng):
     act = L.make_activation(kind)
     x = activation_input(kind, rng)
     d2y = rng.uniform(0, 1, size=x.shape)
-    act.forward(x, train=True)
+    cache = {}
+    act.forward(x, cache)
     h = 1e-5
     f = REFERENCE_F[kind]
     fprime = (f(x + h) - f(x - h)) / (2 * h)
-    np.testing.assert_allclose(act.backward_h(d2y), fprime ** 2 * d2y, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(act.backward_h(d2y, cache, None), fprime ** 2 * d2y, rtol=1e-8, atol=1e-12)
 
 
 def test_lecun_activation_constants():
@@ -419,9 +420,10 @@ def test_lecun_activation_constants():
 
 def test_sigmoid_no_overflow():
     s = L.make_activation("sigmoid")
-    y = s.forward(np.array([-1000.0, 0.0, 1000.0]), train=True)
+    cache = {}
+    y = s.forward(np.array([-1000.0, 0.0, 1000.0]), cache)
     np.testing.assert_allclose(y, [0.0, 0.5, 1.0], atol=1e-300)
-    assert np.all(np.isfinite(s.fprime))
+    assert np.all(np.isfinite(cache["fprime"]))
 
 
 def test_dropout_gradcheck(rng):
@@ -435,28 +437,30 @@ def test_dropout_gradcheck(rng):
 def test_dropout_values(p, rng):
     drop = L.Dropout("dropout", p, np.random.default_rng(7))
     x = rng.uniform(-1, 1, size=(4, 30))
-    y = drop.forward(x, train=True)
-    kept = drop.mask != 0
+    cache = {}
+    y = drop.forward(x, cache)
+    kept = cache["mask"] != 0
     assert 0 < kept.sum() < kept.size
     np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-15)
     assert np.all(y[~kept] == 0)
     d2y = rng.uniform(0, 1, size=x.shape)
-    np.testing.assert_allclose(drop.backward_h(d2y), d2y * kept / (1 - p) ** 2, rtol=1e-15)
+    np.testing.assert_allclose(drop.backward_h(d2y, cache, None), d2y * kept / (1 - p) ** 2, rtol=1e-15)
 
 
 def test_dropout_eval_and_zero_p_are_identity(rng):
     x = rng.uniform(-1, 1, size=(4, 30))
     drop = L.Dropout("dropout", 0.5, np.random.default_rng(0))
-    np.testing.assert_array_equal(drop.forward(x, train=False), x)
-    np.testing.assert_array_equal(drop.backward(x), x)
+    np.testing.assert_array_equal(drop.forward(x), x)
+    np.testing.assert_array_equal(drop.backward(x, None, None), x)
     drop0 = L.Dropout("dropout", 0.0, np.random.default_rng(0))
-    np.testing.assert_array_equal(drop0.forward(x, train=True), x)
+    np.testing.assert_array_equal(drop0.forward(x, {}), x)
 
 
 def test_dropout_rate():
     drop = L.Dropout("dropout", 0.25, np.random.default_rng(0))
-    drop.forward(np.ones((200, 100)), train=True)
-    assert abs((drop.mask == 0).mean() - 0.25) < 0.01
+    cache = {}
+    drop.forward(np.ones((200, 100)), cache)
+    assert abs((cache["mask"] == 0).mean() - 0.25) < 0.01
 
 
 # ----------------------------------------------------------------------------
@@ -535,8 +539,9 @@ def test_linear_backward_h_matches_explicit_sums(bias, rng):
     lin = G.standalone(L.Linear("fc", n_in, n_out, bias=bias), rng)
     x = rng.uniform(-1, 1, size=(n, n_in))
     D = rng.uniform(0, 1, size=(n, n_out))
-    lin.forward(x, train=True)
-    hx = lin.backward_h(D)
+    cache, hess = {}, lin.param_zeros()
+    lin.forward(x, cache)
+    hx = lin.backward_h(D, cache, hess)
     W = lin.params["weight"]
     hw_ref = np.zeros((n_out, n_in))
     hx_ref = np.zeros((n, n_in))
@@ -545,11 +550,11 @@ def test_linear_backward_h_matches_explicit_sums(bias, rng):
             for i in range(n_in):
                 hw_ref[k, i] += x[b, i] ** 2 * D[b, k]
                 hx_ref[b, i] += W[k, i] ** 2 * D[b, k]
-    np.testing.assert_allclose(lin.hess["weight"], hw_ref, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(hess["weight"], hw_ref, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(hx, hx_ref, rtol=1e-13, atol=1e-15)
     if bias:
-        np.testing.assert_allclose(lin.hess["bias"], D.sum(axis=0), rtol=1e-13)
-    np.testing.assert_allclose(lin.hess["weight"], np.einsum("ni,nk->ki", x ** 2, D), rtol=1e-13)
+        np.testing.assert_allclose(hess["bias"], D.sum(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(hess["weight"], np.einsum("ni,nk->ki", x ** 2, D), rtol=1e-13)
 
 
 def test_linear_backward_h_equals_true_hessian_under_mse(rng):
@@ -559,11 +564,12 @@ def test_linear_backward_h_equals_true_hessian_under_mse(rng):
     x = rng.uniform(-1, 1, size=(3, 6))
     labels = np.array([1, 4, 9])
     loss = losses.make_loss("mse")
-    loss.forward(lin.forward(x, train=True), labels)
-    lin.backward_h(loss.backward_h())
+    cache, hess = {}, lin.param_zeros()
+    loss.forward(lin.forward(x, cache), labels)
+    lin.backward_h(loss.backward_h(), cache, hess)
     for k in ("weight", "bias"):
         numeric = second_diff(lambda: loss.forward(lin.forward(x), labels), lin.params[k])
-        np.testing.assert_allclose(lin.hess[k], numeric, rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(hess[k], numeric, rtol=1e-6, atol=1e-10)
 
 
 CONV_H_CASES = [
@@ -579,16 +585,17 @@ def test_conv2d_backward_h_matches_loops(case, rng):
     conv = make_conv(rng, kernel=case["kernel"], stride=case["stride"], pad=case["pad"],
                      pad_value=case["pad_value"], table=case["table"], bias=case["bias"])
     x = rng.uniform(-1, 1, size=(case["batch"],) + conv.in_shape)
-    conv.forward(x, train=True)
+    cache, hess = {}, conv.param_zeros()
+    conv.forward(x, cache)
     D = rng.uniform(0, 1, size=(case["batch"], conv.OH, conv.OW, conv.O))
-    hx = conv.backward_h(D)
+    hx = conv.backward_h(D, cache, hess)
     hw, hb, hx_ref = ref_conv_hessian(x, conv.params["weight"], D, case["bias"], case["stride"], case["pad"],
                                       case["pad_value"], case["table"])
-    np.testing.assert_allclose(conv.hess["weight"], hw, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hess["weight"], hw, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(hx, hx_ref, rtol=1e-12, atol=1e-14)
     if case["bias"] != "none":
-        np.testing.assert_allclose(conv.hess["bias"], hb, rtol=1e-12, atol=1e-14)
-    assert conv.backward_h(D, need_dx=False) is None
+        np.testing.assert_allclose(hess["bias"], hb, rtol=1e-12, atol=1e-14)
+    assert conv.backward_h(D, cache, hess, need_dx=False) is None
 
 
 def test_conv2d_backward_h_equals_true_hessian_of_quadratic(rng):
@@ -603,26 +610,29 @@ def test_conv2d_backward_h_equals_true_hessian_of_quadratic(rng):
     def energy():
         return 0.5 * float(np.sum(c * (conv.forward(x) - t) ** 2))
 
-    conv.forward(x, train=True)
-    conv.backward_h(c)
+    cache, hess = {}, conv.param_zeros()
+    conv.forward(x, cache)
+    conv.backward_h(c, cache, hess)
     for k in ("weight", "bias"):
         numeric = second_diff(energy, conv.params[k])
-        np.testing.assert_allclose(conv.hess[k], numeric, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(hess[k], numeric, rtol=1e-6, atol=1e-9)
 
 
 def test_backward_need_dx_false(rng):
     conv = make_conv(rng)
     x = rng.uniform(-1, 1, size=(2,) + conv.in_shape)
-    y = conv.forward(x, train=True)
+    cache, grads = {}, conv.param_zeros()
+    y = conv.forward(x, cache)
     g = rng.normal(size=y.shape)
-    dx = conv.backward(g)
-    w = conv.grads["weight"].copy()
-    assert conv.backward(g, need_dx=False) is None
-    np.testing.assert_array_equal(conv.grads["weight"], w)
+    dx = conv.backward(g, cache, grads)
+    w = grads["weight"].copy()
+    assert conv.backward(g, cache, grads, need_dx=False) is None
+    np.testing.assert_array_equal(grads["weight"], w)
     assert dx.shape == x.shape
     lin = G.standalone(L.Linear("fc", 7, 5), rng)
-    lin.forward(rng.uniform(size=(2, 7)), train=True)
-    assert lin.backward(rng.normal(size=(2, 5)), need_dx=False) is None
+    cache = {}
+    lin.forward(rng.uniform(size=(2, 7)), cache)
+    assert lin.backward(rng.normal(size=(2, 5)), cache, lin.param_zeros(), need_dx=False) is None
 
 
 def test_backward_assigns_not_accumulates(rng):
@@ -630,19 +640,21 @@ def test_backward_assigns_not_accumulates(rng):
     conv = make_conv(rng, table=SPARSE_TABLE)
     lin = G.standalone(L.Linear("fc", 7, 5), rng)
     x = rng.uniform(-1, 1, size=(2,) + conv.in_shape)
-    g = rng.normal(size=conv.forward(x, train=True).shape)
-    conv.backward(g)
-    first = {k: v.copy() for k, v in conv.grads.items()}
-    conv.backward(g)
+    cache, grads = {}, conv.param_zeros()
+    g = rng.normal(size=conv.forward(x, cache).shape)
+    conv.backward(g, cache, grads)
+    first = {k: v.copy() for k, v in grads.items()}
+    conv.backward(g, cache, grads)
     for k in first:
-        np.testing.assert_array_equal(conv.grads[k], first[k])
+        np.testing.assert_array_equal(grads[k], first[k])
     xl = rng.uniform(size=(2, 7))
-    lin.forward(xl, train=True)
+    cache, grads = {}, lin.param_zeros()
+    lin.forward(xl, cache)
     gl = rng.normal(size=(2, 5))
-    lin.backward(gl)
-    w = lin.grads["weight"].copy()
-    lin.backward(gl)
-    np.testing.assert_array_equal(lin.grads["weight"], w)
+    lin.backward(gl, cache, grads)
+    w = grads["weight"].copy()
+    lin.backward(gl, cache, grads)
+    np.testing.assert_array_equal(grads["weight"], w)
 
 
 def test_init_ranges():

@@ -97,7 +97,7 @@ def test_a_step_on_misread_usps_digits_moves_them_towards_their_label(models, na
 
 
 def test_each_model_learns_with_its_own_optimizer_at_its_first_passes_rate(models):
-    from lecun89.explain.backprop import training_loss
+    from lecun89.losses import training_loss
 
     seen = {}
     for name, m in models.items():

@@ -219,11 +219,11 @@ NARROW_MODEL = dict(h1_maps=6, h2_maps=4, h2_table="full", h3_units=10)
 
 
 def _scaled(method, factor, what):
-    def broken(self, dy, need_dx=True):
-        dx = method(self, dy, need_dx)
+    def broken(self, dy, cache, grads, need_dx=True):
+        dx = method(self, dy, cache, grads, need_dx)
         if what == "dx":
             return None if dx is None else dx * factor
-        self.grads["weight"] *= factor
+        grads["weight"] *= factor
         return dx
     return broken
 
@@ -237,11 +237,12 @@ def test_broken_backward_is_caught(breakage, monkeypatch):
         monkeypatch.setattr(L.Conv2d, "backward", _scaled(L.Conv2d.backward, 1.01, "weight"))
         fine = {"H1.bias", "H2.bias", "H3.weight", "H3.bias", "out.weight", "out.bias"}
     elif breakage == "flatten-order":  # (row, col, map) instead of (map, row, col)
-        monkeypatch.setattr(L.Flatten, "backward", lambda self, dy, need_dx=True: dy.reshape(self.shape))
+        monkeypatch.setattr(L.Flatten, "backward", lambda self, dy, cache, grads, need_dx=True: dy.reshape(cache["shape"]))
         fine = {"H3.weight", "H3.bias", "out.weight", "out.bias"}
     else:  # f'(a) of the scaled tanh without its amplitude
         orig = L.ScaledTanh.backward
-        monkeypatch.setattr(L.ScaledTanh, "backward", lambda self, dy, need_dx=True: orig(self, dy) / self.A)
+        monkeypatch.setattr(L.ScaledTanh, "backward",
+                            lambda self, dy, cache, grads, need_dx=True: orig(self, dy, cache, grads) / self.A)
         fine = set()
     net = make_net(**NARROW_MODEL)
     randomize_biases(net)

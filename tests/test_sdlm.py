@@ -45,14 +45,15 @@ def test_single_layer_is_exact_gauss_newton(make):
     layer = standalone(make(), rng)
     in_shape = (3, 7) if isinstance(layer, L.Linear) else (3,) + layer.in_shape
     x = rng.uniform(-1, 1, size=in_shape)
-    y = layer.forward(x, train=True)
+    cache, hess = {}, layer.param_zeros()
+    y = layer.forward(x, cache)
     D = rng.uniform(0.1, 1.0, size=y.shape)  # a positive diagonal d2E/dy2 per output
-    layer.backward_h(D)
+    layer.backward_h(D, cache, hess)
     for name, w in layer.params.items():
-        J = _jacobian(lambda: layer.forward(x, train=True), w)
+        J = _jacobian(lambda: layer.forward(x), w)
         Jf = J.reshape(D.size, -1)
         exact = (D.reshape(-1, 1) * Jf ** 2).sum(axis=0).reshape(w.shape)
-        np.testing.assert_allclose(layer.hess[name], exact, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(hess[name], exact, rtol=1e-8, atol=1e-12)
 
 
 def _ref_conv_h(layer, x, d2a):
@@ -84,17 +85,18 @@ def _ref_conv_h(layer, x, d2a):
 
 def _reference_h(net, x, d2out):
     """Run the forward pass layer by layer, then the recursion by hand."""
-    inputs = []
+    inputs, caches = [], []
     for lay in net.layers:
         inputs.append(x)
-        x = lay.forward(x, train=True)
+        caches.append({})
+        x = lay.forward(x, caches[-1])
     ref = {}
     d = d2out
-    for lay, xin in zip(reversed(net.layers), reversed(inputs)):
+    for lay, xin, cache in zip(reversed(net.layers), reversed(inputs), reversed(caches)):
         if isinstance(lay, L.Activation):
-            d = d * (lay.fprime ** 2 if not isinstance(lay, L.Identity) else 1.0)
+            d = d * (cache["fprime"] ** 2 if not isinstance(lay, L.Identity) else 1.0)
         elif isinstance(lay, L.Dropout):
-            d = d if lay.mask is None else d * lay.mask ** 2
+            d = d if cache["mask"] is None else d * cache["mask"] ** 2
         elif isinstance(lay, L.Linear):
             W = lay.params["weight"]
             ref[f"{lay.name}.weight"] = np.einsum("nk,ni->ki", d, xin ** 2)

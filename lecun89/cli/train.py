@@ -11,6 +11,7 @@ def run(args) -> int:
     from lecun89.config import config_from_dict, load_config, read_toml
     from lecun89.errors import UserError
     from lecun89.report import report_run
+    from lecun89.rundir import claim
     from lecun89.train import default_out_dir, run_training
 
     if args.resume:
@@ -24,9 +25,12 @@ def run(args) -> int:
     else:
         cfg = load_config(args.config, args.set, seed=args.seed)
         out_dir = Path(args.out) if args.out else default_out_dir(cfg)
-    run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume), progress=None if not args.no_progress else False)
-    if not args.no_report:
-        print(f"report: {report_run(out_dir, data_dir=args.data_dir)}")
+    # The run and its report, with the run directory held by this process throughout.
+    with claim(out_dir):
+        run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume),
+                     progress=None if not args.no_progress else False, claim=False)
+        if not args.no_report:
+            print(f"report: {report_run(out_dir, data_dir=args.data_dir)}")
     return 0
 
 

@@ -21,6 +21,7 @@ from lecun89.data._base import (
     verify_sources,
 )
 from lecun89.data.digits import DIGITS_SOURCE_SHA256
+from lecun89.data import mnist16
 from lecun89.data.mnist16 import read_idx
 from lecun89.data.registry import CLASS_COUNTS, DATASETS, SOURCES, TOTALS, check_name, check_options, load_dataset
 from lecun89.atomic import replacing
@@ -102,7 +103,7 @@ def check_dataset(name: str, data_dir=None, *, subset: str = "paper", subset_see
     if name == "mnist16" and eff_subset == "paper":
         # the subset's source files are the full MNIST: check its per-class table too
         full = {}
-        for split, role, n in (("train", "train_labels", 60000), ("test", "test_labels", 10000)):
+        for split, role, n in (("train", "train_labels", mnist16.N_TRAIN), ("test", "test_labels", mnist16.N_TEST)):
             full[split] = class_counts(read_idx(root / SOURCES[name][role].rel, "labels", n).astype(np.int64))
         print("mnist16 (full source files): per-class counts", file=out)
         print(_count_table(full, CLASS_COUNTS[("mnist16", "full")]), file=out)

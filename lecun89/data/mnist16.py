@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lecun89.data import usps
 from lecun89.data._base import IMAGE_SHAPE, SourceFile, read_gzip, resolve_data_dir, source_sums, verify_sources
 from lecun89.errors import UserError
 from lecun89.resample import resize_bilinear
@@ -50,7 +51,9 @@ CLASS_COUNTS: dict[str, dict[str, tuple[int, ...]]] = {
         "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
     },
 }
-TOTALS: dict[str, tuple[int, int]] = {"paper": (7291, 2007), "full": (60000, 10000)}
+# MNIST's own sizes (60,000 / 10,000), and the paper-sized subset's: USPS's.
+N_TRAIN, N_TEST = sum(CLASS_COUNTS["full"]["train"]), sum(CLASS_COUNTS["full"]["test"])
+TOTALS: dict[str, tuple[int, int]] = {"paper": usps.TOTALS["full"], "full": (N_TRAIN, N_TEST)}
 
 # ---------------------------------------------------------------------------
 # parser (format checks; used after the checksum check, testable on its own)
@@ -97,8 +100,9 @@ def mnist16_subset_indices(subset_seed: int) -> tuple[np.ndarray, np.ndarray]:
     the 10,000 test indices, drawn without replacement (train first, then test)
     by ``numpy.random.default_rng(subset_seed)`` and sorted (MNIST file order)."""
     rng = np.random.default_rng(subset_seed)
-    train = np.sort(rng.choice(60000, size=7291, replace=False)).astype(np.int64)
-    test = np.sort(rng.choice(10000, size=2007, replace=False)).astype(np.int64)
+    n_train, n_test = TOTALS["paper"]
+    train = np.sort(rng.choice(N_TRAIN, size=n_train, replace=False)).astype(np.int64)
+    test = np.sort(rng.choice(N_TEST, size=n_test, replace=False)).astype(np.int64)
     return train, test
 
 
@@ -109,10 +113,10 @@ def mnist_raw(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, ..
     originals (the held-out-writers benchmark), not through the 16x16 cache."""
     root = resolve_data_dir(data_dir)
     paths = verify_sources("mnist16", SOURCES, root, data_dir)
-    return (read_idx(paths["train_images"], "images", 60000),
-            read_idx(paths["train_labels"], "labels", 60000).astype(np.int64),
-            read_idx(paths["test_images"], "images", 10000),
-            read_idx(paths["test_labels"], "labels", 10000).astype(np.int64))
+    return (read_idx(paths["train_images"], "images", N_TRAIN),
+            read_idx(paths["train_labels"], "labels", N_TRAIN).astype(np.int64),
+            read_idx(paths["test_images"], "images", N_TEST),
+            read_idx(paths["test_labels"], "labels", N_TEST).astype(np.int64))
 
 
 def indices_sha256(train: np.ndarray, test: np.ndarray) -> str:
@@ -141,10 +145,10 @@ def build(paths: dict[str, Path], subset: str, seed: int | None) -> tuple[tuple[
     meta: dict[str, Any] = {"sources": source_sums(SOURCES)}
     if subset == "paper":
         meta["subset_seed"] = seed
-    xi_tr = read_idx(paths["train_images"], "images", 60000)
-    y_tr = read_idx(paths["train_labels"], "labels", 60000)
-    xi_te = read_idx(paths["test_images"], "images", 10000)
-    y_te = read_idx(paths["test_labels"], "labels", 10000)
+    xi_tr = read_idx(paths["train_images"], "images", N_TRAIN)
+    y_tr = read_idx(paths["train_labels"], "labels", N_TRAIN)
+    xi_te = read_idx(paths["test_images"], "images", N_TEST)
+    y_te = read_idx(paths["test_labels"], "labels", N_TEST)
     meta["preprocessing"] = "x = pixels/127.5 - 1, bilinear 28->16 (align_corners=False, no antialias)"
     if subset == "paper":
         itr, ite = mnist16_subset_indices(subset_seed)

@@ -34,7 +34,7 @@ CLASS_COUNTS: dict[str, dict[str, tuple[int, ...]]] = {
         "test": (359, 264, 198, 166, 200, 160, 170, 147, 166, 177),
     },
 }
-TOTALS: dict[str, tuple[int, int]] = {"full": (7291, 2007)}
+TOTALS: dict[str, tuple[int, int]] = {s: (sum(c["train"]), sum(c["test"])) for s, c in CLASS_COUNTS.items()}
 
 # ---------------------------------------------------------------------------
 # parser (format checks; used after the checksum check, testable on its own)

@@ -27,7 +27,7 @@ CLASS_COUNTS: dict[str, dict[str, tuple[int, ...]]] = {
         "test": (359, 264, 198, 166, 200, 160, 170, 147, 166, 177),
     },
 }
-TOTALS: dict[str, tuple[int, int]] = {"full": (7291 + 58000, 2007)}
+TOTALS: dict[str, tuple[int, int]] = {s: (sum(c["train"]), sum(c["test"])) for s, c in CLASS_COUNTS.items()}
 
 
 def key_sources() -> dict[str, str]:
@@ -48,9 +48,9 @@ def build(paths: dict[str, Path], subset: str, seed: int | None) -> tuple[tuple[
     from lecun89.reader.heldout import TUNE, group_indices, mnist_ink
 
     x_tr, y_tr, x_te, y_te = usps.read(paths)
-    images = mnist16.read_idx(paths["train_images"], "images", 60000)
-    labels = mnist16.read_idx(paths["train_labels"], "labels", 60000).astype(np.int64)
-    keep = np.setdiff1d(np.arange(60000), group_indices(TUNE))
+    images = mnist16.read_idx(paths["train_images"], "images", mnist16.N_TRAIN)
+    labels = mnist16.read_idx(paths["train_labels"], "labels", mnist16.N_TRAIN).astype(np.int64)
+    keep = np.setdiff1d(np.arange(mnist16.N_TRAIN), group_indices(TUNE))
     mx = np.stack([fit_16(mnist_ink(images[i]), deslant=True) for i in keep])[:, None]
     arrays = (np.ascontiguousarray(np.concatenate([x_tr, mx])), np.concatenate([y_tr, labels[keep]]), x_te, y_te)
     meta = {"sources": source_sums(SOURCES),

@@ -11,8 +11,8 @@ Each computes with the network's own layers (:mod:`lecun89.layers`): nothing
 here re-implements a forward or a backward pass.
 """
 
-from lecun89.explain.backprop import as_lists, backward_view, dropout_off, training_loss
+from lecun89.explain.backprop import as_lists, backward_view
 from lecun89.explain.chain import unit_terms
 from lecun89.explain.learn import Learner, kernel_change
 
-__all__ = ["Learner", "as_lists", "backward_view", "dropout_off", "kernel_change", "training_loss", "unit_terms"]
+__all__ = ["Learner", "as_lists", "backward_view", "kernel_change", "unit_terms"]

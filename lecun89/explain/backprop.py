@@ -23,37 +23,12 @@ where a model has it, is off: the view is of the network as it reads.
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
-from lecun89 import layers as L
 from lecun89 import losses
+from lecun89.model import one_digit
 from lecun89.threads import one_thread
-
-
-def training_loss(config: dict | None, logits: bool) -> tuple[str, str]:
-    """(loss, cost_scale) a model was trained with: from its config's ``train``
-    section when known, else cross-entropy for logit outputs and the mean
-    squared error otherwise."""
-    train = (config or {}).get("train") or {}
-    kind = train.get("loss") or ("ce" if logits else "mse")
-    return kind, train.get("cost_scale", "mean") if kind == "mse" else "mean"
-
-
-@contextlib.contextmanager
-def dropout_off(net):
-    """Dropout layers of ``net`` off inside the block (the network as it reads),
-    their rates restored after."""
-    drops = [lay for lay in net.layers if isinstance(lay, L.Dropout)]
-    saved = [lay.p for lay in drops]
-    for lay in drops:
-        lay.p = 0.0
-    try:
-        yield
-    finally:
-        for lay, p in zip(drops, saved):
-            lay.p = p
 
 
 def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scale: str = "mean") -> dict:
@@ -63,21 +38,25 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
     ``delta`` (layer name -> dE/da, feature maps as (maps, rows, cols)), ``a``,
     ``y`` and ``fprime`` (layer name -> each unit's weighted sum a, f(a) and
     f'(a), as the layers computed them, shaped as ``delta``) and ``grad``
-    (parameter name -> dE/dw), as arrays. Uses and overwrites the network's
-    gradient buffers."""
+    (parameter name -> dE/dw), as arrays. The passes run on a tape of this
+    call's own (dropout off): the network, its weights and its trainer's
+    buffers are only read, so any number of calls may explain it at once,
+    while it reads or trains."""
     if not 0 <= int(label) < net.n_out:
         raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
-    x = np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)
+    x = one_digit(x16)
     cost = losses.make_loss(loss, cost_scale)
     owners = net.squashing()
     delta: dict[str, np.ndarray] = {}
     seen: dict[str, dict[str, np.ndarray]] = {"a": {}, "y": {}, "fprime": {}}
-    with one_thread(), dropout_off(net):
-        net.batch, y = 1, x
+    tape = net.new_tape(dropout=False)
+    with one_thread():
+        tape.batch, y = 1, x
         for i, lay in enumerate(net.layers):  # Network.forward's loop, keeping each layer's a and f(a)
-            a, y = y, lay.forward(y, True)
+            cache = tape.caches[i] if not lay.stochastic else None
+            a, y = y, lay.forward(y, cache)
             if i in owners:
-                fp = getattr(lay, "fprime", None)  # Identity keeps none: f'(a) = 1
+                fp = tape.caches[i].get("fprime")  # Identity keeps none: f'(a) = 1
                 for key, arr in (("a", a), ("y", y), ("fprime", np.ones_like(a) if fp is None else fp)):
                     seen[key][owners[i]] = _unit_layout(arr)
         value = cost.forward(y, np.array([int(label)]))
@@ -85,11 +64,12 @@ def backward_view(net, x16: np.ndarray, label: int, loss: str = "mse", cost_scal
         dout = d[0].copy()
         first = net.layers.index(net.param_layers[0])
         for i in range(len(net.layers) - 1, first - 1, -1):
-            d = net.layers[i].backward(d, i != first)
+            lay = net.layers[i]
+            d = lay.backward(d, tape.caches[i] if not lay.stochastic else None, tape.grads[i], i != first)
             if i in owners:
                 delta[owners[i]] = _unit_layout(d)
     return {"outputs": y[0].copy(), "loss": float(value), "dE_dy": dout, "delta": delta, **seen,
-            "grad": {k: g.copy() for k, g in net.named_grads().items()}}
+            "grad": {k: g.copy() for k, g in net.named_grads(tape).items()}}
 
 
 def _unit_layout(arr: np.ndarray) -> np.ndarray:

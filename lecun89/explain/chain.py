@@ -26,6 +26,7 @@ import numpy as np
 
 from lecun89 import layers as L
 from lecun89.explain.backprop import backward_view
+from lecun89.model import INPUT_SHAPE
 
 LAYERS = ("H1", "H2", "H3", "out")
 
@@ -35,7 +36,7 @@ def activation_name(act: L.Activation) -> str:
     if isinstance(act, L.ScaledTanh):
         if act.A == 1.0 and act.S == 1.0:
             return "tanh"
-        slope = "2a/3" if abs(act.S - 2.0 / 3.0) < 1e-12 else f"{act.S:g}a"
+        slope = "2a/3" if abs(act.S - L.LECUN_SLOPE) < 1e-12 else f"{act.S:g}a"
         return f"scaled tanh {act.A:g} tanh({slope})"
     return {"sigmoid": "sigmoid 1/(1+e^-a)"}.get(act.kind, act.kind)
 
@@ -145,7 +146,7 @@ def unit_terms(net, x16, label: int, layer: str, index, loss: str = "mse", cost_
 
     ``layer``: "H1", "H2", "H3" or "out"; ``index``: [map, row, col] for H1/H2,
     [unit] for H3/out. ``loss``, ``cost_scale``: the cost (see
-    :func:`lecun89.explain.backprop.training_loss`). ``top``: how many terms of each sum
+    :func:`lecun89.losses.training_loss`). ``top``: how many terms of each sum
     to list, largest |product| first. Returns JSON-able data::
 
         {"layer", "index": [ints], "name": "H2[3,1,2]",
@@ -157,7 +158,7 @@ def unit_terms(net, x16, label: int, layer: str, index, loss: str = "mse", cost_
     with bias + every product = a, and delta = fprime x sum; an output unit's
     "backward" is {"loss" (in words), "dE/dy", "fprime", "delta"}. Raises
     ValueError for a model other than net1989 or a bad label, layer, index,
-    digit or ``top``. Uses and overwrites the network's gradient buffers."""
+    digit or ``top``. Reads the network only (its passes run on a tape of their own)."""
     if getattr(net.config, "arch", None) != "net1989":
         raise ValueError(f"unit_terms: only the net1989 architecture (H1, H2, H3, out) is written out, "
                          f"not {getattr(net.config, 'arch', None)!r}")
@@ -166,8 +167,8 @@ def unit_terms(net, x16, label: int, layer: str, index, loss: str = "mse", cost_
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 0:
         raise ValueError(f"top: expected a whole number >= 0, got {top!r}")
     x16 = np.asarray(x16, dtype=np.float64)
-    if x16.shape != (16, 16):
-        raise ValueError(f"x16: expected a 16x16 digit, got shape {x16.shape}")
+    if x16.shape != INPUT_SHAPE[1:]:
+        raise ValueError(f"x16: expected a {INPUT_SHAPE[1]}x{INPUT_SHAPE[2]} digit, got shape {x16.shape}")
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
         raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
     view = backward_view(net, x16, int(label), loss, cost_scale)

@@ -20,7 +20,7 @@ epsilon, SGD's or AdamW's step.
 Dropout is off (the step is deterministic, the view of the network as it
 reads). A model without a config (a bare ``model.npz``) learns with the
 defaults of :class:`lecun89.config.TrainConfig`, its loss the one
-:func:`lecun89.explain.backprop.training_loss` assumes (cross-entropy for logit
+:func:`lecun89.losses.training_loss` assumes (cross-entropy for logit
 outputs, else the mean squared error). The model's own network and its files
 are never changed.
 """
@@ -31,9 +31,9 @@ import numpy as np
 
 from lecun89 import layers as L
 from lecun89 import losses
-from lecun89.explain.backprop import training_loss
+from lecun89.losses import training_loss
 from lecun89.config import config_from_dict
-from lecun89.model import build_model
+from lecun89.model import build_model, one_digit
 from lecun89.optim import lr_at, make_optimizer
 from lecun89.threads import one_thread
 
@@ -41,7 +41,7 @@ from lecun89.threads import one_thread
 def train_config(config: dict | None, logits: bool):
     """The :class:`~lecun89.config.TrainConfig` a model learns with: its config's
     ``train`` section, else the defaults with the loss of
-    :func:`lecun89.explain.backprop.training_loss`."""
+    :func:`lecun89.losses.training_loss`."""
     train = dict((config or {}).get("train") or {})
     train.pop("engine", None)  # how a pass is computed: one step here is always the layers'
     if not train:
@@ -63,9 +63,7 @@ class Learner:
     def __init__(self, net, config: dict | None = None):
         self.net = build_model(net.config, init=False)
         self.net.load_state_dict(net.state_dict(), "the model's network")
-        for lay in self.net.layers:
-            if isinstance(lay, L.Dropout):
-                lay.p = 0.0  # the copy only ever learns and reads: dropout stays off
+        self.net.tape.dropout = False  # the copy only ever learns and reads: dropout stays off
         self.train = train_config(config, net.config.output_activation == "none")
         self.lr = lr_at(self.train, 0)
         self.optimizer = self.train.optimizer
@@ -77,7 +75,7 @@ class Learner:
     def outputs(self, x16: np.ndarray) -> np.ndarray:
         """The copy's 10 outputs for one 16x16 digit, in inference mode."""
         with one_thread():
-            return self.net.forward(_batch(x16))[0].copy()
+            return self.net.forward(one_digit(x16))[0].copy()
 
     def step(self, x16: np.ndarray, label: int) -> dict:
         """One optimizer step on one 16x16 digit (in [-1, 1]) with target ``label``.
@@ -90,7 +88,7 @@ class Learner:
         net = self.net
         if not 0 <= int(label) < net.n_out:
             raise ValueError(f"label: expected an integer 0-{net.n_out - 1}, got {label!r}")
-        x, labels = _batch(x16), np.array([int(label)])
+        x, labels = one_digit(x16), np.array([int(label)])
         convs = [lay for lay in net.param_layers if isinstance(lay, L.Conv2d)]
         kernels = {lay.name: lay.params["weight"].copy() for lay in convs}
         with one_thread():
@@ -106,7 +104,3 @@ class Learner:
                 "outputs_before": before, "outputs_after": after, "loss_before": loss_before,
                 "loss_after": float(self.loss.forward(after[None], labels)),
                 "moved": {lay.name: kernel_change(kernels[lay.name], lay.params["weight"]) for lay in convs}}
-
-
-def _batch(x16) -> np.ndarray:
-    return np.asarray(x16, dtype=np.float64).reshape(1, 1, 16, 16)

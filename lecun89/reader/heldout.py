@@ -40,7 +40,9 @@ MARGIN = 16
 def group_indices(group: tuple) -> np.ndarray:
     """The MNIST indices (in that split) of a group of writers."""
     _, split, n, seed = group
-    total = 60000 if split == "train" else 10000
+    from lecun89.data.mnist16 import N_TEST, N_TRAIN
+
+    total = N_TRAIN if split == "train" else N_TEST
     if seed is None:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))

@@ -31,6 +31,7 @@ import numpy as np
 
 from lecun89 import metrics
 from lecun89.version import __version__
+from lecun89.losses import training_loss
 from lecun89.metrics import TARGET_ERROR
 from lecun89.errors import UserError
 from lecun89.report.figures import (cost_name, fig_confusion, fig_curves, fig_kernels, fig_misclassified,
@@ -350,7 +351,8 @@ def _architecture_section(page: Page, rep: dict) -> list[str]:
 def _curves_section(page: Page, rep: dict) -> list[str]:
     md = ["## Learning curves", ""]
     rows = page.run["metrics"]
-    loss_kind = ((page.config or {}).get("train") or {}).get("loss", "mse")
+    logits = ((page.config or {}).get("model") or {}).get("output_activation") == "none"
+    loss_kind, _ = training_loss(page.config, logits)
     loss_name = {"mse": "MSE", "ce": "cross-entropy"}.get(loss_kind, loss_kind)
     if rows:
         curves = {"pass": [int(r["pass"]) for r in rows]}

@@ -88,14 +88,14 @@ server, binding); ``_base.py`` holds :class:`ApiError`.
 """
 
 from lecun89.serve._base import ApiError
-from lecun89.serve.app import ACTIVATION_RANGES, App, display_ranges
+from lecun89.serve.app import App, display_ranges
 from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, pixels_to_16, png_to_16,
                                   png_to_gray, png_to_row)
 from lecun89.serve.learning import MAX_SESSIONS, Session, Sessions
 from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT, DRAIN_LIMIT, MAX_BODY, Handler,
                                   Server, make_server)
 
-__all__ = ["ACTIVATION_RANGES", "App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
+__all__ = ["App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
            "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "MAX_SESSIONS", "SIZE", "Server",
            "Session", "Sessions",
            "check_x16", "display_ranges", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]

@@ -1,15 +1,17 @@
 """The application behind ``lecun89 serve``'s routes: the models, the test set,
 and what each route computes (no HTTP here: :mod:`lecun89.serve.server`).
 
-The networks keep buffers between calls, so forward passes of the shared
-models run one at a time (:attr:`App.lock`; a pass with all maps takes well
-under a millisecond); decoding and normalising a drawing run in parallel. A
-learning session's network is its own, and its passes run under the
-session's lock (:mod:`lecun89.serve.learning`).
+The shared models are read and explained by any number of requests at once:
+a forward pass keeps nothing in the network, and a backward view runs on a
+tape of its own (:class:`lecun89.model.Tape`), so no request waits for
+another's pass. A learning session's network is its own, and its steps and
+passes run under the session's lock (:mod:`lecun89.serve.learning`): a step
+changes its weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -19,10 +21,6 @@ from lecun89.serve._base import ApiError
 from lecun89.serve.images import IMAGE_READERS, SIZE, png_to_row
 from lecun89.serve.learning import MAX_SESSIONS, Sessions
 from lecun89.serve.training import Training
-
-# The display range of each squashing function (lo -> white, hi -> black);
-# None: taken from the values themselves.
-ACTIVATION_RANGES = {"lecun": (-1.7159, 1.7159), "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
 class App:
@@ -44,7 +42,6 @@ class App:
         if self.default not in self.models:
             raise UserError(f"no model {self.default!r} in this install; give --model PATH/TO/model.npz", status=2)
         self.data_dir = data_dir
-        self.lock = threading.Lock()  # one forward pass at a time (the layers keep buffers)
         self.sessions = Sessions(max_sessions)
         self.training = Training(data_dir, publish=self.add_model)  # the Train tab (lecun89.serve.training)
         self._data = None
@@ -84,11 +81,11 @@ class App:
         return self.models[name]
 
     def analyse(self, m, x16, lock=None) -> dict:
-        """:func:`lecun89.reader.analyse` with all maps, under ``lock`` (default:
-        the shared models' lock), plus the display ranges."""
+        """:func:`lecun89.reader.analyse` with all maps, under ``lock`` (a learning
+        session's; a shared model needs none), plus the display ranges."""
         from lecun89.reader import analyse
 
-        with lock or self.lock:
+        with lock or contextlib.nullcontext():
             r = analyse(m, x16, maps=True)
         r["ranges"] = display_ranges(m, r)
         return r
@@ -111,10 +108,11 @@ class App:
         return given[0]
 
     @staticmethod
-    def label(body) -> int:
+    def label(body, n_out: int) -> int:
+        """The body's ``label``: an integer naming one of the model's ``n_out`` outputs."""
         label = body.get("label")
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-            raise ApiError(400, f"label: expected an integer 0-9, got {json.dumps(label)[:40]}")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < n_out:
+            raise ApiError(400, f"label: expected an integer 0-{n_out - 1}, got {json.dumps(label)[:40]}")
         return label
 
     def session(self, body) -> tuple:
@@ -127,10 +125,10 @@ class App:
 
     def reader(self, body) -> tuple:
         """(the model a body reads with, the lock its passes run under, its
-        session id or None): its session's copy when it names one, else the
-        shared model."""
+        session id or None): its session's copy and lock when it names one,
+        else the shared model, which needs no lock."""
         m, s = self.session(body)
-        return (m, self.lock, None) if s is None else (s.reader(), s.lock, s.id)
+        return (m, contextlib.nullcontext(), None) if s is None else (s.reader(), s.lock, s.id)
 
     @staticmethod
     def blank(m, sid=None) -> dict:
@@ -156,11 +154,12 @@ class App:
         return {"blank": False, **self.analyse(m, x16, lock), **extra}
 
     def backprop(self, body) -> dict:
-        from lecun89.explain.backprop import as_lists, backward_view, training_loss
+        from lecun89.explain.backprop import as_lists, backward_view
+        from lecun89.losses import training_loss
 
         kind = self.image_field(body, "label", "session")
-        label = self.label(body)
         m, lock, sid = self.reader(body)
+        label = self.label(body, m.net.n_out)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
             return self.blank(m, sid)
@@ -173,20 +172,20 @@ class App:
     def unit(self, body) -> dict:
         """The chain rule written out at one unit (:func:`lecun89.explain.chain.unit_terms`):
         its forward sum and, for the body's label, its backward sum."""
-        from lecun89.explain.backprop import training_loss
-        from lecun89.explain.chain import unit_terms
+        from lecun89.explain.chain import LAYERS, unit_terms
+        from lecun89.losses import training_loss
 
         kind = self.image_field(body, "label", "session", "layer", "index", "top")
-        label = self.label(body)
+        m, lock, sid = self.reader(body)
+        label = self.label(body, m.net.n_out)
         layer, index, top = body.get("layer"), body.get("index"), body.get("top", 8)
         if not isinstance(layer, str):
-            raise ApiError(400, f"layer: expected one of H1, H2, H3, out, got {json.dumps(layer)[:40]}")
+            raise ApiError(400, f"layer: expected one of {', '.join(LAYERS)}, got {json.dumps(layer)[:40]}")
         if not isinstance(index, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
             raise ApiError(400, f"index: expected a list of integers ([map, row, col] or [unit]), "
                                 f"got {json.dumps(index)[:40]}")
         if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 64:
             raise ApiError(400, f"top: expected an integer 0-64, got {json.dumps(top)[:40]}")
-        m, lock, sid = self.reader(body)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
             return self.blank(m, sid)
@@ -204,8 +203,8 @@ class App:
         its session's copy (a new session without ``"session"``): see
         :mod:`lecun89.explain.learn` and :mod:`lecun89.serve.learning`."""
         kind = self.image_field(body, "label", "session")
-        label = self.label(body)
         m, s = self.session(body)
+        label = self.label(body, m.net.n_out)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:  # no step, and no new session
             return {**self.blank(m), "session": s.id if s else None}
@@ -240,8 +239,7 @@ class App:
         digits = png_to_row(png)
         if digits is None:
             return {"blank": True, "row": True, "model": m.name, "message": "blank drawing: no digits to read"}
-        with self.lock:
-            r = analyse_row(m, digits)
+        r = analyse_row(m, digits)
         for d, x in zip(r["per_digit"], digits):
             d["input"] = x.x16.tolist()
         return {"blank": False, "row": True, **r}
@@ -266,8 +264,7 @@ class App:
         ds = self.dataset()
         with self._orders_lock:
             if m.name not in self._orders:
-                with self.lock:
-                    out = m.net.predict(ds.x_test)
+                out = m.net.predict(ds.x_test)
                 pred = out.argmax(axis=1)
                 gap = output_gap(out)
                 rejected = gap < m.threshold if m.threshold is not None else np.zeros(len(out), bool)
@@ -296,12 +293,14 @@ class App:
 def display_ranges(m, r: dict) -> dict:
     """name -> [lo, hi]: the page draws lo white and hi black (the input: -1 white
     background, +1 black ink, as the paper's digit figures)."""
+    from lecun89.layers import ACTIVATION_RANGES
+
     cfg = m.net.config
     ranges = {"input": [-1.0, 1.0]}
     last = r["layers"][-1]["name"]
     for lay in r["layers"]:
         act = cfg.output_activation if lay["name"] == last else cfg.activation
-        fixed = ACTIVATION_RANGES.get(act)
+        fixed = ACTIVATION_RANGES.get(act)  # a bounded squashing function: its own range
         if fixed is not None:
             ranges[lay["name"]] = list(fixed)
             continue

@@ -8,9 +8,17 @@
   or a ``dask`` cluster.
 """
 
-from lecun89.studies.executors import EXECUTORS
-from lecun89.studies.spec import PlannedRun, Study, find_study, plain_study, read_study, shipped_studies
-from lecun89.studies.sweep import load_study, run_status, run_study, write_summary
+_EXPORTS = {"EXECUTORS": "executors", "PlannedRun": "spec", "Study": "spec", "find_study": "spec",
+            "plain_study": "spec", "read_study": "spec", "shipped_studies": "spec", "load_study": "sweep",
+            "run_status": "sweep", "run_study": "sweep", "write_summary": "sweep"}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["EXECUTORS", "PlannedRun", "Study", "find_study", "load_study", "plain_study", "read_study", "run_status",
-           "run_study", "shipped_studies", "write_summary"]
+
+def __getattr__(name):
+    # Imported when first asked for: ``lecun89 --help`` reads EXECUTORS through
+    # lecun89.studies.executors without loading the configs and data behind the others.
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"lecun89.studies.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'lecun89.studies' has no attribute {name!r}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from lecun89 import rundir
 from lecun89.errors import UserError
 
 if TYPE_CHECKING:  # the runs' types; imported for real by the functions that run them
@@ -56,7 +57,9 @@ def data_key(cfg: Config) -> tuple:
 def _local_task(cfg: Config, run_dir: str, data_dir, resume: bool, report: bool, extra: dict | None) -> dict:
     from lecun89.train import run_training
 
-    results = run_training(cfg, Path(run_dir), data_dir, resume=resume, quiet=True, progress=False, extra=extra)
+    # The sweep's process holds the run directory (rundir.claim) while this one writes it.
+    results = run_training(cfg, Path(run_dir), data_dir, resume=resume, quiet=True, progress=False, extra=extra,
+                           claim=False)
     if report:
         _report(Path(run_dir), data_dir=data_dir)
     return results
@@ -165,7 +168,7 @@ def dask_task(cfg: Config, data, resume_files: dict | None, report: bool, extra:
             for name, blob in resume_files.items():
                 (run_dir / name).write_bytes(blob)
         results = run_training(cfg, run_dir, data=data, resume=bool(resume_files), quiet=True, progress=False,
-                               extra=extra)
+                               extra=extra, claim=False)  # a private folder; the sweep holds the real one
         if report:
             _report(run_dir, data=data)
         files = {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.is_file()}
@@ -174,7 +177,7 @@ def dask_task(cfg: Config, data, resume_files: dict | None, report: bool, extra:
 
 def _partial_files(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())
-            if p.is_file() and not p.name.endswith(".tmp")}
+            if p.is_file() and not p.name.endswith(".tmp") and p.name != rundir.LOCK}
 
 
 def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:

@@ -11,7 +11,7 @@ is resumed, so re-running an interrupted sweep finishes it.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -39,21 +39,21 @@ def run_status(run_dir: Path, cfg: Config) -> str:
         except UserError:
             return "other"
         return "partial" if config_hash(saved) == config_hash(cfg) else "other"
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if rundir.has_files(run_dir):
         return "other"
     return "new"
 
 
-def run_sweep(configs: list[Config], seeds: list[int], out: Path, data_dir=None, jobs: int = 2,
-              report: bool = True, progress: bool | None = None) -> list[Path]:
-    """Every config with every seed, as local processes (the Python form of
-    ``lecun89 sweep CONFIG...``)."""
-    names = [c.name for c in configs]
-    if len(set(names)) != len(names):
-        raise UserError(f"sweep: two configs share the name {sorted({n for n in names if names.count(n) > 1})}; "
-                        "give them distinct names (the top-level 'name' key)", status=2)
-    runs = [PlannedRun(dataclasses.replace(c, seed=s), f"{c.name}/seed-{s}") for c in configs for s in seeds]
-    return run_study(Study("configs", runs, len(configs), len(configs)), out, data_dir, jobs, report, progress)
+def _task(run: PlannedRun, run_dir: Path):
+    """The executor's task for a planned run (resuming a partial one), None when it is done;
+    a UserError when its directory holds another config's run."""
+    from lecun89.studies.executors import Task
+
+    status = run_status(run_dir, run.config)
+    if status == "other":
+        raise UserError(f"sweep: {run_dir} holds a run of a different config; "
+                        "use another --out or remove it", status=2)
+    return None if status == "done" else Task(run, run_dir, status == "partial")
 
 
 def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: bool = True,
@@ -64,14 +64,7 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
 
     if executor == "dask":
         executors.require_distributed()
-    plan = []
-    for r in study.runs:
-        run_dir = out / r.rel_dir
-        status = run_status(run_dir, r.config)
-        if status == "other":
-            raise UserError(f"sweep: {run_dir} holds a run of a different config; "
-                            "use another --out or remove it", status=2)
-        plan.append(executors.Task(r, run_dir, status == "partial") if status != "done" else None)
+    plan = [_task(r, out / r.rel_dir) for r in study.runs]
     # Check the data of every config before starting anything (and keep it for Dask's workers).
     from lecun89.data import check_validation
     from lecun89.train import load_data
@@ -108,7 +101,12 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
         sys.stdout.flush()
 
     t0 = time.perf_counter()
+    held = contextlib.ExitStack()  # the run directories this sweep writes, claimed for its process
     try:
+        for t in todo:
+            held.enter_context(rundir.claim(t.run_dir))
+        # Claimed: what another process did to them before is settled (a run it finished is done).
+        todo = [t for t in (_task(t.run, t.run_dir) for t in todo) if t is not None]
         if todo and executor == "dask":
             sent = executors.run_dask(todo, on_done, datasets={executors.data_key(t.run.config):
                                                                datasets[executors.data_key(t.run.config)]
@@ -120,6 +118,7 @@ def run_study(study: Study, out: Path, data_dir=None, jobs: int = 2, report: boo
         elif todo:
             executors.run_local(todo, on_done, jobs=jobs, data_dir=data_dir, report=report, say=say)
     finally:
+        held.close()
         if bar is not None:
             bar.close()
     if todo:
