@@ -9,10 +9,11 @@ of this process). Prints, per run, the training time (the sum of the passes'
 ``seconds`` in metrics.jsonl: the passes alone, the evaluations between them
 aside; on the page it includes the watch's scoring of its sample every 512
 digits), its ratio to the CLI's, the wall time from start to the last pass, the
-polls answered and their median and 95th-percentile round trip; and checks that
+polls answered and their median and 95th-percentile round trip (medians over
+``--repeat`` rounds of the three runs in turn); and checks that
 every page run's model.npz and metrics.jsonl (timings aside) are the CLI's.
 
-    python scripts/bench_train.py [--config lecun1989] [--seed 0] [--watchers 20] [--data-dir DIR]
+    python scripts/bench_train.py [--config lecun1989] [--seed 0] [--watchers 20] [--repeat 3] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -106,42 +107,44 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--watchers", type=int, default=20)
     ap.add_argument("--data-dir", default=str(resolve_data_dir()))
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the three runs, in turn (medians shown)")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    cli = work / "cli"
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lecun89", "train", args.config, "--seed", str(args.seed), "--out",
-                    str(cli), "--no-report", "--no-progress", "--data-dir", args.data_dir], check=True,
-                   stdout=subprocess.DEVNULL)
-    cli_wall = time.perf_counter() - t0
     old = os.getcwd()
     os.chdir(work)   # the server saves its runs under its own folder: the bench's
     try:
         proc, url, err = start_server("--data-dir", args.data_dir)
     finally:
         os.chdir(old)
-    runs = []
+    cli_runs, runs = [], {0: [], args.watchers: []}
     try:
-        for w in (0, args.watchers):
-            runs.append((w, page_run(url, args.config, args.seed, w)))
+        for k in range(args.repeat):   # in turn, so that the machine's load falls on all three alike
+            cli = work / f"cli-{k}"
+            subprocess.run([sys.executable, "-m", "lecun89", "train", args.config, "--seed", str(args.seed),
+                            "--out", str(cli), "--no-report", "--no-progress", "--data-dir", args.data_dir],
+                           check=True, stdout=subprocess.DEVNULL)
+            cli_runs.append(cli)
+            for w in runs:
+                runs[w].append(page_run(url, args.config, args.seed, w))
     finally:
         stop_server(proc)
         err.close()
-    base = train_seconds(cli)
-    print(f"{args.config}, seed {args.seed}: training time (sum of the passes' seconds, metrics.jsonl)")
+    base = statistics.median(train_seconds(c) for c in cli_runs)
+    print(f"{args.config}, seed {args.seed}, {args.repeat} round(s): training time, the sum of the passes' "
+          "seconds in metrics.jsonl (median over the rounds)")
     print("| run | training s | vs the CLI | wall s | polls | poll median ms | poll p95 ms | identical to the CLI |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| lecun89 train | {base:.2f} | 1.00 | {cli_wall:.2f} (process) | | | | |")
+    print(f"| lecun89 train | {base:.2f} | 1.00 | | | | | |")
     ok = True
-    for w, r in runs:
-        d = r["dir"]
-        same = same_run(cli, d)
+    for w, rs in runs.items():
+        same = all(same_run(cli_runs[0], r["dir"]) for r in rs)
         ok &= same
-        t = sorted(r["times"])
+        t = sorted(x for r in rs for x in r["times"])
         p95 = t[int(0.95 * (len(t) - 1))] if t else float("nan")
-        print(f"| the page, holder + {w} watchers | {train_seconds(d):.2f} | {train_seconds(d) / base:.2f} | "
-              f"{r['wall']:.2f} | {len(t)} | {1000 * statistics.median(t):.1f} | {1000 * p95:.1f} | "
-              f"{'yes' if same else 'NO'} |")
+        sec = statistics.median(train_seconds(r["dir"]) for r in rs)
+        wall = statistics.median(r["wall"] for r in rs)
+        print(f"| the page, holder + {w} watchers | {sec:.2f} | {sec / base:.2f} | {wall:.2f} | {len(t)} | "
+              f"{1000 * statistics.median(t):.1f} | {1000 * p95:.1f} | {'yes' if same else 'NO'} |")
     return 0 if ok else 1
 
 

@@ -108,7 +108,11 @@ class Handler(BaseHTTPRequestHandler):
                 t0 = time.perf_counter()
                 obj = self._api(path, query)
                 ms = (time.perf_counter() - t0) * 1000
-                self._send_json(200, obj, headers={"Server-Timing": f"app;dur={ms:.2f}"})
+                timing = {"Server-Timing": f"app;dur={ms:.2f}"}
+                if isinstance(obj, bytes):  # an answer the app encoded itself (the Train tab's polls)
+                    self._send(200, obj, "application/json", headers={"Cache-Control": "no-store", **timing})
+                else:
+                    self._send_json(200, obj, headers=timing)
             else:
                 self._static(path)
         except ApiError as exc:
@@ -165,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/train":
             self._allow("GET", "HEAD")
             query = {k: v[-1] for k, v in self._split()[1].items()}
-            return training.poll(query)
+            return training.poll_json(query)
         if path == "/api/train/configs":
             self._allow("GET", "HEAD")
             return training.configs()

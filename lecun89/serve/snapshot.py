@@ -44,6 +44,9 @@ class Sample:
         self.test = np.concatenate([self.strip, rest])[:max(n, len(self.strip))]
         self.train = rng.permutation(len(data.y_train))[:n]
         self.data = data
+        # the digits scored every 512 steps, gathered once
+        self.x_tr, self.y_tr = data.x_train[self.train], np.asarray(data.y_train)[self.train]
+        self.x_te, self.y_te = data.x_test[self.test], np.asarray(data.y_test)[self.test]
 
     def strip_info(self) -> dict:
         """The strip's digits, once per run: ``labels``, ``indices`` (into the test
@@ -54,16 +57,15 @@ class Sample:
 
     def readings(self, trainer) -> list[int]:
         """The strip's readings now (the most active output of each digit)."""
-        return trainer.predict(self.data.x_test[self.strip]).argmax(axis=1).tolist()
+        return trainer.predict(self.x_te[:len(self.strip)]).argmax(axis=1).tolist()
 
     def point(self, trainer, x: float) -> tuple[dict, list[int]]:
         """The sample's scores at ``x`` passes (a Figure 3 point of kind "sample")
         and the strip's readings (the most active output of each)."""
-        d, squashed = self.data, trainer.net.config.output_activation != "none"
-        out_tr = trainer.predict(d.x_train[self.train])
-        out_te = trainer.predict(d.x_test[self.test])
-        tr = metrics.scores(out_tr, np.asarray(d.y_train)[self.train], squashed)
-        te = metrics.scores(out_te, np.asarray(d.y_test)[self.test], squashed)
+        squashed = trainer.net.config.output_activation != "none"
+        out_tr, out_te = trainer.predict(self.x_tr), trainer.predict(self.x_te)
+        tr = metrics.scores(out_tr, self.y_tr, squashed)
+        te = metrics.scores(out_te, self.y_te, squashed)
         readings = out_te[:len(self.strip)].argmax(axis=1).tolist()
         return ({"x": x, "kind": "sample", "train_error": tr["error"], "test_error": te["error"],
                  "train_mse": tr["half_mse"], "test_mse": te["half_mse"]}, readings)
