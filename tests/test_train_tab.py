@@ -255,3 +255,40 @@ def test_twenty_watchers(served, tmp_path):
     assert all(g is not None and g["points"] == mine["points"] for g in got)
     status, _, saved = act(url, "save", {"owner": owner})
     same_run(Path(saved["saved"]), cli_run(tmp_path, "quick", "--seed", "0"))
+
+
+def first_pass(url, owner, timeout=120.0) -> dict:
+    """Poll until the run's first pass point is in; -> the answer with all its points."""
+    points, since, t_end, strip = [], 0, time.monotonic() + timeout, None
+    while True:
+        _, _, r = request(url, "GET", f"/api/train?since={since}&owner={owner}")
+        strip = r.get("strip", strip)   # in the answer from the first point on
+        points += r["points"]
+        since = r["npoints"]
+        if any(p["kind"] == "pass" and p["x"] >= 1 for p in points):
+            return {**r, "points": points, "strip": strip}
+        assert r["run"]["state"] in ("starting", "running") and time.monotonic() < t_end, r["run"]
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("name", ["fc-baseline", "modern-usps"])
+def test_the_usps_configs_show_what_they_have(served, data_dir, name):
+    """The fully connected net shows its hidden units' weights as 16x16 images; a
+    cross-entropy net (no MSE) its cost, within a pass too; SDLM its step sizes, AdamW its rate."""
+    if not (data_dir / "usps" / "zip.train.gz").is_file():
+        pytest.skip(f"no USPS files under {data_dir}")
+    _, url = served
+    status, _, r = act(url, "start", {"config": name, "seed": 0})
+    assert status == 200, r
+    got = first_pass(url, r["owner"])
+    snap, pts = got["snapshot"], got["points"]
+    if name == "fc-baseline":
+        assert [k["shape"] for k in snap["kernels"]] == [[40, 1, 16, 16]]
+        assert snap["steps"]["optimizer"] == "sdlm" and [lay["name"] for lay in snap["steps"]["layers"]] == ["H1", "out"]
+        assert all(p["train_mse"] > 0 for p in pts)
+    else:
+        assert [k["shape"] for k in snap["kernels"]] == [[12, 1, 5, 5], [12, 8, 5, 5]]
+        assert snap["steps"]["optimizer"] == "adamw" and 1e-4 <= snap["steps"]["lr"] <= 3e-4   # its linear decay
+        assert all(p["train_mse"] is None and p["train_loss"] > 0 for p in pts)
+    assert any(p["kind"] == "sample" for p in pts) and len(got["strip"]["labels"]) == 20
+    assert act(url, "drop", {"owner": r["owner"]})[0] == 200

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lecun89 import metrics
+from lecun89 import losses, metrics
 from lecun89.optim import lr_at
 
 WATCH_SAMPLE = 300      # training and test digits scored every 512 steps (the curves within a pass)
@@ -60,15 +60,20 @@ class Sample:
         return trainer.predict(self.x_te[:len(self.strip)]).argmax(axis=1).tolist()
 
     def point(self, trainer, x: float) -> tuple[dict, list[int]]:
-        """The sample's scores at ``x`` passes (a Figure 3 point of kind "sample")
-        and the strip's readings (the most active output of each)."""
+        """The sample's scores at ``x`` passes (a Figure 3 point of kind "sample":
+        errors, the paper's MSE, the optimizer's cost) and the strip's readings
+        (the most active output of each)."""
+        t = trainer.cfg.train
         squashed = trainer.net.config.output_activation != "none"
+        cost = losses.make_loss(t.loss, t.cost_scale)
         out_tr, out_te = trainer.predict(self.x_tr), trainer.predict(self.x_te)
         tr = metrics.scores(out_tr, self.y_tr, squashed)
         te = metrics.scores(out_te, self.y_te, squashed)
         readings = out_te[:len(self.strip)].argmax(axis=1).tolist()
         return ({"x": x, "kind": "sample", "train_error": tr["error"], "test_error": te["error"],
-                 "train_mse": tr["half_mse"], "test_mse": te["half_mse"]}, readings)
+                 "train_mse": tr["half_mse"], "test_mse": te["half_mse"],
+                 "train_loss": float(cost.forward(out_tr, self.y_tr)),
+                 "test_loss": float(cost.forward(out_te, self.y_te))}, readings)
 
 
 def pass_point(row: dict) -> dict:
