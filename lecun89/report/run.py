@@ -69,10 +69,8 @@ def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, da
     subset = data_cfg.get("subset", "paper")
     subset_seed = data_cfg.get("subset_seed", 0)
     how = "re-run 'lecun89 report' with --data-dir pointing at the data to get it"
-    try:
-        from lecun89.data import load_dataset
-    except Exception as exc:  # module not there yet, or broken
-        return None, f"The digit grid is skipped: the data module is unavailable ({one_line(exc)})."
+    from lecun89.data import load_dataset
+
     try:
         ds = data if data is not None else load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
     except Exception as exc:  # UserError (files absent or bad) or anything else: never fail the report

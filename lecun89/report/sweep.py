@@ -129,6 +129,30 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
         raise UserError(f"{sweep_dir}: cannot create the summary directory: {exc.strerror or exc}") from None
     run_dirs = [Path(d) for d in run_dirs]
     refs_all = load_references()
+    runs, notes = _read_runs(sweep_dir, run_dirs, report_paths)
+    if not runs:
+        raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
+                        "run directories)")
+    has_val = any("validation_error" in r for r in runs)
+    fields = SWEEP_FIELDS[:2] + (VALIDATION_FIELD,) + SWEEP_FIELDS[2:] if has_val else SWEEP_FIELDS
+    groups = _sort_groups(_groups(runs, fields, refs_all, notes), sort)
+    runs_sorted = [r for g in groups for r in g.pop("_members")]
+    ref_rows = [dict(refs_all["references"][i], id=i) for i in refs_all["sweep_rows"]]
+    md = _summary_md(sweep_dir, runs, groups, runs_sorted, fields, ref_rows, notes, sort, has_val)
+    fig_sweep(sweep_dir / FIG_SWEEP, groups, runs_sorted, refs_all, sweep_dir.name)
+    summary = {"report_version": __version__, "std": "sample standard deviation (ddof=1); null for n = 1",
+               "configs": groups, "runs": runs_sorted,
+               "references": [{"id": r["id"], "label": r["label"], "source": r["source"],
+                               "dataset": r.get("dataset"), "figures": r["figures"]} for r in ref_rows],
+               "figure": FIG_SWEEP, "notes": notes}
+    write_text(sweep_dir / SUMMARY_JSON, dump_json(summary))
+    path = sweep_dir / SUMMARY_MD
+    write_text(path, "\n".join(md) + "\n")
+    return path
+
+
+def _read_runs(sweep_dir: Path, run_dirs: list[Path], report_paths: dict | None) -> tuple[list[dict], list[str]]:
+    """Each finished run's row for the summary (from its results.json), and notes on those left out."""
     notes: list[str] = []
     runs: list[dict] = []
     for d in run_dirs:
@@ -153,11 +177,12 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
                      **{k: finite(r.get(k)) for k, _, _ in SWEEP_MORE},
                      **({"validation_error": finite(r["validation_error"])} if "validation_error" in r else {}),
                      "report": _rel(report, sweep_dir) if report.is_file() else None})
-    if not runs:
-        raise UserError(f"{sweep_dir}: no finished runs (no results.json in any of {len(run_dirs)} "
-                        "run directories)")
-    has_val = any("validation_error" in r for r in runs)
-    fields = SWEEP_FIELDS[:2] + (VALIDATION_FIELD,) + SWEEP_FIELDS[2:] if has_val else SWEEP_FIELDS
+    return runs, notes
+
+
+def _groups(runs: list[dict], fields, refs_all: dict, notes: list[str]) -> list[dict]:
+    """The (config, variant) groups in first-seen order, each with its statistics and
+    members (``_members``); notes (appended to ``notes``) on groups that mix data sets or overrides."""
     order: list[tuple] = []
     for r in runs:
         if (r["config_name"], r["variant"]) not in order:
@@ -179,11 +204,12 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
             g[key] = _stat([r.get(key) for r in members])
         g["_members"] = members
         groups.append(g)
-    groups = _sort_groups(groups, sort)
-    runs_sorted = [r for g in groups for r in g.pop("_members")]
-    variants = any(g["variant"] for g in groups)
-    ref_rows = [dict(refs_all["references"][i], id=i) for i in refs_all["sweep_rows"]]
+    return groups
 
+
+def _summary_md(sweep_dir: Path, runs, groups, runs_sorted, fields, ref_rows, notes, sort, has_val) -> list[str]:
+    """summary.md's lines: the statistics tables, the reference figures, every run, the notes."""
+    variants = any(g["variant"] for g in groups)
     md = [f"# Sweep summary: {sweep_dir.name}", "",
           f"{len(runs)} run(s) of {len(groups)} {'(config, variant) group(s)' if variants else 'config(s)'}"
           + (f", sorted by {sort}" if sort else "") + ". Mean ± sample standard deviation (ddof=1) over "
@@ -215,17 +241,7 @@ def report_sweep(sweep_dir, run_dirs, report_paths: dict | None = None, sort: st
                   + f"{pct(r['rejection_at_1pct'], 1)} | {secs} | {link} |")
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-
-    fig_sweep(sweep_dir / FIG_SWEEP, groups, runs_sorted, refs_all, sweep_dir.name)
-    summary = {"report_version": __version__, "std": "sample standard deviation (ddof=1); null for n = 1",
-               "configs": groups, "runs": runs_sorted,
-               "references": [{"id": r["id"], "label": r["label"], "source": r["source"],
-                               "dataset": r.get("dataset"), "figures": r["figures"]} for r in ref_rows],
-               "figure": FIG_SWEEP, "notes": notes}
-    write_text(sweep_dir / SUMMARY_JSON, dump_json(summary))
-    path = sweep_dir / SUMMARY_MD
-    write_text(path, "\n".join(md) + "\n")
-    return path
+    return md
 
 
 def _rel(path: Path, base: Path) -> str:

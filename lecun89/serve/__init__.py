@@ -11,7 +11,10 @@ test set, the network's mistakes first.
 
 The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
 
-- ``GET /api/models``: ``{"default": name, "models": [describe() + "ranges" + "shapes"]}``.
+- ``GET /api/models``: ``{"default": name, "models": [...]}``, each model's
+  :meth:`lecun89.reader.Model.describe` (``name``, ``description``, ``threshold``,
+  ``test_error``, ``rejection_at_1pct``, ``heldout``, ``outputs``, ``layers``) plus
+  ``shapes`` (layer name -> the shape of its units).
 - ``POST /api/predict`` with ``{"model"?: name}`` and one of
   ``"png": "data:image/png;base64,..."`` (any drawing or picture),
   ``"pixels": [[...]]`` (ink in [0, 1], 0 background) or ``"x16": [[...]]``

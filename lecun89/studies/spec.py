@@ -205,18 +205,7 @@ def read_study(path: str | Path, sets: list[str] = (), seeds: list[int] | None =
     path = Path(path)
     raw = read_toml(path)
     src = str(path)
-    for key in raw:
-        if key not in TOP_KEYS:
-            raise _err(f"{src}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
-    specs = raw.get("configs")
-    if not isinstance(specs, list) or not specs or not all(isinstance(s, str) and s for s in specs):
-        raise _err(f"{src}: 'configs' must be a non-empty list of config files or names, e.g. [\"quick\"]")
-    for key, kind in (("out", str), ("sort", str)):
-        if key in raw and not isinstance(raw[key], kind):
-            raise _err(f"{src}: '{key}' must be a string, got {raw[key]!r}")
-    for key in ("set", "grid", "variants", "seeds_by_config"):
-        if key in raw and not isinstance(raw[key], dict):
-            raise _err(f"{src}: '{key}' must be a table ([{key}]), got {raw[key]!r}")
+    specs = _check_top(raw, src)
     from lecun89.report.sweep import check_sort  # the summary's columns are the report's to name
 
     sort = check_sort(raw.get("sort"), f"{src}: sort")
@@ -225,38 +214,9 @@ def read_study(path: str | Path, sets: list[str] = (), seeds: list[int] | None =
     cli = {}
     for text in sets:
         cli.update(_flatten(parse_override(text), f"--set {text}"))
-
-    grid: dict[str, list] = {}
-    if "grid" in raw:
-        flat = _flatten(raw["grid"], f"{src} [grid]")
-        if not flat:
-            raise _err(f"{src} [grid]: the grid is empty; give each key a list of values, or leave [grid] out")
-        for key, values in flat.items():
-            if not isinstance(values, list) or not values:
-                raise _err(f"{src} [grid] {key}: expected a non-empty list of values, got {values!r}")
-            if key not in cli:  # a --set on a grid key replaces that axis
-                grid[key] = values
-    variants: dict[str, dict] = {}
-    if "variants" in raw:
-        if not raw["variants"]:
-            raise _err(f"{src} [variants]: no variants; add [variants.NAME] tables, or leave [variants] out")
-        for name, table in raw["variants"].items():
-            where = f"{src} [variants.{name}]"
-            if not VARIANT_NAME.fullmatch(name):
-                raise _err(f"{where}: a variant name is 1-40 letters, digits, '.', '_' or '-', "
-                           "starting with a letter or digit")
-            if not isinstance(table, dict):
-                raise _err(f"{where}: expected a table of overrides, e.g. [variants.{name}] train.lr = 0.01")
-            variants[name] = _flatten(table, where)
-            clash = sorted(set(variants[name]) & set(grid))
-            if clash:
-                raise _err(f"{where}: sets {', '.join(clash)}, which [grid] also varies; leave it to one of them")
-
-    base = path.parent
-    resolved = []
-    for spec in specs:
-        s = _config_spec(spec, base)
-        resolved.append((s, _load(s, f"{src}: configs", [])))
+    grid = _grid(raw, src, cli)
+    variants = _variants(raw, src, grid)
+    resolved = [(s, _load(s, f"{src}: configs", [])) for s in (_config_spec(spec, path.parent) for spec in specs)]
     names = [c.name for _, c in resolved]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -279,10 +239,8 @@ def read_study(path: str | Path, sets: list[str] = (), seeds: list[int] | None =
         for name, over in variants.items():
             _load(s, f"{src} [variants.{name}]", [(f"{src} [variants.{name}]", over)])
 
-    cells = []
-    for vname in (list(variants) or [None]):
-        for values in itertools.product(*grid.values()):
-            cells.append((vname, dict(zip(grid, values))))
+    cells = [(vname, dict(zip(grid, values))) for vname in (list(variants) or [None])
+             for values in itertools.product(*grid.values())]
     runs = []
     for s, cfg0 in resolved:
         for vname, point in cells:
@@ -298,6 +256,58 @@ def read_study(path: str | Path, sets: list[str] = (), seeds: list[int] | None =
                 runs.append(PlannedRun(cfg, rel, label, overrides))
     _check_unique(runs, src)
     return Study(src, runs, len(resolved), len(resolved) * len(cells), raw.get("out"), sort)
+
+
+def _check_top(raw: dict, src: str) -> list[str]:
+    """The file's top-level keys and their types checked; its configs' specs."""
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise _err(f"{src}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
+    specs = raw.get("configs")
+    if not isinstance(specs, list) or not specs or not all(isinstance(s, str) and s for s in specs):
+        raise _err(f"{src}: 'configs' must be a non-empty list of config files or names, e.g. [\"quick\"]")
+    for key, kind in (("out", str), ("sort", str)):
+        if key in raw and not isinstance(raw[key], kind):
+            raise _err(f"{src}: '{key}' must be a string, got {raw[key]!r}")
+    for key in ("set", "grid", "variants", "seeds_by_config"):
+        if key in raw and not isinstance(raw[key], dict):
+            raise _err(f"{src}: '{key}' must be a table ([{key}]), got {raw[key]!r}")
+    return specs
+
+
+def _grid(raw: dict, src: str, cli: dict) -> dict[str, list]:
+    """The [grid] table's axes (key -> values); a --set on a grid key replaces that axis."""
+    grid: dict[str, list] = {}
+    if "grid" in raw:
+        flat = _flatten(raw["grid"], f"{src} [grid]")
+        if not flat:
+            raise _err(f"{src} [grid]: the grid is empty; give each key a list of values, or leave [grid] out")
+        for key, values in flat.items():
+            if not isinstance(values, list) or not values:
+                raise _err(f"{src} [grid] {key}: expected a non-empty list of values, got {values!r}")
+            if key not in cli:
+                grid[key] = values
+    return grid
+
+
+def _variants(raw: dict, src: str, grid: dict) -> dict[str, dict]:
+    """The [variants.NAME] tables (name -> flat overrides), none setting a key the grid varies."""
+    variants: dict[str, dict] = {}
+    if "variants" in raw:
+        if not raw["variants"]:
+            raise _err(f"{src} [variants]: no variants; add [variants.NAME] tables, or leave [variants] out")
+        for name, table in raw["variants"].items():
+            where = f"{src} [variants.{name}]"
+            if not VARIANT_NAME.fullmatch(name):
+                raise _err(f"{where}: a variant name is 1-40 letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit")
+            if not isinstance(table, dict):
+                raise _err(f"{where}: expected a table of overrides, e.g. [variants.{name}] train.lr = 0.01")
+            variants[name] = _flatten(table, where)
+            clash = sorted(set(variants[name]) & set(grid))
+            if clash:
+                raise _err(f"{where}: sets {', '.join(clash)}, which [grid] also varies; leave it to one of them")
+    return variants
 
 
 def plain_study(specs: list[str], seeds: list[int], sets: list[str] = ()) -> Study:
