@@ -1,8 +1,9 @@
 """The Train tab end to end in a real browser (headless Chromium, Playwright): a
 ``quick`` run watched learning through its first pass, stopped and continued, then
 the freshly trained network drawn on in the Draw tab; with the USPS files,
-``lecun1989`` through its 23 passes, the page's figures those of ``lecun89 train
-lecun1989 --seed 0``.
+``lecun1989`` through its 23 passes (seen learning in its first, stopped in its
+third and continued, drawn on at the end), the page's figures those of
+``lecun89 train lecun1989 --seed 0``.
 
 Needs the ``playwright`` package and Debian's Chromium at /usr/bin/chromium. Set
 ``LECUN89_TRAIN_SCREENSHOT=docs/train.png`` to also write the docs' screenshot
@@ -100,6 +101,11 @@ def test_quick_learns_live_stops_continues_and_is_drawn_on(page):
     assert "pass 10 of 10" in line and "done" in line
     # the freshly trained network in the Draw tab
     page.wait_for_function("() => window.lecun89.train.model && window.lecun89.train.model.where === 'after its 10 passes'")
+    draw_on_trained(page)
+
+
+def draw_on_trained(page) -> None:
+    """Draw on it: the Draw tab, the model "trained", a 3 drawn and read by it."""
     page.click("#train-use")
     page.wait_for_function("() => window.lecun89.tab === 'draw' && window.lecun89.model === 'trained'")
     box = page.locator("#pad").bounding_box()
@@ -124,9 +130,20 @@ def test_lecun1989_as_the_cli_trains_it(page, data_dir, tmp_path):
     page.fill("#train-seed", "0")
     page.select_option("#train-pace", "")
     page.click("#train-start")
+    # learning within its first pass, then stopped in its third and continued
+    page.wait_for_function("() => { const r = window.lecun89.train.run, s = window.lecun89.train.snapshot; "
+                           "return r && r.config === 'lecun1989' && s && s.pass === 1 && s.done >= 1024; }",
+                           timeout=120_000)
+    assert page.inner_text("#train-status") == ""   # no busy: the quick run's page let go of it as it closed
+    first = page.evaluate(LOOK)
+    page.wait_for_function("() => window.lecun89.train.snapshot.digits >= 2 * 7291 + 512", timeout=120_000)
+    page.click("#train-stop")
+    state_is(page, "paused")
+    stopped = page.evaluate(LOOK)
+    assert stopped["fig"] != first["fig"] and stopped["kernels"] != first["kernels"]
+    page.click("#train-continue")
     page.wait_for_function("() => { const r = window.lecun89.train.run; return r && r.config === 'lecun1989' "
                            "&& r.state === 'done'; }", timeout=300_000)
-    assert page.inner_text("#train-status") == ""   # no busy: the quick run's page let go of it as it closed
     shown = page.evaluate("() => window.lecun89.train.points.filter((p) => p.kind === 'pass')")
     out = tmp_path / "cli"
     assert main(["train", "lecun1989", "--seed", "0", "--out", str(out), "--no-report", "--no-progress"]) == 0
@@ -139,11 +156,12 @@ def test_lecun1989_as_the_cli_trains_it(page, data_dir, tmp_path):
     res = json.loads((out / "results.json").read_text())
     line = page.inner_text("#train-line")
     assert f"train {100 * res['train_error']:.2f}%, test {100 * res['test_error']:.2f}%" in line
-    if os.environ.get("LECUN89_TRAIN_SCREENSHOT"):
+    shot_wanted = os.environ.get("LECUN89_TRAIN_SCREENSHOT")
+    if shot_wanted:
         from PIL import Image
 
         shot = tmp_path / "train.png"
         page.locator("main").screenshot(path=str(shot))
         with Image.open(shot) as img:
-            img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(
-                os.environ["LECUN89_TRAIN_SCREENSHOT"], optimize=True)
+            img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(shot_wanted, optimize=True)
+    draw_on_trained(page)   # the network of the 23 passes reads a drawn digit

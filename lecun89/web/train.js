@@ -79,6 +79,7 @@ function take(r) {
   }
   if (r.strip) { T.strip = r.strip; T.refs = r.references; buildStrip(); }
   T.run = r.run;
+  T.points.length = Math.min(T.points.length, r.since);   // an answer from its K-th point on (an action's: 0)
   T.points.push(...r.points);
   T.since = r.npoints;
   T.snapshot = r.snapshot;
