@@ -6,6 +6,9 @@ Not part of lecun89's API: helpers for checking it.
 - :data:`STROKES`, :func:`canvas_png`, :func:`data_url`, :func:`draw_plain`: drawn digits;
 - :func:`start_server`, :func:`stop_server`, :func:`request`, :func:`post`:
   ``python -m lecun89 serve`` on 127.0.0.1, stopped by its process id;
+  :func:`in_process_server` the same server in this process, and
+  :func:`watch_training` a page watching its Train tab;
+- :func:`execute_notebook`, :func:`notebook_outputs`: docs/tutorial.ipynb run and read;
 - :class:`DaskCluster`, :func:`quick_study`, :func:`stop_process`,
   :func:`free_port`: a ``dask scheduler`` and ``dask worker`` processes on
   127.0.0.1, stopped by their process ids, and a small study to run on them.
@@ -169,6 +172,94 @@ def request(url: str, method: str, path: str, body=None, headers: dict | None = 
 def post(url: str, obj):
     """POST ``obj`` as JSON to ``/api/predict`` -> as :func:`request`."""
     return request(url, "POST", "/api/predict", obj)
+
+
+def in_process_server(**app_args):
+    """``lecun89 serve``'s server in this process, on 127.0.0.1 and a free port,
+    served from a thread -> (the server, its URL); stop it with
+    ``server.shutdown()`` (and ``server.app.training.close()``)."""
+    import threading
+
+    from lecun89.serve import App, make_server
+
+    server = make_server(App(**app_args), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.url
+
+
+def watch_training(url: str, owner: str | None = None, until=("done", "failed"), timeout: float = 300.0,
+                   every: float = 0.05, on_poll=None) -> dict:
+    """Poll ``GET /api/train`` (as the run's holder with ``owner``) every
+    ``every`` seconds until the run's state is one of ``until`` -> the last
+    answer, its ``points`` the whole run's (gathered with ``since``).
+    ``on_poll(answer)`` sees every answer."""
+    import time
+
+    points, since, run_id = [], 0, None
+    t_end = time.monotonic() + timeout
+    while True:
+        q = f"/api/train?since={since}" + (f"&owner={owner}" if owner else "")
+        status, _, r = request(url, "GET", q)
+        assert status == 200, r
+        if r["run"] is not None and r["run"]["id"] != run_id:   # a new run: from its first point
+            run_id, points, since = r["run"]["id"], [], 0
+            if r["since"] != 0:
+                continue
+        points += r["points"]
+        since = r["npoints"]
+        if on_poll is not None:
+            on_poll(r)
+        if r["run"] is None or r["run"]["state"] in until:
+            return {**r, "points": points}
+        if time.monotonic() > t_end:
+            raise AssertionError(f"training still {r['run']['state']} after {timeout} s")
+        time.sleep(every)
+
+
+# --- the tutorial notebook ----------------------------------------------------------
+
+def execute_notebook(path: Path, timeout: float = 300.0):
+    """Run a notebook (nbclient, a python3 kernel of this interpreter) in its own
+    folder -> the executed notebook (nbformat's); the file is not changed."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    env = {"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def notebook_outputs(nb) -> list[list[str]]:
+    """Each code cell's outputs as text: streams and text results as printed,
+    errors by name and message, pictures as ``<image/png>`` (their bytes vary
+    with the plotting library's version, their presence does not)."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outs = []
+        for o in cell.get("outputs", []):
+            if o["output_type"] == "stream":
+                outs.append(f"{o['name']}: {o['text']}")
+            elif o["output_type"] == "error":
+                outs.append(f"error: {o['ename']}: {o['evalue']}")
+            elif "image/png" in o.get("data", {}):
+                outs.append("<image/png>")
+            else:
+                outs.append(str(o.get("data", {}).get("text/plain", "")))
+        cells.append(outs)
+    return cells
 
 
 # --- processes and a Dask cluster -----------------------------------------------------

@@ -284,25 +284,32 @@ class Progress:
 
 
 def run_training(cfg: Config, out_dir: Path, data_dir=None, resume: bool = False, quiet: bool = False,
-                 progress: bool | None = None, data=None, extra: dict | None = None, claim: bool = True) -> dict:
+                 progress: bool | None = None, data=None, extra: dict | None = None, claim: bool = True,
+                 watch=None) -> dict:
     """Train ``cfg`` into ``out_dir`` (see the module docstring); returns results.json's dict.
 
     ``data``: the data set, already loaded (else it is loaded from ``data_dir``);
     ``extra``: more keys for results.json (a study's variant and overrides).
     The run directory is claimed for this process first (:func:`lecun89.rundir.claim`),
     so that no other run, resume or sweep writes into it meanwhile; ``claim=False``
-    when the caller holds it (a sweep claims its runs' directories itself)."""
+    when the caller holds it (a sweep claims its runs' directories itself).
+    ``watch``: an onlooker (the page's Train tab, :mod:`lecun89.serve.training`),
+    told ``watch.started(trainer)`` before the first pass, ``watch.chunk(trainer,
+    p, done)`` every 512 digits of pass ``p`` (``done`` digits into it) and
+    ``watch.passed(trainer, row)`` after each pass's row is written. It sees the
+    trainer between two steps, must not change it, and may raise to end the run
+    there: the run directory then keeps the last completed pass, as after Ctrl-C."""
     out_dir = Path(out_dir)
     if data is None:
         data = load_data(cfg, data_dir)  # fails before anything is written
     if resume and not (out_dir / rundir.CONFIG).exists():
         raise UserError(f"--resume {out_dir}: no config.toml there; not a run directory")
     with rundir.claim(out_dir) if claim else contextlib.nullcontext():
-        return _train_into(cfg, out_dir, data, resume, quiet, progress, extra)
+        return _train_into(cfg, out_dir, data, resume, quiet, progress, extra, watch)
 
 
 def _train_into(cfg: Config, out_dir: Path, data, resume: bool, quiet: bool, progress: bool | None,
-                extra: dict | None) -> dict:
+                extra: dict | None, watch=None) -> dict:
     """:func:`run_training`'s work, in a run directory this process holds."""
     say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
     data = with_validation(data, cfg.data.validation, cfg.data.validation_seed)
@@ -343,9 +350,13 @@ def _train_into(cfg: Config, out_dir: Path, data, resume: bool, quiet: bool, pro
     has_val = data.y_val is not None
     with one_thread():
         threads = thread_info()
+        if watch is not None:
+            watch.started(trainer)
         while trainer.passes_done < t_cfg.passes:
             p = trainer.passes_done + 1
             bar, update = prog.bar(n_train, f"pass {p}/{t_cfg.passes}")
+            if watch is not None:
+                update = _watched(update, watch, trainer, p)
             t0 = time.perf_counter()
             try:
                 lr = trainer.run_pass(update)
@@ -369,6 +380,8 @@ def _train_into(cfg: Config, out_dir: Path, data, resume: bool, quiet: bool, pro
             val = f"val err {va['error']:7.2%}  " if has_val else ""
             say(f"pass {p:>3}/{t_cfg.passes}  lr {lr:.2e}  train loss {tr['loss']:.4f} err {tr['error']:7.2%}  "
                 f"{val}test loss {te['loss']:.4f} err {te['error']:7.2%}  ({seconds:.2f}s)")
+            if watch is not None:
+                watch.passed(trainer, row)
         if tr is None:  # resumed a finished run: evaluate the saved weights
             tr = evaluate(trainer.net, data.x_train, data.y_train, t_cfg, trainer.predict)
             te = evaluate(trainer.net, data.x_test, data.y_test, t_cfg, trainer.predict)
@@ -391,6 +404,15 @@ def _train_into(cfg: Config, out_dir: Path, data, resume: bool, quiet: bool, pro
     write_text(out_dir / rundir.RESULTS, json.dumps(results, indent=2) + "\n")
     say(format_results(results))
     return results
+
+
+def _watched(update, watch, trainer, p):
+    """The progress callback of pass ``p`` that also tells ``watch`` (see :func:`run_training`)."""
+    def both(done):
+        update(done)
+        watch.chunk(trainer, p, done)
+
+    return both
 
 
 def format_results(r: dict) -> str:

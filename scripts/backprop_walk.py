@@ -330,6 +330,24 @@ ON_THE_PAGE = [
     "The screenshot is the browser test's (`LECUN89_BACKPROP_SCREENSHOT=docs/backprop.png python -m "
     "pytest tests/test_browser.py -k backprop`); the JSON routes behind it (`/api/backprop`, "
     "`/api/unit`, `/api/learn`, `/api/reset`) are in [predict.md](predict.md).", "",
+    "## 9. Watch it learn: the Train tab, and a notebook", "",
+    "One step on one digit is the chain rule's whole work; the paper is 7,291 digits teaching the "
+    "network over 23 passes. The page's **Train** tab runs that: pick a shipped config (`quick` needs "
+    "no files; `lecun1989`, `lecun1989-sgd`, `fc-baseline`, `modern-usps` where the server has the "
+    "USPS files) and a seed, press **Train**, and watch the paper's Figure 3 grow (log MSE in the "
+    "paper's convention and % error against passes, training and test, the paper's final figures "
+    "dashed), the H1 and H2 kernels turn from noise into stroke detectors, SDLM's step sizes, and a "
+    "strip of test digits misread fewer and fewer, every 512 digits. **Stop** pauses it, **Continue** "
+    "goes on (or for 5 more passes once it is done), **Draw on it** takes the network to the other "
+    "tabs, **Save run** writes the run directory `lecun89 train` writes. The run is `lecun89 train`'s "
+    "own trainer on its own engine: its model and metrics are bit-identical to `lecun89 train CONFIG "
+    "--seed SEED`'s ([predict.md](predict.md#watch-it-learn-the-train-tab)).", "",
+    "![The Train tab: lecun1989, seed 0, after its 23 passes: Figure 3, the kernels, SDLM's step "
+    "sizes, the test digits read now](train.png)", "",
+    "The same walk as code, to run and change: [the tutorial notebook](tutorial.ipynb) (the chain rule "
+    "on one unit, one layer's backward pass by hand against the library's, the whole network on one "
+    "digit, a short training and its curves, reading a drawn digit, a small study), executed by the "
+    "test suite so that every output in it is what the code prints today.", "",
 ]
 
 

@@ -14,6 +14,7 @@ from lecun89 import metrics
 from lecun89.cli import main
 from lecun89.report import OWN_FILES, load_references, references_for, report_run
 from lecun89.report import find_sweep_runs, report_sweep
+from lecun89.report.format import sci
 
 NET1989_ARCH = [
     {"layer": "input", "shape": "1 x 16x16", "units": 256, "connections": 0, "params": 0},
@@ -396,3 +397,59 @@ def test_cli_report_on_a_sweep_dir(tmp_path):
     assert (sweep / "summary.md").is_file()
     assert (sweep / "lecun1989" / "seed-0" / "report.md").is_file()
     assert "[report](lecun1989/seed-0/report.md)" in (sweep / "summary.md").read_text()
+
+
+# --- the learning curves: the paper's Figure 3, checked by its plotted numbers -------------
+
+def check_figure3(d) -> None:
+    """The curves figure draws the run's numbers in the paper's convention: its top
+    panel the paper's MSE per pass (half the per-output MSE of metrics.jsonl), ending
+    on the headline table's MSE; its bottom panel % error, ending on the table's
+    errors; the paper's figures as its lines."""
+    rep = json.loads((d / "report.json").read_text())
+    results = json.loads((d / "results.json").read_text())
+    rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+    fig = rep["figure3"]
+    top, bottom = fig["mse"], fig["error"]
+    assert "the paper's" in top["ylabel"] and top["yscale"] == "log" and "error (%)" in bottom["ylabel"]
+    passes = [float(r["pass"]) for r in rows]
+    for split, name in (("train", "training"), ("test", "test")):
+        mse = top["lines"][name]
+        assert [x for x, _ in mse] == passes
+        assert [y for _, y in mse] == pytest.approx([metrics.paper_mse(r[f"{split}_mse"]) for r in rows], rel=1e-12)
+        assert mse[-1][1] == pytest.approx(metrics.paper_mse(results[f"{split}_mse"]), rel=1e-12)   # the table's
+        assert sci(mse[-1][1]) in (d / "report.md").read_text()
+        err = bottom["lines"][name]
+        assert [y for _, y in err] == pytest.approx([100 * r[f"{split}_error"] for r in rows], rel=1e-12)
+        assert err[-1][1] == pytest.approx(100 * results[f"{split}_error"], rel=1e-12)
+    paper = {k: v for k, v in top["lines"].items() if "the paper" in k}
+    assert sorted(v[0][1] for v in paper.values()) == [0.0025, 0.018]
+
+
+def test_curves_are_figure3_in_the_papers_convention(reported):
+    check_figure3(reported)
+    md = (reported / "report.md").read_text()
+    assert "The optimizer minimised the squared error averaged over the 10 outputs" in md
+
+
+def test_figure3_check_fails_on_a_figure_in_other_units(tmp_path, monkeypatch):
+    """A curves figure drawn in the per-output MSE (twice the paper's), as one was
+    before, is a valid PNG well over 1 kB: the figure's numbers are what fail it."""
+    from lecun89.report import figures
+
+    d = make_run(tmp_path, p_wrong=0.08)
+    monkeypatch.setattr(figures, "paper_mse", lambda v: v)
+    report_run(d)
+    assert (d / "report-curves.png").stat().st_size > 1000
+    with pytest.raises(AssertionError):
+        check_figure3(d)
+
+
+def test_report_names_sn28s_cost(tmp_path):
+    d = make_run(tmp_path, p_wrong=0.08)
+    cfg = (d / "config.toml").read_text().replace('loss = "mse"\n', 'loss = "mse"\ncost_scale = "half_sum"\n')
+    (d / "config.toml").write_text(cfg)
+    report_run(d)
+    md = (d / "report.md").read_text()
+    assert "The optimizer minimised SN2.8's cost, E = ½ Σ over the 10 outputs" in md
+    check_figure3(d)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 
 from lecun89.cli.args import add_data_dir, add_model
 
@@ -23,6 +24,7 @@ def run(args) -> int:
     note = "" if server.server_address[0] in ("127.0.0.1", "::1", "localhost") else \
         "; reachable from other machines"
     print(f"lecun89 serve: {server.url} (model {app.default}{note}; Ctrl-C stops)", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)   # a kill stops it as Ctrl-C does: its training run's folder goes
     try:
         # Every request thread computes with one BLAS thread: lecun89.cli.main holds one_thread around this.
         server.serve_forever(poll_interval=0.2)
@@ -30,7 +32,12 @@ def run(args) -> int:
         print("lecun89 serve: stopped", flush=True)
     finally:
         server.server_close()
+        app.training.close()
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def add_parser(sub) -> None:

@@ -14,13 +14,9 @@ from lecun89.atomic import replacing
 from lecun89.errors import UserError
 from lecun89.metrics import TARGET_ERROR, paper_mse
 from lecun89.report.format import pct, sci
-from lecun89.rundir import METRIC_KEYS
 
 DPI = 100
 
-
-# The paper's MSE, named where it is drawn (lecun89.metrics: half the mean over the 10 outputs).
-PAPER_MSE_LABEL = "MSE, the paper's: ½ mean over outputs of (y − t)²"
 
 PNG_METADATA = {"Software": None}   # no matplotlib version in the PNG: identical bytes across versions
 
@@ -59,66 +55,92 @@ def integer_ticks(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def fig_curves(path: Path, curves: dict, refs: list[dict], loss_name: str, title: str) -> None:
+# The paper's Figure 3: log MSE (top) and % error (bottom) against passes, training and test.
+FIGURE3_PANELS = ("mse", "error")
+
+
+def cost_name(train: dict | None) -> str:
+    """The cost the optimizer minimised, in words, from a config's train section
+    (a dict; None: the defaults, the squared error averaged over the outputs)."""
+    t = train or {}
+    if t.get("loss", "mse") != "mse":
+        return "softmax cross-entropy"
+    if t.get("cost_scale") == "half_sum":
+        return "SN2.8's cost, E = ½ Σ over the 10 outputs of (y − t)² a digit (5 × the paper's MSE)"
+    return "the squared error averaged over the 10 outputs (2 × the paper's MSE)"
+
+
+def plotted(fig) -> dict:
+    """What a figure draws, read back from its lines: {panel: {line label: [[x, y], ...]}},
+    panels by their axes' ``gid``; y in the panel's units (as plotted, before the log scale)."""
+    out = {}
+    for ax in fig.axes:
+        if ax.get_gid() is None:
+            continue
+        lines = {}
+        for line in ax.get_lines():
+            label = line.get_label()
+            if label.startswith("_"):
+                continue
+            xs, ys = line.get_xdata(), line.get_ydata()
+            lines[label] = [[float(x), None if not np.isfinite(y) else float(y)] for x, y in zip(xs, ys)]
+        out[ax.get_gid()] = {"ylabel": ax.get_ylabel(), "yscale": ax.get_yscale(), "lines": lines}
+    return out
+
+
+def _series(curves: dict, key: str, f=None) -> np.ndarray:
+    return np.array([np.nan if v is None else (f(v) if f else v) for v in curves[key]], dtype=float)
+
+
+def fig_curves(path: Path, curves: dict, refs: list[dict], loss_name: str, title: str) -> dict:
+    """The paper's Figure 3 for a run: log MSE (top) and % error (bottom) against
+    passes, training and test (validation too, when the run has a split), the
+    references' final figures dashed. The MSE is the paper's convention
+    (:func:`lecun89.metrics.paper_mse`); a run whose outputs are logits (no MSE)
+    shows its own cost on top, named. Returns :func:`plotted`."""
     p = np.asarray(curves["pass"])
-    arr = {k: np.array([np.nan if v is None else v for v in curves[k]], dtype=float) for k in METRIC_KEYS}
     marker = "o" if len(p) <= 40 else None
+    mse = loss_name == "MSE"
+    key = "mse" if mse else "loss"
+    conv = (lambda v: paper_mse(v)) if mse else None
+    splits = [("train", "training", "C0"), ("validation", "validation", "C7"), ("test", "test", "C1")]
     with mpl() as Figure:
-        fig = Figure(figsize=(12, 4.6), layout="constrained")
-        ax1, ax2 = fig.subplots(1, 2)
-        ax1.plot(p, 100 * arr["train_error"], marker=marker, ms=4, label="train")
-        if "validation_error" in curves:  # a validation split: between train and test, in its own colour
-            val = np.array([np.nan if v is None else v for v in curves["validation_error"]], dtype=float)
-            ax1.plot(p, 100 * val, marker=marker, ms=4, label="validation", color="C7")
-        ax1.plot(p, 100 * arr["test_error"], marker=marker, ms=4, label="test")
+        fig = Figure(figsize=(9, 8.6), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        top.set_gid("mse")
+        bottom.set_gid("error")
+        for split, label, colour in splits:
+            if f"{split}_{key}" not in curves or f"{split}_error" not in curves:
+                continue
+            top.plot(p, _series(curves, f"{split}_{key}", conv), marker=marker, ms=4, color=colour, label=label)
+            bottom.plot(p, 100 * _series(curves, f"{split}_error"), marker=marker, ms=4, color=colour, label=label)
         for i, ref in enumerate(refs):
             figs = ref["figures"]
-            if "test_error" in figs:
-                ax1.axhline(100 * figs["test_error"], ls="--", lw=1.2, color=f"C{i + 2}",
-                            label=f"test, {ref['short']}: {pct(figs['test_error'])}")
-            if "train_error" in figs:
-                ax1.axhline(100 * figs["train_error"], ls=":", lw=1.2, color=f"C{i + 2}",
-                            label=f"train, {ref['short']}: {pct(figs['train_error'])}")
-        ax1.set_xlabel("pass over the training set")
-        ax1.set_ylabel("error (%)")
-        ax1.set_title("Error rate per pass")
-        ax1.set_ylim(bottom=0)
-        ax1.legend()
-        integer_ticks(ax1)
-        # Squared-error runs: the paper's MSE (metrics.paper_mse: half the mean over the
-        # outputs), the convention of the paper's figures drawn beside it; others: their cost.
-        if loss_name == "MSE":
-            curve = {k: np.array([np.nan if v is None else paper_mse(v) for v in curves[k]], dtype=float)
-                     for k in ("train_mse", "test_mse")}
-            train, test, ylabel = curve["train_mse"], curve["test_mse"], PAPER_MSE_LABEL
-            val = curves.get("validation_mse")
-        else:
-            train, test, ylabel = arr["train_loss"], arr["test_loss"], f"training cost ({loss_name})"
-            val = curves.get("validation_loss")
-        ax2.plot(p, train, marker=marker, ms=4, label="train")
-        if val is not None:
-            val = [np.nan if v is None else (paper_mse(v) if loss_name == "MSE" else v) for v in val]
-            ax2.plot(p, val, marker=marker, ms=4, label="validation", color="C7")
-        ax2.plot(p, test, marker=marker, ms=4, label="test")
-        if loss_name == "MSE":
-            for i, ref in enumerate(refs):
-                figs = ref["figures"]
-                for split, ls in (("test", "--"), ("train", ":")):
-                    if f"{split}_half_mse" in figs:
-                        ax2.axhline(figs[f"{split}_half_mse"], ls=ls, lw=1.2, color=f"C{i + 2}",
-                                    label=f"{split}, {ref['short']}: {sci(figs[split + '_half_mse'])}")
-        vals = np.concatenate([train, test])
+            for split, ls in (("train", ":"), ("test", "--")):
+                if mse and f"{split}_half_mse" in figs:
+                    v = figs[f"{split}_half_mse"]
+                    top.axhline(v, ls=ls, lw=1.2, color=f"C{i + 2}", label=f"{split}, {ref['short']}: {sci(v)}")
+                if f"{split}_error" in figs:
+                    v = figs[f"{split}_error"]
+                    bottom.axhline(100 * v, ls=ls, lw=1.2, color=f"C{i + 2}", label=f"{split}, {ref['short']}: {pct(v)}")
+        vals = np.concatenate([line.get_ydata() for line in top.get_lines()]) if top.get_lines() else np.array([])
         vals = vals[np.isfinite(vals)]
         if len(vals) and (vals > 0).all():
-            ax2.set_yscale("log")
-        ax2.set_xlabel("pass over the training set")
-        ax2.set_ylabel(ylabel)
-        ax2.set_title("MSE per pass (the paper's convention)" if loss_name == "MSE"
-                      else f"Training cost per pass ({loss_name})")
-        ax2.legend()
-        integer_ticks(ax2)
-        fig.suptitle(title)
+            top.set_yscale("log")
+        top.set_ylabel("MSE, the paper's convention\n(½ mean over outputs of (y − t)²), log scale" if mse
+                       else f"the optimizer's cost ({loss_name}), log scale")
+        top.set_title("log MSE, the paper's convention" if mse else f"log training cost ({loss_name})")
+        bottom.set_ylabel("error (%)")
+        bottom.set_title("% error")
+        bottom.set_ylim(bottom=0)
+        bottom.set_xlabel("pass over the training set")
+        for ax in (top, bottom):
+            ax.legend(fontsize=9)
+            integer_ticks(ax)
+        fig.suptitle(f"{title}\nas the paper's Figure 3: log MSE and % error against passes, training and test")
+        drawn = plotted(fig)
         save_png(fig, path)
+    return drawn
 
 
 def fig_confusion(path: Path, cm: np.ndarray, title: str) -> None:

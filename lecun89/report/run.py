@@ -34,7 +34,8 @@ from lecun89.version import __version__
 from lecun89.losses import training_loss
 from lecun89.metrics import TARGET_ERROR
 from lecun89.errors import UserError
-from lecun89.report.figures import fig_confusion, fig_curves, fig_kernels, fig_misclassified, fig_rejection
+from lecun89.report.figures import (cost_name, fig_confusion, fig_curves, fig_kernels, fig_misclassified,
+                                    fig_rejection)
 from lecun89.report.format import architecture_table, architecture_totals, count, dump_json, error_cell, finite, jsonable, one_line, pct, points, sci, write_text
 from lecun89.report.references import references_for
 from lecun89.rundir import METRIC_KEYS, read_run
@@ -359,15 +360,22 @@ def _curves_section(page: Page, rep: dict) -> list[str]:
             for k in VALIDATION_CURVES:
                 curves[k] = [finite(r.get(k)) for r in rows]
         rep["curves"] = curves
-        fig_curves(page.out / FIG_CURVES, curves, page.refs, loss_name, f"{page.who}: learning curves")
+        rep["figure3"] = fig_curves(page.out / FIG_CURVES, curves, page.refs, loss_name,
+                                    f"{page.who}: learning curves")
         page.written.append(FIG_CURVES)
         last = rows[-1]
-        md += [f"![Learning curves: error and loss per pass]({FIG_CURVES})", "",
+        cost = cost_name((page.config or {}).get("train"))
+        rep["cost"] = cost
+        shown = ("the paper's MSE (SN2.8's printed: half the mean over the outputs)" if loss_name == "MSE"
+                 else "that cost")
+        md += [f"![Learning curves as the paper's Figure 3: log MSE and % error per pass]({FIG_CURVES})", "",
                f"After pass {last['pass']}: train error {pct(finite(last.get('train_error')))}, "
                + (f"validation error {pct(finite(last.get('validation_error')))}, " if "validation_error" in curves else "")
                + "test error "
-               f"{pct(finite(last.get('test_error')))}, train loss ({loss_name}) {sci(finite(last.get('train_loss')))}, "
-               f"test loss {sci(finite(last.get('test_loss')))}. Per-pass numbers: report.json, `curves`.", ""]
+               f"{pct(finite(last.get('test_error')))}. The optimizer minimised {cost}: train "
+               f"{sci(finite(last.get('train_loss')))}, test {sci(finite(last.get('test_loss')))} after the last "
+               f"pass; the figure's top panel is {shown}. Per-pass numbers: report.json, `curves`; the figure's "
+               "plotted numbers: `figure3`.", ""]
     else:
         rep["curves"] = None
         md += ["No per-pass metrics (metrics.jsonl missing or empty).", ""]

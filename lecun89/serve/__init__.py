@@ -66,6 +66,16 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   per server, the least recently used dropped first. An unknown, reset or
   dropped session is a 404 ``{"error": "unknown session ..."}`` (learn, reset,
   predict, backprop); a ``"model"`` other than the session's is a 400.
+- The Train tab (:mod:`lecun89.serve.training`: one background run a server,
+  held by the page that started it, watched by any): ``GET /api/train/configs``;
+  ``POST /api/train/start`` ``{"config", "seed"?, "pace"?, "owner"?}`` (409
+  ``busy`` while another page holds a run; the answer's ``owner`` is the
+  holder's token); ``GET /api/train?since=K&owner=T`` (``run``, ``points``
+  from the K-th, ``npoints``, ``snapshot``, ``model``, ``results``; with K = 0
+  also ``strip`` and ``references``); ``POST /api/train/stop``, ``continue``
+  (``"passes"?``), ``save``, ``leave``, ``drop`` with ``{"owner"}`` (403 for
+  another page's token). When a run stops or ends, a copy of its network is the
+  model ``trained`` of every route above.
 - ``GET /api/testset?model=NAME``: the USPS test digits in the page's order,
   misclassified first (index order within each part): ``order``, ``labels``,
   ``predictions``, ``rejected``, ``n``, ``errors``.
@@ -75,7 +85,8 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
 The package, one job a module: :mod:`~lecun89.serve.images` (the image
 fields read into the 16x16 input), :mod:`~lecun89.serve.app` (the models, the
 test set, what each route computes), :mod:`~lecun89.serve.learning` (the
-learning sessions), :mod:`~lecun89.serve.server` (HTTP: the handler, the
+learning sessions), :mod:`~lecun89.serve.training` and
+:mod:`~lecun89.serve.snapshot` (the Train tab), :mod:`~lecun89.serve.server` (HTTP: the handler, the
 server, binding); ``_base.py`` holds :class:`ApiError`.
 """
 

@@ -20,6 +20,7 @@ from lecun89.errors import UserError
 from lecun89.serve._base import ApiError
 from lecun89.serve.images import IMAGE_READERS, SIZE, png_to_row
 from lecun89.serve.learning import MAX_SESSIONS, Sessions
+from lecun89.serve.training import Training
 
 
 class App:
@@ -42,6 +43,7 @@ class App:
             raise UserError(f"no model {self.default!r} in this install; give --model PATH/TO/model.npz", status=2)
         self.data_dir = data_dir
         self.sessions = Sessions(max_sessions)
+        self.training = Training(data_dir, publish=self.add_model)  # the Train tab (lecun89.serve.training)
         self._data = None
         self._data_lock = threading.Lock()
         self._orders: dict[str, dict] = {}
@@ -53,6 +55,20 @@ class App:
             d = m.describe()
             d["shapes"] = {lay["name"]: lay["shape"] for lay in r["layers"]}
             self._info.append(d)
+
+    def add_model(self, m) -> None:
+        """Offer ``m`` (a :class:`lecun89.reader.Model`) to every route, in place of
+        a model of the same name (the Train tab's network, each time its run
+        pauses or finishes)."""
+        import numpy as np
+
+        r = self.analyse(m, -np.ones((SIZE, SIZE)))
+        d = m.describe()
+        d["shapes"] = {lay["name"]: lay["shape"] for lay in r["layers"]}
+        with self._orders_lock:
+            self.models[m.name] = m
+            self._orders.pop(m.name, None)
+            self._info = [i for i in self._info if i["name"] != m.name] + [d]
 
     # -- helpers
     def model(self, name) -> object:

@@ -108,7 +108,11 @@ class Handler(BaseHTTPRequestHandler):
                 t0 = time.perf_counter()
                 obj = self._api(path, query)
                 ms = (time.perf_counter() - t0) * 1000
-                self._send_json(200, obj, headers={"Server-Timing": f"app;dur={ms:.2f}"})
+                timing = {"Server-Timing": f"app;dur={ms:.2f}"}
+                if isinstance(obj, bytes):  # an answer the app encoded itself (the Train tab's polls)
+                    self._send(200, obj, "application/json", headers={"Cache-Control": "no-store", **timing})
+                else:
+                    self._send_json(200, obj, headers=timing)
             else:
                 self._static(path)
         except ApiError as exc:
@@ -150,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/reset":
             self._allow("POST")
             return app.reset(self._read_json())
+        if path == "/api/train" or path.startswith("/api/train/"):
+            return self._train(app.training, path)
         if path == "/api/testset":
             self._allow("GET", "HEAD")
             return app.testset(model)
@@ -157,6 +163,24 @@ class Handler(BaseHTTPRequestHandler):
             self._allow("GET", "HEAD")
             return app.testset_digit(model, path[len("/api/testset/"):])
         raise ApiError(404, f"unknown route {method} {path[:100]}")
+
+    def _train(self, training, path: str):
+        """The Train tab's routes (:mod:`lecun89.serve.training`)."""
+        if path == "/api/train":
+            self._allow("GET", "HEAD")
+            query = {k: v[-1] for k, v in self._split()[1].items()}
+            return training.poll_json(query)
+        if path == "/api/train/configs":
+            self._allow("GET", "HEAD")
+            return training.configs()
+        actions = {"/api/train/start": lambda b: training.start(b, self.client_address[0]),
+                   "/api/train/stop": training.stop, "/api/train/continue": training.resume,
+                   "/api/train/save": training.save, "/api/train/drop": training.forget,
+                   "/api/train/leave": training.leave}
+        if path not in actions:
+            raise ApiError(404, f"unknown route {self.command} {path[:100]}")
+        self._allow("POST")
+        return actions[path](self._read_json())
 
     def _allow(self, *methods: str):
         if self.command not in methods:

@@ -527,14 +527,17 @@ document.addEventListener("keydown", (e) => {
 
 function showTab(tab) {
   state.tab = tab;
-  $("tab-draw").setAttribute("aria-selected", String(tab === "draw"));
-  $("tab-test").setAttribute("aria-selected", String(tab === "test"));
+  document.body.dataset.tab = tab;             // the Train tab's panel shows in place of the others (style.css)
+  for (const t of ["draw", "test", "train"]) $(`tab-${t}`).setAttribute("aria-selected", String(tab === t));
   $("draw-panel").hidden = tab !== "draw";
   $("test-panel").hidden = tab !== "test";
+  $("train-panel").hidden = tab !== "train";
   updateView();
   status("");
   resetViews();
-  if (tab === "test") {
+  if (tab === "train") {
+    trainShown();                              // train.js
+  } else if (tab === "test") {
     if (state.test && state.test.model === state.model) showTest(); else loadTestOrder();
   } else if (state.lastDraw && state.lastDraw.model === state.model && !state.lastDraw.blank) {
     showDraw(state.lastDraw);
