@@ -307,7 +307,7 @@ def _validate(cfg: Config) -> Config:
         why = unsupported(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table)))
         if why:
             by_env = f" (from ${ENV_ENGINE})" if os.environ.get(ENV_ENGINE) == "numba" else ""
-            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs batch 1 with SGD, SDLM or AdamW: "
+            raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs SGD, SDLM or AdamW at any batch size: "
                        "lecun89/engine/choice.py); use train.engine = \"numpy\"")
     if isinstance(table, list):
         table = tuple(tuple(r) for r in table)

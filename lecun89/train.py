@@ -181,13 +181,14 @@ class Trainer:
         x16 = self._x16 if distorted is None else np.ascontiguousarray(distorted[:, 0])
         n = len(x16)
         order = self.rng.permutation(n) if self.cfg.train.order == "shuffle" else np.arange(n)
-        for start in range(0, n, 512):
-            steps = order[start:start + 512]
-            masks, shifts = self.engine.draws(len(steps), self.rng)
-            self.engine.run(x16, self._targets, steps, lr, self.opt.state, masks=masks, shifts=shifts,
+        chunk = max(1, 512 // self.cfg.train.batch_size) * self.cfg.train.batch_size  # whole batches
+        for start in range(0, n, chunk):
+            steps = order[start:start + chunk]
+            uniforms, shifts = self.engine.draws(len(steps), self.rng)
+            self.engine.run(x16, self._targets, steps, lr, self.opt.state, uniforms=uniforms, shifts=shifts,
                             eta=getattr(self.opt, "eta", None))
             if progress is not None:
-                progress(min(n, start + 512))
+                progress(min(n, start + chunk))
         self.passes_done += 1
         return lr
 
@@ -195,10 +196,10 @@ class Trainer:
 # --- run directory -------------------------------------------------------------
 
 def _versions() -> dict:
-    import sklearn
+    from importlib.metadata import version  # the installed version, without importing scikit-learn (a second)
 
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__, "lecun89": __version__,
+            "scikit-learn": version("scikit-learn"), "lecun89": __version__,
             "platform": platform.platform()}
 
 

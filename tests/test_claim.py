@@ -80,9 +80,11 @@ def test_two_trainings_started_together_into_one_folder(tmp_path):
         b = _start("train", "--seed", "2", "--set", "train.passes=3", "--no-report", "--out", str(d), cwd=tmp_path)
         outs = [p.communicate(timeout=300) for p in (a, b)]
         codes = [a.returncode, b.returncode]
-        assert sorted(codes) == [0, 2], (codes, outs)
-        loser = outs[codes.index(2)][1]
-        assert "in use by another lecun89 process" in loser or "directory exists and is not empty" in loser, loser
+        # the loser finds the folder in use (status 2), or, where the winner was done first, not empty (1)
+        assert sorted(codes) in ([0, 1], [0, 2]), (codes, outs)
+        loser = outs[codes.index(max(codes))][1]
+        assert ("in use by another lecun89 process" if max(codes) == 2 else "directory exists and is not empty") \
+            in loser, loser
         assert loser.count("\n") == 1  # one line, no traceback
         winner = _consistent(d)
         assert winner["seed"] == (1 if codes[0] == 0 else 2)

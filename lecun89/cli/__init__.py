@@ -37,7 +37,10 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``command`` (one of the commands), a parser of that
+    command alone, which is all its arguments need (the others' parsers import
+    what their help texts name: the web server, the reader's models)."""
     parser = argparse.ArgumentParser(
         prog="lecun89",
         description="LeCun et al. 1989 zip-code network, hand-written backprop in numpy.",
@@ -45,12 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="version, and the git commit of a checkout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(sub)
+        if command is None or name == f"lecun89.cli.{command}":
+            importlib.import_module(name).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and f"lecun89.cli.{argv[0]}" in COMMAND_MODULES else None
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -10,7 +10,6 @@ from lecun89.cli.args import add_config, add_data_dir, add_no_progress, add_set
 def run(args) -> int:
     from lecun89.config import config_from_dict, load_config, read_toml
     from lecun89.errors import UserError
-    from lecun89.report import report_run
     from lecun89.rundir import claim
     from lecun89.train import default_out_dir, run_training
 
@@ -30,6 +29,8 @@ def run(args) -> int:
         run_training(cfg, out_dir, args.data_dir, resume=bool(args.resume),
                      progress=None if not args.no_progress else False, claim=False)
         if not args.no_report:
+            from lecun89.report import report_run  # (matplotlib: only when a report is written)
+
             print(f"report: {report_run(out_dir, data_dir=args.data_dir)}")
     return 0
 

@@ -1,14 +1,15 @@
 """The engines that run a training pass and score a network: ``numpy`` (the
-layers of :mod:`lecun89.layers`, the reference) and ``numba`` (whole online
-passes compiled, and the batched forward of the evaluations between passes).
+layers of :mod:`lecun89.layers`, the reference) and ``numba`` (whole passes
+compiled, and the batched forward of the evaluations between passes).
 
 - :mod:`~lecun89.engine.choice`: the engine names, what the compiled engine
   covers, ``"auto"`` resolved, the scoring forward of a network;
 - :mod:`~lecun89.engine.compiled`: the compiled engine as a trainer and an
   evaluation call it (:class:`NumbaPass`, :class:`CompiledForward`), checked
   against the layers in the tests;
-- ``_kernels.py``, ``_forward.py``: the numba kernels themselves, private to
-  this package (importing them imports numba).
+- ``_kernels.py`` (passes at batch 1, compiled per variant), ``_batch.py``
+  (batches), ``_forward.py`` (the batched inference): the numba kernels
+  themselves, private to this package (importing them imports numba).
 
 Importing this package imports neither numba nor the kernels.
 """

@@ -41,7 +41,7 @@ def _units(a, kind, A, S, y, scratch):
 
 
 @jit
-def _conv_block(xs, Hp, Wp, w, b, bmode, table, OW, a):
+def conv_block(xs, Hp, Wp, w, b, bmode, table, OW, a):
     """a (M * P * BLOCK, flat: map, position, digit) = bias + the stride-2 5x5
     convolution over the table's maps of xs, the input padded by 2 (Hp rows of
     Wp) and split by column parity: the block's values at (ch, row, col) start
@@ -77,8 +77,8 @@ def _conv_block(xs, Hp, Wp, w, b, bmode, table, OW, a):
 
 
 @jit
-def _split(src, C, H, W, Hp, xs):
-    """xs (see :func:`_conv_block`) = src (C, H * W, BLOCK) padded by 2 and split
+def split_block(src, C, H, W, Hp, xs):
+    """xs (see :func:`conv_block`) = src (C, H * W, BLOCK) padded by 2 and split
     by column parity: only the inside is written (the padding is set once)."""
     Wp = W + 4
     hw = Wp // 2
@@ -93,7 +93,7 @@ def _split(src, C, H, W, Hp, xs):
 
 
 @jit
-def _linear_block(x, w, b, nb, a):
+def linear_block(x, w, b, nb, a):
     """a (O, nb) = b + w (O, I) x (I, nb), four inputs at a time; nb (BLOCK)
     given at run time: a loop of unknown length is vectorised, where a constant
     one would be unrolled into scalar operations."""
@@ -158,17 +158,17 @@ def forward_blocks(X, flat, offs, t1, t2, bmode, pad1, pad2, conv, hidden, A, S,
             for q in range(nb, BLOCK):
                 dst[q] = 0.0
         if conv:
-            _split(xin, 1, 16, 16, 20, xs1)
-            _conv_block(xs1, 20, 20, w1, b1, bmode, t1, 8, a1)
+            split_block(xin, 1, 16, 16, 20, xs1)
+            conv_block(xs1, 20, 20, w1, b1, bmode, t1, 8, a1)
             _units(a1, hidden, A, S, y1, scratch)
-            _split(y1.reshape(O1, 64, BLOCK), O1, 8, 8, 12, xs2)
-            _conv_block(xs2, 12, 12, w2, b2, bmode, t2, 4, a2)
+            split_block(y1.reshape(O1, 64, BLOCK), O1, 8, 8, 12, xs2)
+            conv_block(xs2, 12, 12, w2, b2, bmode, t2, 4, a2)
             _units(a2, hidden, A, S, y2, scratch)
-            _linear_block(y2.reshape(nf, BLOCK), w3, b3, BLOCK, a3)
+            linear_block(y2.reshape(nf, BLOCK), w3, b3, BLOCK, a3)
         else:
-            _linear_block(feat, w3, b3, BLOCK, a3)
+            linear_block(feat, w3, b3, BLOCK, a3)
         _units(a3.ravel(), hidden, A, S, y3.ravel(), scratch)
-        _linear_block(y3, w4, b4, BLOCK, a4)
+        linear_block(y3, w4, b4, BLOCK, a4)
         _units(a4.ravel(), out_kind, Ao, So, y4.ravel(), scratch)
         for q in range(nb):
             for o in range(10):

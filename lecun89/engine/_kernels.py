@@ -1,13 +1,29 @@
-"""The numba engine's compiled kernels (see :mod:`lecun89.engine`): whole online
-passes of Net-1989 or of the fully connected network, forward, backward,
+"""The numba engine's compiled training kernels (see :mod:`lecun89.engine`): whole
+online passes of Net-1989 or of the fully connected network, forward, backward,
 second-derivative pass and update for every digit in one compiled loop
-(:func:`run_pass`). Inference over many digits is
+(:func:`pass_kernel`). Inference over many digits is
 :mod:`lecun89.engine._forward`'s.
 
-The arithmetic is the numpy layers' (:mod:`lecun89.layers`), written as loops
-over the real connections (the H2 table is walked, not masked); the sums run in
-another order, so results agree with the numpy engine to rounding, not bit for
-bit. Importing this module imports numba.
+The arithmetic is the numpy layers' (:mod:`lecun89.layers`), laid out so that
+every product runs as a long loop over contiguous numbers, where the machine's
+vector units work and the loop's set-up is paid rarely:
+
+- H1 reads its 25 window pixels at each of its 64 positions from ``X1T`` (25,
+  64): a map's sums run along the positions, a kernel row (5 weights) per pass;
+- H2 reads ``X2`` (16, maps * 25): position by position, the windows of every
+  H1 map in a row. H2 maps that read the same H1 maps form a group, and a
+  group's maps are consecutive runs of windows in X2 (the block table: 3
+  groups of 4 maps reading 8 H1 maps, each one run of 200 numbers, or two of
+  100), so the table is walked once per group, not map by map, and each of
+  H2's three products (the sums, the weight gradients, the input gradients)
+  runs along the run's 200 numbers, with 4 to 8 positions or maps per pass;
+- the full connections run along their inputs.
+
+The sums run in another order than numpy's BLAS, so results agree with the
+numpy engine to rounding, not bit for bit; a run of this engine gives the same
+bits run to run. Importing this module imports numba; it compiles a pass's
+kernel for the variant a config needs (:func:`pass_kernel`) on first use, and
+numba's on-disk cache keeps it for later runs.
 """
 
 from __future__ import annotations
@@ -21,109 +37,13 @@ import numpy as np
 # with a division (SDLM's step, tanh) from being vectorised.
 jit = numba.njit(cache=True, fastmath={"reassoc", "contract"}, boundscheck=False, error_model="numpy")
 
-
-@jit
-def _fill(a, v):
-    """a[...] = v for a C-contiguous array, as a plain loop (numba compiles a
-    slice assignment's general broadcasting code, seconds each time)."""
-    f = a.reshape(a.size)
-    for i in range(f.size):
-        f[i] = v
+# Net-1989's geometry, fixed by its 16x16 input, 5x5 kernels, stride 2 and
+# padding 2: the input padded to 20x20, H1's 8x8 = 64 positions (padded to
+# 12x12 for H2), H2's 4x4 = 16.
+P1, P2, KK = 64, 16, 25
 
 
-@jit
-def _square(a, out):
-    """out = a * a, elementwise over C-contiguous arrays of one size."""
-    f, g = a.reshape(a.size), out.reshape(out.size)
-    for i in range(f.size):
-        g[i] = f[i] * f[i]
-
-
-@jit
-def _im2col(xp, OW, cols):
-    """cols (C, 25, P): the 5x5 window of every map at each of the P positions of
-    a stride-2 convolution over xp (C, H+4, W+4), the input padded by 2;
-    positions last, so the products below run along contiguous rows."""
-    C, _, P = cols.shape
-    OH = P // OW
-    for ch in range(C):
-        for ki in range(5):
-            for kj in range(5):
-                t = ki * 5 + kj
-                for i in range(OH):
-                    row = xp[ch, 2 * i + ki]
-                    for j in range(OW):
-                        cols[ch, t, i * OW + j] = row[2 * j + kj]
-
-
-@jit
-def _conv_fwd(cols, w, b, bmode, table, a):
-    """a (M, P) = bias + sum over the table's maps c of w[o, c] . windows."""
-    M, P = a.shape
-    k = table.shape[1]
-    for o in range(M):
-        for p in range(P):
-            a[o, p] = b[o * P + p] if bmode == 2 else (b[o] if bmode == 1 else 0.0)
-        for c in range(k):
-            ch = table[o, c]
-            for t in range(25):
-                wv = w[o, c, t]
-                for p in range(P):
-                    a[o, p] += wv * cols[ch, t, p]
-
-
-@jit
-def _conv_bwd(cols, w, bmode, table, da, gw, gb, dcols, need_dx):
-    """dE/dw into gw (M, k, 25), dE/db into gb and, with need_dx, dE/d(windows)
-    into dcols (C, 25, P), from da (M, P). The second-derivative pass calls it
-    with the windows and weights squared."""
-    M, P = da.shape
-    k = table.shape[1]
-    for o in range(M):
-        for c in range(k):
-            ch = table[o, c]
-            for t in range(25):
-                s = 0.0
-                for p in range(P):
-                    s += da[o, p] * cols[ch, t, p]
-                gw[o, c, t] = s
-    if need_dx:
-        _fill(dcols, 0.0)
-        for o in range(M):
-            for c in range(k):
-                ch = table[o, c]
-                for t in range(25):
-                    wv = w[o, c, t]
-                    for p in range(P):
-                        dcols[ch, t, p] += wv * da[o, p]
-    if bmode == 2:
-        for o in range(M):
-            for p in range(P):
-                gb[o * P + p] = da[o, p]
-    elif bmode == 1:
-        for o in range(M):
-            s = 0.0
-            for p in range(P):
-                s += da[o, p]
-            gb[o] = s
-
-
-@jit
-def _col2im(dcols, OW, dxp):
-    """dxp (C, H+4, W+4) = the windows' gradients summed back onto the input
-    padded by 2 (the padding's share is dropped by the caller)."""
-    C = dcols.shape[0]
-    OH = dcols.shape[2] // OW
-    _fill(dxp, 0.0)
-    for ch in range(C):
-        for ki in range(5):
-            for kj in range(5):
-                t = ki * 5 + kj
-                for i in range(OH):
-                    row = dxp[ch, 2 * i + ki]
-                    for j in range(OW):
-                        row[2 * j + kj] += dcols[ch, t, i * OW + j]
-
+# --- units -------------------------------------------------------------------------
 
 # exp by range reduction (u = k ln2 + r, |r| <= ln2 / 2) and a degree-12 Taylor
 # polynomial for e^r - 1 (error below 2e-16 there): plain arithmetic, so the
@@ -162,36 +82,13 @@ def tanh_layer(a, A, S, y, fp, scratch):
         y[i] = t * A
 
 
-@jit
-def _linear_fwd(x, w, b, a):
-    for o in range(w.shape[0]):
-        s = 0.0
-        for i in range(w.shape[1]):
-            s += x[i] * w[o, i]
-        a[o] = s + b[o]
-
-
-@jit
-def _linear_bwd(x, w, da, gw, gb, dx, need_dx):
-    """The second-derivative pass calls it with x and w squared."""
-    _fill(dx, 0.0)
-    for o in range(w.shape[0]):
-        d = da[o]
-        gb[o] = d
-        for i in range(w.shape[1]):
-            gw[o, i] = d * x[i]
-        if need_dx:
-            for i in range(w.shape[1]):
-                dx[i] += w[o, i] * d
-
-
 # The units: scaled tanh A tanh(S a) (plain tanh: A = S = 1), ReLU, none (the
-# identity: logits). engine.py maps the layers' activations to these codes.
+# identity: logits). compiled.py maps the layers' activations to these codes.
 SCALED_TANH, RELU, IDENTITY = 0, 1, 2
 
 
 @jit
-def _units(a, kind, A, S, y, fp, scratch):
+def units(a, kind, A, S, y, fp, scratch):
     """y = f(a) and fp = f'(a) elementwise over flat arrays (as layers.py's units)."""
     if kind == SCALED_TANH:
         tanh_layer(a, A, S, y, fp, scratch)
@@ -206,217 +103,470 @@ def _units(a, kind, A, S, y, fp, scratch):
             fp[i] = 1.0
 
 
+# --- H1: the input's windows, 12 maps of 8x8 ------------------------------------------
+
+@jit
+def _h1_windows(x, dy, dx, xp, X1T):
+    """xp (20, 20): the digit x (16, 16) shifted by (dy, dx) (background -1 in
+    the gap) inside a border of 2 (set once by the caller); X1T (25, 64):
+    X1T[5 ki + kj, 8 i + j] = xp[2 i + ki, 2 j + kj], every position's window."""
+    for i in range(16):
+        r = i - dy
+        for j in range(16):
+            c = j - dx
+            xp[i + 2, j + 2] = x[r, c] if 0 <= r < 16 and 0 <= c < 16 else -1.0
+    for ki in range(5):
+        for kj in range(5):
+            row = X1T[ki * 5 + kj]
+            for i in range(8):
+                src = xp[2 * i + ki]
+                for j in range(8):
+                    row[i * 8 + j] = src[2 * j + kj]
 
 
 @jit
-def _sgd_step(flat, grad, lr):
-    for i in range(flat.size):
-        flat[i] -= lr * grad[i]
+def _h1_sums(X1T, w1, b1, bmode, a1):
+    """a1 (O1, 64) = bias + w1 (O1, 25) . windows, along the 64 positions, a
+    kernel row (5 weights) per pass. bmode: 2 a bias per unit, 1 per map, 0 none."""
+    for o in range(a1.shape[0]):
+        a = a1[o]
+        for p in range(P1):
+            a[p] = b1[o * P1 + p] if bmode == 2 else (b1[o] if bmode == 1 else 0.0)
+        for ki in range(5):
+            t = ki * 5
+            v0, v1, v2, v3, v4 = w1[o, t], w1[o, t + 1], w1[o, t + 2], w1[o, t + 3], w1[o, t + 4]
+            x0, x1, x2, x3, x4 = X1T[t], X1T[t + 1], X1T[t + 2], X1T[t + 3], X1T[t + 4]
+            for p in range(P1):
+                a[p] += v0 * x0[p] + v1 * x1[p] + v2 * x2[p] + v3 * x3[p] + v4 * x4[p]
 
 
 @jit
-def _sdlm_step(flat, grad, hess, h, lr, gamma, mu):
-    """SN2.8's step: h, the running average of d2E/dw2, then w -= lr dE/dw / (h + mu)."""
-    for i in range(flat.size):
-        h[i] = h[i] * (1.0 - gamma) + gamma * hess[i]
-        flat[i] -= lr * (grad[i] / (h[i] + mu))
+def _h1_weight_grads(X1T, d1, bmode, g1, gb1):
+    """g1 (O1, 25) = sum over positions of d1 (O1, 64) times the windows (a kernel
+    row's 5 sums per pass), and the biases' share of d1 into gb1."""
+    for o in range(d1.shape[0]):
+        d = d1[o]
+        for ki in range(5):
+            t = ki * 5
+            x0, x1, x2, x3, x4 = X1T[t], X1T[t + 1], X1T[t + 2], X1T[t + 3], X1T[t + 4]
+            s0 = s1 = s2 = s3 = s4 = 0.0
+            for p in range(P1):
+                dp = d[p]
+                s0 += dp * x0[p]
+                s1 += dp * x1[p]
+                s2 += dp * x2[p]
+                s3 += dp * x3[p]
+                s4 += dp * x4[p]
+            g1[o, t], g1[o, t + 1], g1[o, t + 2], g1[o, t + 3], g1[o, t + 4] = s0, s1, s2, s3, s4
+    _bias_grads(d1, bmode, gb1)
 
 
 @jit
-def _adamw_step(flat, grad, m, v, t, lr, b1, b2, eps, wd):
-    """optim.AdamW's step (PyTorch's formulation, in its order of operations):
-    t counts the steps (t[0]), m and v the moments."""
-    t[0] += 1.0
-    n = t[0]
-    if wd != 0.0:
-        decay = 1.0 - lr * wd
+def _bias_grads(d, bmode, gb):
+    """The biases' dE/db from a layer's d (O, P): per unit (bmode 2) or summed per map (1)."""
+    maps, P = d.shape
+    if bmode == 2:
+        for o in range(maps):
+            for p in range(P):
+                gb[o * P + p] = d[o, p]
+    elif bmode == 1:
+        for o in range(maps):
+            s = 0.0
+            for p in range(P):
+                s += d[o, p]
+            gb[o] = s
+
+
+# --- H2: 12 maps of 4x4 over the H1 maps its table lists -------------------------------
+
+@jit
+def _h2_windows(y1, y1p, X2):
+    """y1p (C, 12, 12): H1's maps y1 (C, 64) inside a border of 2 (set once by the
+    caller); X2 (16, C * 25): X2[4 i + j, 25 ch + 5 ki + kj] = y1p[ch, 2 i + ki, 2 j + kj]."""
+    C = y1.shape[0]
+    for ch in range(C):
+        for i in range(8):
+            dst = y1p[ch, i + 2]
+            for j in range(8):
+                dst[j + 2] = y1[ch, i * 8 + j]
+    for i in range(4):
+        for j in range(4):
+            win = X2[i * 4 + j]
+            c = 2 * j
+            for ch in range(C):
+                for ki in range(5):
+                    src = y1p[ch, 2 * i + ki]
+                    t = ch * KK + ki * 5
+                    win[t] = src[c]
+                    win[t + 1] = src[c + 1]
+                    win[t + 2] = src[c + 2]
+                    win[t + 3] = src[c + 3]
+                    win[t + 4] = src[c + 4]
+
+
+@jit
+def _h2_sums(X2, w2, b2, bmode, gmaps, gn, gruns, gr, a2):
+    """a2 (O2, 16) = bias + each map's weights (w2 (O2, k * 25), in its table
+    row's order) . its windows. The groups: gmaps[g, :gn[g]] the maps that read
+    the same H1 maps, in gr[g] runs of consecutive maps (first, count) in
+    gruns[g]; per map and run, 4 positions' sums along the run's windows."""
+    for o in range(a2.shape[0]):
+        for p in range(P2):
+            a2[o, p] = b2[o * P2 + p] if bmode == 2 else (b2[o] if bmode == 1 else 0.0)
+    for g in range(gn.size):
+        koff = 0
+        for r in range(gr[g]):
+            c0 = gruns[g, r, 0] * KK
+            L = gruns[g, r, 1] * KK
+            for m in range(gn[g]):
+                o = gmaps[g, m]
+                w = w2[o, koff:koff + L]
+                for p in range(0, P2, 4):
+                    x0 = X2[p, c0:c0 + L]
+                    x1 = X2[p + 1, c0:c0 + L]
+                    x2 = X2[p + 2, c0:c0 + L]
+                    x3 = X2[p + 3, c0:c0 + L]
+                    s0 = s1 = s2 = s3 = 0.0
+                    for k in range(L):
+                        wk = w[k]
+                        s0 += wk * x0[k]
+                        s1 += wk * x1[k]
+                        s2 += wk * x2[k]
+                        s3 += wk * x3[k]
+                    a2[o, p] += s0
+                    a2[o, p + 1] += s1
+                    a2[o, p + 2] += s2
+                    a2[o, p + 3] += s3
+            koff += L
+
+
+@jit
+def _h2_weight_grads(X2, d2, bmode, gmaps, gn, gruns, gr, g2, gb2):
+    """g2 (O2, k * 25) = sum over the 16 positions of d2 (O2, 16) times each map's
+    windows, 8 positions per pass along a run; the biases' share into gb2."""
+    for g in range(gn.size):
+        koff = 0
+        for r in range(gr[g]):
+            c0 = gruns[g, r, 0] * KK
+            L = gruns[g, r, 1] * KK
+            for m in range(gn[g]):
+                o = gmaps[g, m]
+                gw = g2[o, koff:koff + L]
+                e = d2[o]
+                for p in range(0, P2, 8):
+                    x0 = X2[p, c0:c0 + L]
+                    x1 = X2[p + 1, c0:c0 + L]
+                    x2 = X2[p + 2, c0:c0 + L]
+                    x3 = X2[p + 3, c0:c0 + L]
+                    x4 = X2[p + 4, c0:c0 + L]
+                    x5 = X2[p + 5, c0:c0 + L]
+                    x6 = X2[p + 6, c0:c0 + L]
+                    x7 = X2[p + 7, c0:c0 + L]
+                    e0, e1, e2, e3, e4, e5, e6, e7 = e[p], e[p + 1], e[p + 2], e[p + 3], e[p + 4], e[p + 5], \
+                        e[p + 6], e[p + 7]
+                    if p == 0:
+                        for k in range(L):
+                            gw[k] = ((e0 * x0[k] + e1 * x1[k] + e2 * x2[k] + e3 * x3[k])
+                                     + (e4 * x4[k] + e5 * x5[k] + e6 * x6[k] + e7 * x7[k]))
+                    else:
+                        for k in range(L):
+                            gw[k] += ((e0 * x0[k] + e1 * x1[k] + e2 * x2[k] + e3 * x3[k])
+                                      + (e4 * x4[k] + e5 * x5[k] + e6 * x6[k] + e7 * x7[k]))
+            koff += L
+    _bias_grads(d2, bmode, gb2)
+
+
+@jit
+def _h2_input_grads(w2, d2, gmaps, gn, gruns, gr, dX2, dy1p):
+    """dy1p (C, 12, 12) = dE/d(H1's padded maps) from d2 (O2, 16): each position's
+    window gradients dX2 (16, C * 25), summed over the maps that read them (4
+    maps per pass along a run), then summed back onto the maps they read."""
+    f = dX2.reshape(dX2.size)
+    for q in range(f.size):
+        f[q] = 0.0
+    for g in range(gn.size):
+        koff = 0
+        n = gn[g]
+        for r in range(gr[g]):
+            c0 = gruns[g, r, 0] * KK
+            L = gruns[g, r, 1] * KK
+            m = 0
+            while m < n:
+                o0 = gmaps[g, m]
+                v0 = w2[o0, koff:koff + L]
+                if m + 4 <= n:
+                    o1, o2, o3 = gmaps[g, m + 1], gmaps[g, m + 2], gmaps[g, m + 3]
+                    v1 = w2[o1, koff:koff + L]
+                    v2 = w2[o2, koff:koff + L]
+                    v3 = w2[o3, koff:koff + L]
+                    for p in range(P2):
+                        dx = dX2[p, c0:c0 + L]
+                        e0, e1, e2, e3 = d2[o0, p], d2[o1, p], d2[o2, p], d2[o3, p]
+                        for k in range(L):
+                            dx[k] += e0 * v0[k] + e1 * v1[k] + e2 * v2[k] + e3 * v3[k]
+                    m += 4
+                else:
+                    for p in range(P2):
+                        dx = dX2[p, c0:c0 + L]
+                        e0 = d2[o0, p]
+                        for k in range(L):
+                            dx[k] += e0 * v0[k]
+                    m += 1
+            koff += L
+    f = dy1p.reshape(dy1p.size)
+    for q in range(f.size):
+        f[q] = 0.0
+    for ch in range(dy1p.shape[0]):
+        for i in range(4):
+            for ki in range(5):
+                dst = dy1p[ch, 2 * i + ki]
+                t = ch * KK + ki * 5
+                for j in range(4):
+                    src = dX2[i * 4 + j]
+                    c = 2 * j
+                    dst[c] += src[t]
+                    dst[c + 1] += src[t + 1]
+                    dst[c + 2] += src[t + 2]
+                    dst[c + 3] += src[t + 3]
+                    dst[c + 4] += src[t + 4]
+
+
+# --- the full connections ----------------------------------------------------------------
+
+@jit
+def _linear(x, w, b, a):
+    """a = w (O, I) x + b."""
+    for o in range(w.shape[0]):
+        row = w[o]
+        s = 0.0
+        for i in range(x.size):
+            s += x[i] * row[i]
+        a[o] = s + b[o]
+
+
+@jit
+def _linear_grads(x, w, da, gw, gb, dx, need_dx):
+    """dE/dw = da x^T into gw, dE/db = da into gb and, with need_dx, dE/dx = w^T da
+    into dx. The second-derivative pass calls it with x and w squared."""
+    if need_dx:
+        for i in range(dx.size):
+            dx[i] = 0.0
+    for o in range(w.shape[0]):
+        d = da[o]
+        gb[o] = d
+        g = gw[o]
+        if need_dx:
+            row = w[o]
+            for i in range(x.size):
+                g[i] = d * x[i]
+                dx[i] += d * row[i]
+        else:
+            for i in range(x.size):
+                g[i] = d * x[i]
+
+
+@jit
+def square(a, out):
+    """out = a * a, elementwise over C-contiguous arrays of one size."""
+    f, g = a.reshape(a.size), out.reshape(out.size)
+    for i in range(f.size):
+        g[i] = f[i] * f[i]
+
+
+# --- the optimizers' steps ---------------------------------------------------------------
+
+# train.optimizer as the pass kernels take it: SGD, SDLM with SN2.8's running
+# estimator, AdamW, SDLM with LeNet-5's snapshot (step sizes fixed for the pass).
+SGD, SDLM_RUNNING, ADAMW, SDLM_SNAPSHOT = 0, 1, 2, 3
+
+
+@jit
+def step(opt, flat, grad, hess, s1, s2, s3, lr, hyper):
+    """One update of flat from grad (and hess): see run's docstring in :func:`pass_kernel`."""
+    if opt == SDLM_RUNNING:  # SN2.8: h, the running average of d2E/dw2, then w -= lr dE/dw / (h + mu)
+        gamma, mu = hyper[0], hyper[1]
         for i in range(flat.size):
-            flat[i] *= decay
-    sqrt_bc2 = np.sqrt(1.0 - b2 ** n)
-    eps_b = eps * sqrt_bc2
-    scale = lr * sqrt_bc2 / (1.0 - b1 ** n)
-    for i in range(flat.size):
-        g = grad[i]
-        m[i] += (g - m[i]) * (1.0 - b1)
-        v[i] += (g * g - v[i]) * (1.0 - b2)
-        flat[i] -= m[i] / (np.sqrt(v[i]) + eps_b) * scale
+            s1[i] = s1[i] * (1.0 - gamma) + gamma * hess[i]
+            flat[i] -= lr * (grad[i] / (s1[i] + mu))
+    elif opt == SDLM_SNAPSHOT:
+        for i in range(flat.size):
+            flat[i] -= s1[i] * grad[i]
+    elif opt == ADAMW:  # optim.AdamW's step (PyTorch's formulation, in its order of operations)
+        b1, b2, eps, wd = hyper[0], hyper[1], hyper[2], hyper[3]
+        s3[0] += 1.0
+        n = s3[0]
+        if wd != 0.0:
+            decay = 1.0 - lr * wd
+            for i in range(flat.size):
+                flat[i] *= decay
+        sqrt_bc2 = np.sqrt(1.0 - b2 ** n)
+        eps_b = eps * sqrt_bc2
+        scale = lr * sqrt_bc2 / (1.0 - b1 ** n)
+        for i in range(flat.size):
+            g = grad[i]
+            s1[i] += (g - s1[i]) * (1.0 - b1)
+            s2[i] += (g * g - s2[i]) * (1.0 - b2)
+            flat[i] -= s1[i] / (np.sqrt(s2[i]) + eps_b) * scale
+    else:
+        for i in range(flat.size):
+            flat[i] -= lr * grad[i]
 
+
+# --- the pass ------------------------------------------------------------------------------
 
 @jit
-def _params(flat, offs, t1, t2):
-    """Views of H1.w, H1.b, H2.w, H2.b (the two convolutions; empty without
-    them), then of the two full connections' weights and biases (H3 and out, or
-    the fully connected network's H1 and out) in flat. offs: their offsets
-    (bias offsets unused when the bias mode is 0); t1, t2: the H1 and H2 tables."""
-    O1, k1 = t1.shape
-    O2, k2 = t2.shape
-    n3 = offs[6] - offs[5]  # hidden units of the first full connection: the length of its bias
-    nf = (offs[5] - offs[4]) // n3  # its inputs
-    return (flat[offs[0]:offs[0] + O1 * k1 * 25].reshape(O1, k1, 25), flat[offs[1]:],
-            flat[offs[2]:offs[2] + O2 * k2 * 25].reshape(O2, k2, 25), flat[offs[3]:],
+def _params(flat, offs, dims):
+    """Views of H1.w (O1, 25), H1.b, H2.w (O2, k * 25), H2.b (the convolutions;
+    empty without them), then of the two full connections' weights and biases
+    (H3 and out, or the fully connected network's H1 and out) in flat (PyTorch
+    layout). offs: their offsets; dims: see :func:`pass_kernel`."""
+    O1, O2, k2, n3, nf = dims[0], dims[1], dims[2], dims[3], dims[4]
+    return (flat[offs[0]:offs[0] + O1 * KK].reshape(O1, KK), flat[offs[1]:],
+            flat[offs[2]:offs[2] + O2 * k2 * KK].reshape(O2, k2 * KK), flat[offs[3]:],
             flat[offs[4]:offs[4] + n3 * nf].reshape(n3, nf), flat[offs[5]:offs[5] + n3],
             flat[offs[6]:offs[6] + 10 * n3].reshape(10, n3), flat[offs[7]:offs[7] + 10])
 
 
-@jit
-def _forward_buffers(O1, O2, n3, nf, pad1, pad2):
-    """The forward's work arrays (see :func:`_forward`)."""
-    xp, y1p = np.empty((1, 20, 20)), np.empty((O1, 12, 12))
-    _fill(xp, pad1)
-    _fill(y1p, pad2)
-    return (xp, y1p, np.empty((1, 25, 64)), np.empty((O1, 25, 16)),
-            np.empty((O1, 64)), np.empty((O1, 64)), np.empty((O1, 64)),
-            np.empty((O2, 16)), np.empty((O2, 16)), np.empty((O2, 16)),
-            np.empty(n3), np.empty(n3), np.empty(n3), np.empty(10), np.empty(10), np.empty(10),
-            np.empty(max(O1 * 64, O2 * 16, n3, 10)), np.empty(nf))
+_PASSES = {}
 
 
-@jit
-def _forward(x, p, t1, t2, bmode, acts, bufs, conv, mask):
-    """One digit x (16, 16) forward: every layer's sums (a), units (y) and
-    slopes (f) into bufs (:func:`_forward_buffers`; xp, y1p: the two padded
-    inputs; feat: what the first full connection reads, dropout's mask
-    applied); p: :func:`_params`; acts: the hidden and the output units (kind,
-    A, S); conv: Net-1989 (else the fully connected network); mask: dropout's
-    (inverted, scaled) mask over feat, or empty."""
-    w1, b1, w2, b2, w3, b3, w4, b4 = p
-    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch, feat = bufs
-    kh, Ah, Sh, ko, Ao, So = acts
-    if conv:
-        for i in range(16):
-            for j in range(16):
-                xp[0, i + 2, j + 2] = x[i, j]
-        _im2col(xp, 8, cols1)
-        _conv_fwd(cols1, w1, b1, bmode, t1, a1)
-        _units(a1.ravel(), kh, Ah, Sh, y1.ravel(), f1.ravel(), scratch)
-        for ch in range(y1.shape[0]):
-            for i in range(8):
-                for j in range(8):
-                    y1p[ch, i + 2, j + 2] = y1[ch, i * 8 + j]
-        _im2col(y1p, 4, cols2)
-        _conv_fwd(cols2, w2, b2, bmode, t2, a2)
-        _units(a2.ravel(), kh, Ah, Sh, y2.ravel(), f2.ravel(), scratch[:a2.size])
-        src = y2.ravel()
-    else:
-        src = x.ravel()
-    for i in range(feat.size):
-        feat[i] = src[i] * mask[i] if mask.size else src[i]
-    _linear_fwd(feat, w3, b3, a3)
-    _units(a3, kh, Ah, Sh, y3, f3, scratch[:a3.size])
-    _linear_fwd(y3, w4, b4, a4)
-    _units(a4, ko, Ao, So, y4, f4, scratch[:a4.size])
+def pass_kernel(opt: int, ce: bool, conv: bool, dropout: bool, shift: bool):
+    """The compiled online pass for one variant: the optimizer (:data:`SGD` ...),
+    softmax cross-entropy (else squared error), Net-1989 (else the fully connected
+    network), dropout before the first full connection, the +-1-pixel shifts.
+    Each variant is its own function, so a run compiles (or loads from numba's
+    cache) only the code its config runs."""
+    key = (opt, ce, conv, dropout, shift)
+    if key not in _PASSES:
+        _PASSES[key] = _make_pass(opt, ce, conv, dropout, shift)
+    return _PASSES[key]
 
 
-@jit
-def run_pass(X, T, order, flat, grad, hess, s1, s2, s3, outs, offs, t1, t2, bmode, pad1, pad2, conv, acts,
-             ce, loss_factor, opt, lr, hyper, masks, shifts):
-    """Online steps over X (N, 16, 16) in ``order``: flat (and the optimizer's
-    state) updated in place; outs[step] gets each digit's outputs before its
-    update, and grad and hess are left holding the last digit's dE/dw and
-    d2E/dw2 (hess: SDLM only).
+def _make_pass(opt, ce, conv, dropout, shift):
+    second = opt == SDLM_RUNNING  # a second-derivative pass per digit
 
-    offs, t1, t2, conv: see :func:`_params` and :func:`_forward`; acts: (kind,
-    A, S) of the hidden and of the output units. ce: softmax cross-entropy
-    (else squared error, dE/dy = loss_factor (y - t), d2E/dy2 = loss_factor).
-    opt: 0 SGD, 1 SDLM with SN2.8's running estimator (s1: h; hyper: gamma,
-    mu), 3 SDLM with LeNet-5's snapshot (s1: each weight's step size for the
-    pass, lr / (mu + h), set by optim.SDLM.start_pass), 2 AdamW (s1, s2: m, v; s3: [t]; hyper: beta1, beta2, eps, weight
-    decay). masks (steps, features): dropout's masks, or empty; shifts (steps,
-    2): each digit's (dy, dx) shift, background -1 in the gap, or empty."""
-    O1 = t1.shape[0]
-    O2 = t2.shape[0]
-    n3 = offs[6] - offs[5]
-    nf = (offs[5] - offs[4]) // n3
-    n4 = 10
-    sdlm = opt == 1
-    p = _params(flat, offs, t1, t2)
-    bufs = _forward_buffers(O1, O2, n3, nf, pad1, pad2)
-    xp, y1p, cols1, cols2, a1, y1, f1, a2, y2, f2, a3, y3, f3, a4, y4, f4, scratch, feat = bufs
-    sq1 = np.empty((1, 25, 64))
-    sq2 = np.empty((O1, 25, 16))
-    wsq = np.empty(flat.size)  # the weights squared, for the second-derivative pass
-    pgrad, phess, psq = _params(grad, offs, t1, t2), _params(hess, offs, t1, t2), _params(wsq, offs, t1, t2)
-    featsq = np.empty(nf)
-    y3sq = np.empty(n3)
-    d4 = np.empty(n4)
-    d3 = np.empty(n3)
-    dy2 = np.empty(nf)
-    d2 = np.empty((O2, 16))
-    dcols2 = np.empty((O1, 25, 16))
-    dy1p = np.empty((O1, 12, 12))
-    d1 = np.empty((O1, 64))
-    xs = np.empty((16, 16))
-    no_mask = np.empty(0)
-    for step in range(order.size):
-        n = order[step]
-        x = X[n]
-        if shifts.size:
-            dy, dx = shifts[step, 0], shifts[step, 1]
-            for i in range(16):
-                for j in range(16):
-                    r, c = i - dy, j - dx
-                    xs[i, j] = x[r, c] if 0 <= r < 16 and 0 <= c < 16 else -1.0
-            x = xs
-        mask = masks[step] if masks.size else no_mask
-        _forward(x, p, t1, t2, bmode, acts, bufs, conv, mask)
-        for o in range(n4):
-            outs[step, o] = y4[o]
-        if ce:  # dE/dy = softmax(y) - t
-            mx = y4[0]
-            for o in range(n4):
-                mx = max(mx, y4[o])
-            s = 0.0
-            for o in range(n4):
-                d4[o] = np.exp(y4[o] - mx)
-                s += d4[o]
-            for o in range(n4):
-                d4[o] = (d4[o] / s - T[n, o]) * f4[o]
-        for pas in range(2 if sdlm else 1):
-            square = pas == 1
-            if square:
-                _square(flat, wsq)
-                _square(feat, featsq)
-                _square(y3, y3sq)
-                if conv:
-                    _square(cols1, sq1)
-                    _square(cols2, sq2)
-                pw, pg, c1, c2, x2, x3 = psq, phess, sq1, sq2, featsq, y3sq
+    @jit
+    def run(X, T, order, flat, grad, hess, s1, s2, s3, outs, offs, dims, gmaps, gn, gruns, gr, pad1, pad2, acts,
+            loss_factor, lr, hyper, uniforms, drop_p, shifts):
+        """Online steps over X (N, 16, 16) in ``order``: flat (and the optimizer's
+        state) updated in place; outs[i] gets the i-th digit's outputs before its
+        update, and grad and hess are left holding the last digit's dE/dw and
+        d2E/dw2 (hess: SDLM's running estimator only).
+
+        offs: the parameters' offsets in flat (:func:`_params`); dims: (H1
+        maps, H2 maps, H1 maps an H2 map reads, units of the first full
+        connection, its inputs, bias mode 0 none / 1 per map / 2 per unit);
+        gmaps, gn, gruns, gr: H2's table as groups (:func:`_h2_sums`); pad1,
+        pad2: the value H1's and H2's padding reads; acts: (kind, A, S) of the
+        hidden and of the output units. Squared error: dE/dy = loss_factor (y -
+        t), d2E/dy2 = loss_factor. The optimizer's state: SDLM running s1 = h
+        (hyper: gamma, mu); snapshot s1 = each weight's step size for the pass,
+        lr / (mu + h); AdamW s1, s2 = m, v, s3 = [t] (hyper: beta1, beta2, eps,
+        weight decay). uniforms (steps, features): the uniform draws of
+        dropout's masks (a feature is kept where its draw is >= drop_p, scaled by
+        1 / (1 - drop_p)); shifts (steps, 2): each digit's (dy, dx)."""
+        O1, O2, n3, nf, bmode = dims[0], dims[1], dims[3], dims[4], dims[5]
+        kh, Ah, Sh, ko, Ao, So = acts
+        p = _params(flat, offs, dims)
+        pg = _params(grad, offs, dims)
+        w1, b1, w2, b2, w3, b3, w4, b4 = p
+        g1, gb1, g2, gb2, g3, gb3, g4, gb4 = pg
+        xp = np.full((20, 20), pad1)
+        y1p = np.full((O1, 12, 12), pad2)
+        X1T = np.empty((KK, P1))
+        a1, y1, f1, d1 = np.empty((O1, P1)), np.empty((O1, P1)), np.empty((O1, P1)), np.empty((O1, P1))
+        X2, dX2 = np.empty((P2, O1 * KK)), np.empty((P2, O1 * KK))
+        a2, y2, f2, d2 = np.empty((O2, P2)), np.empty((O2, P2)), np.empty((O2, P2)), np.empty((O2, P2))
+        dy1p = np.empty((O1, 12, 12))
+        feat, dfeat, mask = np.empty(nf), np.empty(nf), np.ones(nf)
+        a3, y3, f3, d3 = np.empty(n3), np.empty(n3), np.empty(n3), np.empty(n3)
+        a4, y4, f4, d4 = np.empty(10), np.empty(10), np.empty(10), np.empty(10)
+        scratch = np.empty(max(O1 * P1, nf, n3, 10))
+        keep = 1.0 / (1.0 - drop_p) if dropout else 1.0
+        # the second-derivative pass's squares, and its d2E/dw2 views (empty without it)
+        wsq = np.empty(flat.size if second else 0)
+        ps, ph = _params(wsq if second else flat, offs, dims), _params(hess if second else grad, offs, dims)
+        X1s, X2s = np.empty((KK, P1) if second else (0, 0)), np.empty((P2, O1 * KK) if second else (0, 0))
+        feats, y3s = np.empty(nf if second else 0), np.empty(n3 if second else 0)
+        for at in range(order.size):
+            n = order[at]
+            dy = shifts[at, 0] if shift else 0
+            dx = shifts[at, 1] if shift else 0
+            if dropout:
+                u = uniforms[at]
+                for i in range(nf):
+                    mask[i] = keep if u[i] >= drop_p else 0.0
+            # forward
+            if conv:
+                _h1_windows(X[n], dy, dx, xp, X1T)
+                _h1_sums(X1T, w1, b1, bmode, a1)
+                units(a1.ravel(), kh, Ah, Sh, y1.ravel(), f1.ravel(), scratch)
+                _h2_windows(y1, y1p, X2)
+                _h2_sums(X2, w2, b2, bmode, gmaps, gn, gruns, gr, a2)
+                units(a2.ravel(), kh, Ah, Sh, y2.ravel(), f2.ravel(), scratch)
+                src = y2.ravel()
+                for i in range(nf):
+                    feat[i] = src[i] * mask[i] if dropout else src[i]
             else:
-                pw, pg, c1, c2, x2, x3 = p, pgrad, cols1, cols2, feat, y3
-            w1, _, w2, _, w3, _, w4, _ = pw
-            g1, gb1, g2, gb2, g3, gb3, g4, gb4 = pg
-            for o in range(n4):
-                if square:
-                    d4[o] = loss_factor * (f4[o] * f4[o])
-                elif not ce:
+                x = X[n]
+                for i in range(16):
+                    r = i - dy
+                    for j in range(16):
+                        c = j - dx
+                        v = x[r, c] if 0 <= r < 16 and 0 <= c < 16 else -1.0
+                        feat[i * 16 + j] = v * mask[i * 16 + j] if dropout else v
+            _linear(feat, w3, b3, a3)
+            units(a3, kh, Ah, Sh, y3, f3, scratch)
+            _linear(y3, w4, b4, a4)
+            units(a4, ko, Ao, So, y4, f4, scratch)
+            for o in range(10):
+                outs[at, o] = y4[o]
+            # backward: dE/dy at the outputs, then layer by layer
+            if ce:  # dE/dy = softmax(y) - t
+                mx = y4[0]
+                for o in range(10):
+                    mx = max(mx, y4[o])
+                s = 0.0
+                for o in range(10):
+                    d4[o] = np.exp(y4[o] - mx)
+                    s += d4[o]
+                for o in range(10):
+                    d4[o] = (d4[o] / s - T[n, o]) * f4[o]
+            else:
+                for o in range(10):
                     d4[o] = (y4[o] - T[n, o]) * loss_factor * f4[o]
-            _linear_bwd(x3, w4, d4, g4, gb4, d3, True)
-            for i in range(n3):
-                d3[i] *= f3[i] * f3[i] if square else f3[i]
-            _linear_bwd(x2, w3, d3, g3, gb3, dy2, conv)
-            if not conv:
-                continue
-            for i in range(nf):
-                if mask.size:
-                    dy2[i] *= mask[i] * mask[i] if square else mask[i]
-            for o in range(O2):
-                for q in range(16):
-                    f = f2[o, q]
-                    d2[o, q] = dy2[o * 16 + q] * (f * f if square else f)
-            _conv_bwd(c2, w2, bmode, t2, d2, g2, gb2, dcols2, True)
-            _col2im(dcols2, 4, dy1p)
-            for ch in range(O1):
-                for r in range(8):
-                    for q in range(8):
-                        f = f1[ch, r * 8 + q]
-                        d1[ch, r * 8 + q] = dy1p[ch, r + 2, q + 2] * (f * f if square else f)
-            _conv_bwd(c1, w1, bmode, t1, d1, g1, gb1, dcols2, False)
-        if opt == 1:
-            _sdlm_step(flat, grad, hess, s1, lr, hyper[0], hyper[1])
-        elif opt == 3:
-            for i in range(flat.size):
-                flat[i] -= s1[i] * grad[i]
-        elif opt == 2:
-            _adamw_step(flat, grad, s1, s2, s3, lr, hyper[0], hyper[1], hyper[2], hyper[3])
-        else:
-            _sgd_step(flat, grad, lr)
+            for pas in range(2 if second else 1):
+                sq = pas == 1  # the second-derivative pass: weights, inputs and slopes squared
+                if sq:  # d2E/dy2 = loss_factor f'^2 at the outputs
+                    square(flat, wsq)
+                    square(feat, feats)
+                    square(y3, y3s)
+                    if conv:
+                        square(X1T, X1s)
+                        square(X2, X2s)
+                    for o in range(10):
+                        d4[o] = loss_factor * f4[o] * f4[o]
+                _, _, vw2, _, vw3, _, vw4, _ = ps if sq else p
+                q1, qb1, q2, qb2, q3, qb3, q4, qb4 = ph if sq else pg
+                _linear_grads(y3s if sq else y3, vw4, d4, q4, qb4, d3, True)
+                for i in range(n3):
+                    d3[i] *= f3[i] * f3[i] if sq else f3[i]
+                _linear_grads(feats if sq else feat, vw3, d3, q3, qb3, dfeat, conv)
+                if conv:
+                    for o in range(O2):
+                        for q in range(P2):
+                            i = o * P2 + q
+                            f = f2[o, q] * mask[i] if dropout else f2[o, q]
+                            d2[o, q] = dfeat[i] * (f * f if sq else f)
+                    _h2_weight_grads(X2s if sq else X2, d2, bmode, gmaps, gn, gruns, gr, q2, qb2)
+                    _h2_input_grads(vw2, d2, gmaps, gn, gruns, gr, dX2, dy1p)
+                    for ch in range(O1):
+                        for i in range(8):
+                            for j in range(8):
+                                f = f1[ch, i * 8 + j]
+                                d1[ch, i * 8 + j] = dy1p[ch, i + 2, j + 2] * (f * f if sq else f)
+                    _h1_weight_grads(X1s if sq else X1T, d1, bmode, q1, qb1)
+            step(opt, flat, grad, hess, s1, s2, s3, lr, hyper)
+
+    return run
+

@@ -4,7 +4,7 @@ rule that picks one.
 
 The numba engine covers every shipped config: Net-1989 or the fully connected
 network, with scaled-tanh, tanh or ReLU units (outputs also none: logits),
-squared error or softmax cross-entropy, batch 1, dropout and the +-1-pixel
+squared error or softmax cross-entropy, at any batch size, dropout and the +-1-pixel
 shifts (drawn from the same generators, in the same order, as the numpy
 engine), every augmentation (the affine and elastic distortions are applied
 to the training set in Python before each pass, :mod:`lecun89.augment`, and
@@ -50,7 +50,6 @@ def unsupported(cfg) -> str | None:
     t = cfg.train
     checks = [
         *_model_checks(cfg.model),
-        (t.batch_size == 1, f"train.batch_size = {t.batch_size!r}"),
         (t.loss in ("mse", "ce"), f"train.loss = {t.loss!r}"),
         (t.optimizer in ("sgd", "sdlm", "adamw"), f"train.optimizer = {t.optimizer!r}"),
         (t.optimizer != "sgd" or not t.momentum, f"train.momentum = {t.momentum!r}"),

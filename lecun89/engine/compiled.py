@@ -1,10 +1,11 @@
 """The compiled engine: the numba kernels (:mod:`lecun89.engine._kernels`, whole
-online passes; :mod:`lecun89.engine._forward`, the batched inference) behind the
-network they compute, read off a :class:`lecun89.model.Network` (its flat
-parameter vector, its connection table, its units).
+passes at batch 1; :mod:`lecun89.engine._batch`, at batch > 1;
+:mod:`lecun89.engine._forward`, the batched inference) behind the network they
+compute, read off a :class:`lecun89.model.Network` (its flat parameter vector,
+its connection table, its units).
 
 :class:`CompiledForward` is the inference of the evaluations between passes and
-of ``lecun89 eval``; :class:`NumbaPass` runs a trainer's online passes. The
+of ``lecun89 eval``; :class:`NumbaPass` runs a trainer's passes. The
 kernels sum in another order than numpy's BLAS, so results agree with the
 numpy layers to rounding, and runs of one engine are bit-identical.
 """
@@ -82,34 +83,77 @@ class CompiledForward:
         return outs
 
 
+def h2_groups(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """H2's connection table (O2, k) as the kernels walk it: the groups of maps
+    that read the same H1 maps in the same order (gmaps (G, O2): each group's
+    maps, -1 after its gn[g] of them), and each group's row cut into runs of
+    consecutive H1 maps (gruns (G, k, 2): first map and count, gr[g] of them)."""
+    rows = [tuple(r) for r in np.asarray(table).tolist()]
+    distinct = list(dict.fromkeys(rows))
+    gmaps = np.full((len(distinct), len(rows)), -1, dtype=np.int64)
+    gn = np.zeros(len(distinct), dtype=np.int64)
+    gruns = np.zeros((len(distinct), len(rows[0]), 2), dtype=np.int64)
+    gr = np.zeros(len(distinct), dtype=np.int64)
+    for g, row in enumerate(distinct):
+        maps = [o for o, r in enumerate(rows) if r == row]
+        gmaps[g, :len(maps)], gn[g] = maps, len(maps)
+        runs: list[list[int]] = []
+        for c in row:
+            if runs and c == runs[-1][0] + runs[-1][1]:
+                runs[-1][1] += 1
+            else:
+                runs.append([c, 1])
+        gruns[g, :len(runs)], gr[g] = runs, len(runs)
+    return gmaps, gn, gruns, gr
+
+
 class NumbaPass(CompiledForward):
     """Runs online passes of a Trainer's network and optimizer with the compiled
     kernels, and its inference with the batched forward."""
 
     def __init__(self, net, train_cfg):
         super().__init__(net)
+        k = self.k
         drop = [lay for lay in net.layers if isinstance(lay, L.Dropout)]
         self.dropout = drop[0] if drop else None
-        self.n_feat = (self.offs[5] - self.offs[4]) // (self.offs[6] - self.offs[5])
-        self.ce = train_cfg.loss == "ce"
+        self.n_feat = int((self.offs[5] - self.offs[4]) // (self.offs[6] - self.offs[5]))
+        n3 = int(self.offs[6] - self.offs[5])
+        ce = train_cfg.loss == "ce"
         # dE/dy = factor (y - t) and d2E/dy2 = factor for one pattern (losses.MSELoss)
-        self.factor = 0.0 if self.ce else losses.make_loss("mse", train_cfg.cost_scale).factor(1, net.n_out)
-        self.opt = {"sgd": 0, "sdlm": 1, "adamw": 2}[train_cfg.optimizer]
-        if self.opt == 1 and train_cfg.sdlm_estimator == "snapshot":
-            self.opt = 3
+        self.factor = 0.0 if ce else losses.make_loss("mse", train_cfg.cost_scale).factor(1, net.n_out)
+        opt = {"sgd": k.SGD, "sdlm": k.SDLM_RUNNING, "adamw": k.ADAMW}[train_cfg.optimizer]
+        if opt == k.SDLM_RUNNING and train_cfg.sdlm_estimator == "snapshot":
+            opt = k.SDLM_SNAPSHOT
+        self.opt = opt
         t = train_cfg
-        self.hyper = np.array([t.sdlm_gamma, t.sdlm_mu] if self.opt == 1 else
-                              [t.betas[0], t.betas[1], t.adam_eps, t.weight_decay] if self.opt == 2 else [],
+        self.hyper = np.array([t.sdlm_gamma, t.sdlm_mu] if opt == k.SDLM_RUNNING else
+                              [t.betas[0], t.betas[1], t.adam_eps, t.weight_decay] if opt == k.ADAMW else [],
                               dtype=np.float64)
         self.augment = t.augment == "shift"
+        if self.conv:
+            self.groups = h2_groups(self.t2)
+            self.dims = np.array([len(self.t1), len(self.t2), self.t2.shape[1], n3, self.n_feat, self.bmode],
+                                 dtype=np.int64)
+        else:
+            self.groups = (np.zeros((0, 1), dtype=np.int64), np.zeros(0, dtype=np.int64),
+                           np.zeros((0, 1, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
+            self.dims = np.array([0, 0, 0, n3, self.n_feat, 0], dtype=np.int64)
+        self.batch = int(t.batch_size)
+        self.half_sum = t.cost_scale == "half_sum"
+        variant = (opt, ce, self.conv, self.dropout is not None, self.augment)
+        if self.batch == 1:
+            self.kernel = k.pass_kernel(*variant)
+        else:  # digits in blocks across the vector lanes (lecun89/engine/_batch.py)
+            from lecun89.engine import _batch
+
+            self.kernel = _batch.batch_kernel(*variant)
         self._none = np.zeros(0)
         # Compile (or load from numba's on-disk cache) before any pass is timed.
         t0 = time.perf_counter()
         state = {"h": np.zeros(net.flat.size), "m": np.zeros(net.flat.size), "v": np.zeros(net.flat.size),
                  "t": np.zeros(1)}
         self.run(np.zeros((0, 16, 16)), np.zeros((0, net.n_out)), np.zeros(0, dtype=np.int64), 0.0, state,
-                 eta=np.zeros(net.flat.size),
-                 masks=np.zeros((0, self.n_feat)) if self.dropout else None,
+                 eta=np.zeros(net.flat.size), uniforms=np.zeros((0, self.n_feat)) if self.dropout else None,
                  shifts=np.zeros((0, 2), dtype=np.int64) if self.augment else None)
         self.predict(np.zeros((1, 1, 16, 16)))
         self.compile_seconds = time.perf_counter() - t0
@@ -117,33 +161,51 @@ class NumbaPass(CompiledForward):
     def draws(self, n: int, rng) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The random numbers the numpy engine draws over n steps, drawn alike:
         each digit's (dy, dx) shift from the trainer's ``rng`` (train.shift_batch's
-        calls), and each digit's dropout mask from the network's generator
-        (layers.Dropout's), in step order."""
-        shifts = rng.integers(-1, 2, size=2 * n).reshape(n, 2) if self.augment else None
-        masks = None
-        if self.dropout is not None:
-            q = self.dropout.p
-            masks = (self.dropout.rng.random((n, self.n_feat)) >= q) / (1.0 - q)
-        return masks, shifts
+        calls), and the uniform draws of each digit's dropout mask from the
+        network's generator (layers.Dropout's), in step order; the kernel makes
+        the masks from them as layers.Dropout does."""
+        shifts = None
+        if self.augment:  # per batch of m digits, the numpy engine draws m dy's then m dx's (one call of 2m)
+            v, b = rng.integers(-1, 2, size=2 * n), self.batch
+            shifts = np.empty((n, 2), dtype=v.dtype)
+            for s in range(0, n, b):
+                m = min(b, n - s)
+                shifts[s:s + m] = v[2 * s:2 * s + 2 * m].reshape(2, m).T
+        uniforms = self.dropout.rng.random((n, self.n_feat)) if self.dropout is not None else None
+        return uniforms, shifts
 
-    def run(self, x, targets, order, lr, state, outputs=None, masks=None, shifts=None, eta=None):
-        """Steps over x[order] (x (N, 16, 16)); ``state``: the optimizer's
-        arrays (optim's ``state``); masks, shifts: :meth:`draws`'s for these
-        steps; eta: the snapshot SDLM's step sizes for the pass (optim.SDLM's
-        ``eta``); outputs, if given, receives each digit's network outputs
-        (before its own update)."""
-        net, none = self.net, self._none
+    def run(self, x, targets, order, lr, state, outputs=None, uniforms=None, shifts=None, eta=None):
+        """Steps over x[order] (x (N, 16, 16)), a batch of train.batch_size digits
+        each (the last shorter where the order runs out); ``state``: the
+        optimizer's arrays (optim's ``state``); uniforms, shifts: :meth:`draws`'s
+        for these steps; eta: the snapshot SDLM's step sizes for the pass
+        (optim.SDLM's ``eta``); outputs, if given, receives each digit's network
+        outputs (before its batch's update)."""
+        net, none, k = self.net, self._none, self.k
         if outputs is None:
             outputs = np.empty((len(order), net.n_out))
-        s1 = eta if self.opt == 3 else state.get("h", state.get("m", none))
-        self.k.run_pass(x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
-                        state.get("t", none), outputs, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
-                        self.pads[1], self.conv, self.acts, self.ce, self.factor, self.opt, float(lr), self.hyper,
-                        none.reshape(0, 0) if masks is None else masks,
-                        np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
+        s1 = eta if self.opt == k.SDLM_SNAPSHOT else state.get("h", state.get("m", none))
+        draws = (none.reshape(0, 0) if uniforms is None else uniforms,
+                 self.dropout.p if self.dropout is not None else 0.0,
+                 np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
+        if self.batch == 1:
+            self.kernel(x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
+                        state.get("t", none), outputs, self.offs, self.dims, *self.groups, self.pads[0],
+                        self.pads[1], self.acts, self.factor, float(lr), self.hyper, *draws)
+        else:
+            self.kernel(x, targets, order, self.batch, net.flat, net.flat_grad, net.flat_hess, s1,
+                        state.get("v", none), state.get("t", none), outputs, self.offs, self.t1, self.t2, self.bmode,
+                        self.pads[0], self.pads[1], self.acts, self.half_sum, float(lr), self.hyper, *draws)
         return outputs
+
+    def from_cache(self) -> bool:
+        """Whether numba loaded both kernels this engine runs (its pass's and the
+        inference's) from its on-disk cache, compiling neither in this process.
+        Either way they are the same machine code: a run's numbers do not depend on it."""
+        return all(d.stats.cache_hits and not d.stats.cache_misses for d in (self.kernel, self.fwd.forward_blocks))
 
     def info(self) -> dict:
         import numba
 
-        return {"name": "numba", "numba": numba.__version__, "compile_seconds": round(self.compile_seconds, 3)}
+        return {"name": "numba", "numba": numba.__version__, "compile_seconds": round(self.compile_seconds, 3),
+                "from_cache": self.from_cache()}
