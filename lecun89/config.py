@@ -230,6 +230,8 @@ def _as_table(value, h1_maps, h2_maps):
 
 
 def _validate(cfg: Config) -> Config:
+    """Every key checked (a one-line UserError naming the first bad one), in the order
+    data, model, train; the engine resolved; the structured values normalised."""
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.seed < 0:
         raise _err(f"seed: must be an integer >= 0, got {cfg.seed}")
@@ -237,6 +239,20 @@ def _validate(cfg: Config) -> Config:
     _choice("data.subset", d.subset)
     _positive("data.validation", d.validation, allow_zero=True)  # its upper bound: when the data loads
     _positive("data.validation_seed", d.validation_seed, allow_zero=True)
+    table = _check_model(m)
+    steps, betas = _check_train(t)
+    t = _check_engine(cfg, dataclasses.replace(m, h2_table=table), t)
+    if isinstance(table, list):
+        table = tuple(tuple(r) for r in table)
+    return dataclasses.replace(
+        cfg,
+        model=dataclasses.replace(m, h2_table=table),
+        train=dataclasses.replace(t, lr_steps=steps, betas=tuple(float(b) for b in betas)),
+    )
+
+
+def _check_model(m: ModelConfig):
+    """The model section's keys; its H2 table as rows (the config's value for the fc network)."""
     _choice("model.arch", m.arch)
     _choice("model.activation", m.activation)
     _choice("model.output_activation", m.output_activation)
@@ -251,7 +267,12 @@ def _validate(cfg: Config) -> Config:
     _positive("model.init_scale", m.init_scale)
     if not 0.0 <= m.dropout < 1.0:
         raise _err(f"model.dropout: must be in [0, 1), got {m.dropout!r}")
-    table = _as_table(m.h2_table, m.h1_maps, m.h2_maps) if m.arch == "net1989" else m.h2_table
+    return _as_table(m.h2_table, m.h1_maps, m.h2_maps) if m.arch == "net1989" else m.h2_table
+
+
+def _check_train(t: TrainConfig) -> tuple[tuple, Any]:
+    """The train section's keys (but the engine); its learning-rate steps as (passes, lr)
+    pairs, and its betas."""
     _positive("train.passes", t.passes)
     _positive("train.batch_size", t.batch_size)
     _choice("train.order", t.order)
@@ -259,17 +280,7 @@ def _validate(cfg: Config) -> Config:
     _positive("train.lr", t.lr)
     _choice("train.schedule", t.schedule)
     _positive("train.lr_final", t.lr_final, allow_zero=True)
-    steps = t.lr_steps
-    if not isinstance(steps, (list, tuple)) or not steps or not all(
-        isinstance(s, (list, tuple)) and len(s) == 2 for s in steps
-    ):
-        raise _err("train.lr_steps: expected a list of [passes, lr] pairs, e.g. [[2, 5e-4], [0, 1e-5]]")
-    for n, lr in steps:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise _err(f"train.lr_steps: pass counts must be integers >= 0, got {n!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
-            raise _err(f"train.lr_steps: learning rates must be numbers > 0, got {lr!r}")
-    steps = tuple((int(n), float(lr)) for n, lr in steps)
+    steps = _lr_steps(t.lr_steps)
     if not 0.0 <= t.momentum < 1.0:
         raise _err(f"train.momentum: must be in [0, 1), got {t.momentum!r}")
     _positive("train.weight_decay", t.weight_decay, allow_zero=True)
@@ -296,26 +307,38 @@ def _validate(cfg: Config) -> Config:
         _positive(f"train.{key}", getattr(t, key), allow_zero=True)
     if t.affine_scale >= 1.0:
         raise _err(f"train.affine_scale: must be < 1 (a scale of 1 +- x), got {t.affine_scale!r}")
+    return steps, betas
+
+
+def _lr_steps(steps) -> tuple[tuple[int, float], ...]:
+    if not isinstance(steps, (list, tuple)) or not steps or not all(
+        isinstance(s, (list, tuple)) and len(s) == 2 for s in steps
+    ):
+        raise _err("train.lr_steps: expected a list of [passes, lr] pairs, e.g. [[2, 5e-4], [0, 1e-5]]")
+    for n, lr in steps:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise _err(f"train.lr_steps: pass counts must be integers >= 0, got {n!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+            raise _err(f"train.lr_steps: learning rates must be numbers > 0, got {lr!r}")
+    return tuple((int(n), float(lr)) for n, lr in steps)
+
+
+def _check_engine(cfg: Config, m: ModelConfig, t: TrainConfig) -> TrainConfig:
+    """train.engine checked, ``auto`` resolved for the config (its model ``m``, H2 table as rows)."""
     _choice("train.engine", t.engine)
     if t.engine == "auto":
         from lecun89.engine import resolve
 
-        t = dataclasses.replace(t, engine=resolve(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table))))
+        t = dataclasses.replace(t, engine=resolve(dataclasses.replace(cfg, model=m)))
     if t.engine == "numba":
         from lecun89.engine import unsupported
 
-        why = unsupported(dataclasses.replace(cfg, model=dataclasses.replace(m, h2_table=table)))
+        why = unsupported(dataclasses.replace(cfg, model=m))
         if why:
             by_env = f" (from ${ENV_ENGINE})" if os.environ.get(ENV_ENGINE) == "numba" else ""
             raise _err(f"train.engine: \"numba\"{by_env} does not run {why} (it runs SGD, SDLM or AdamW at any batch size: "
                        "lecun89/engine/choice.py); use train.engine = \"numpy\"")
-    if isinstance(table, list):
-        table = tuple(tuple(r) for r in table)
-    return dataclasses.replace(
-        cfg,
-        model=dataclasses.replace(m, h2_table=table),
-        train=dataclasses.replace(t, lr_steps=steps, betas=tuple(float(b) for b in betas)),
-    )
+    return t
 
 
 def _build(raw: dict, source: str) -> Config:

@@ -68,7 +68,7 @@ def _freeze_relu(layers, caches, on: bool):
     ``caches``), or let it go (``on=False``)."""
     from lecun89 import layers as L
 
-    for lay, cache in zip(layers, caches):
+    for lay, cache in zip(layers, caches, strict=True):
         if isinstance(lay, L.ReLU):
             lay.frozen = cache["fprime"].copy() if on else None
 

@@ -124,7 +124,7 @@ class Network:
         return self._named((tape or self.tape).hess)
 
     def _named(self, views: list) -> dict[str, np.ndarray]:
-        return {f"{lay.name}.{k}": v for lay, d in zip(self.layers, views) if d for k, v in d.items()}
+        return {f"{lay.name}.{k}": v for lay, d in zip(self.layers, views, strict=True) if d for k, v in d.items()}
 
     def init_params(self, rng: np.random.Generator) -> None:
         """Every layer's weights from U(-r, r) (``model.init``, ``init_scale``; F
@@ -154,7 +154,7 @@ class Network:
             return x
         tape = tape or self.tape
         tape.batch = len(x)
-        for lay, cache in zip(self.layers, tape.caches):
+        for lay, cache in zip(self.layers, tape.caches, strict=True):
             x = lay.forward(x, cache if tape.dropout or not lay.stochastic else None)
         return x
 
@@ -320,7 +320,7 @@ def load_checkpoint(path: str | Path) -> Network:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise UserError(f"{path}: no such checkpoint") from None
-    except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled), OSError
+    except Exception as exc:  # noqa: BLE001 (zipfile.BadZipFile, ValueError (pickled), OSError)
         raise UserError(f"{path}: not a lecun89 checkpoint (.npz of named arrays): {exc}") from None
     if "config" not in arrays or arrays["config"].dtype.kind != "U":
         raise UserError(f"{path}: not a lecun89 checkpoint (no 'config' entry with the model config)")

@@ -83,7 +83,7 @@ def read_npz(path: Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except Exception as exc:  # BadZipFile, ValueError (pickled objects), OSError, EOFError
+    except Exception as exc:  # noqa: BLE001 (BadZipFile, ValueError (pickled objects), OSError, EOFError)
         raise UserError(f"{path}: cannot read as .npz of named arrays: {type(exc).__name__}: {exc}") from None
     missing = [k for k in required if k not in arrays]
     if missing:

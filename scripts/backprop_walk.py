@@ -95,7 +95,7 @@ def connection_grads(net, view: dict, x16: np.ndarray, path: list) -> list[dict]
     backward_view's gradient entry."""
     rows = []
     layers = {lay.name: lay for lay in net.param_layers}
-    for (upper, uidx), (lower, lidx) in zip(path, path[1:]):
+    for (upper, uidx), (lower, lidx) in zip(path, path[1:], strict=False):
         lay = layers[upper]
         w = lay.params["weight"]
         below = x16[None] if lower == "input" else view["y"][lower]
@@ -269,7 +269,7 @@ def render(n: dict, x16: np.ndarray, net) -> str:
         "path's unit below), the rest summed on one line, the bias, a and f(a). Every row is the "
         "network's own number; bias + all products gives a to rounding.", "",
     ]
-    for upper, below in reversed(list(zip(path[:-1], path[1:]))):
+    for upper, below in reversed(list(zip(path[:-1], path[1:], strict=True))):
         lines += forward_section(units[upper], below, net)
     lines += ["## 6. Backward: the error signal, from the output down", "",
               "The output unit's delta comes from the cost; each unit below gets dE/dy as the sum of "

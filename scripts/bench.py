@@ -283,7 +283,7 @@ def breakdown(trainer: Trainer, x: np.ndarray, batch: int, train: bool, reps: in
     rows, inputs = [], []
     caches = [{} if train else None for _ in net.layers]  # each layer's training state (the layers keep none)
     h = xb
-    for lay, cache in zip(net.layers, caches):
+    for lay, cache in zip(net.layers, caches, strict=True):
         inputs.append(h)
         h = lay.forward(h, cache)
     out = h
@@ -323,7 +323,7 @@ def breakdown(trainer: Trainer, x: np.ndarray, batch: int, train: bool, reps: in
 def _backward_breakdown(net, inputs, caches, d, reps, rows) -> None:
     """Each layer's backward timed alone (into rows), from every layer's forward state of this batch."""
     grads = [lay.param_zeros() for lay in net.layers]
-    for lay, a, cache in zip(net.layers, inputs, caches):  # every layer's state of this batch again
+    for lay, a, cache in zip(net.layers, inputs, caches, strict=True):  # every layer's state of this batch again
         lay.forward(a, cache)
     dys = {}
     first = net.layers.index(net.param_layers[0])

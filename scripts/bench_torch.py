@@ -24,7 +24,7 @@ try:
     import torch
     import torch.nn.functional as F
     ERROR = None
-except Exception as exc:  # pragma: no cover - depends on the environment
+except Exception as exc:  # noqa: BLE001 (depends on the environment)  # pragma: no cover
     torch = F = None
     ERROR = f"{type(exc).__name__}: {exc}"
 
@@ -172,7 +172,7 @@ def calibrate(state0, mcfg, X32, T32, lr: float, quick: bool) -> tuple[str, dict
         try:
             net = TorchNet(state0, mcfg, torch.float32)
             torch_pass(net, make_step(net, variant, lr), X32, T32, 1, limit=50 if quick else 100)  # warm-up
-        except Exception as exc:  # e.g. fused SGD not available on this build
+        except Exception as exc:  # noqa: BLE001 (e.g. fused SGD not available on this build)
             calib[variant] = f"unavailable ({type(exc).__name__})"
             continue
         best = float("inf")

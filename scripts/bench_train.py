@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         t = sorted(x for r in rs for x in r["times"])
         p95 = t[int(0.95 * (len(t) - 1))] if t else float("nan")
         secs = [train_seconds(r["dir"]) for r in rs]
-        ratios = [a / b for a, b in zip(secs, base)]
+        ratios = [a / b for a, b in zip(secs, base, strict=True)]
         wall = statistics.median(r["wall"] for r in rs)
         print(f"| the page, holder + {w} watchers | {statistics.median(secs):.2f} | {statistics.median(ratios):.2f} "
               f"({min(ratios):.2f}-{max(ratios):.2f}) | {wall:.2f} | {len(t)} | "

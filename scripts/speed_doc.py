@@ -238,7 +238,7 @@ def numpy_table(res: dict) -> list[str]:
     b1, b32 = bd["train_b1"], bd["train_b32"]
     f = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
     rows = []
-    for r1, r32 in zip(b1["layers"], b32["layers"]):
+    for r1, r32 in zip(b1["layers"], b32["layers"], strict=True):
         rows.append([r1["layer"], f(r1["forward_us"]), f(r1.get("backward_us")), f(r32["forward_us"]),
                      f(r32.get("backward_us"))])
     rows.append(["loss gradient and optimizer step", "", f(b1["loss_grad_us"] + b1["step_us"]), "",

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
         committed = notebook_outputs(nbformat.read(str(args.notebook), as_version=4))
         now = notebook_outputs(ran)
         if committed != now:
-            for i, (a, b) in enumerate(zip(committed, now)):
+            for i, (a, b) in enumerate(zip(committed, now, strict=False)):
                 if a != b:
                     print(f"code cell {i + 1}: committed {a!r}\n  prints today {b!r}", file=sys.stderr)
             print(f"{args.notebook}: outputs are not what the code prints today; run python scripts/tutorial.py",

@@ -88,7 +88,7 @@ def test_the_walks_numbers_are_the_layers(usps, walked):
     # The path follows its rule, from the label's output unit down to a pixel.
     path = [(p.split("[")[0], [int(v) for v in p[:-1].split("[")[1].split(",")]) for p in n["path"]]
     assert [p[0] for p in path] == ["out", "H3", "H2", "H1", "input"] and path[0][1] == [label]
-    for (layer, idx), below in zip(path, n["path"][1:]):
+    for (layer, idx), below in zip(path, n["path"][1:], strict=False):
         assert _strongest_input(net, view, x16, layer, idx) == below
 
     # Each unit's forward sum is its a, and its backward sum times f'(a) its delta in the backward pass.

@@ -231,7 +231,7 @@ def test_row_mode(page, server, tmp_path):
         const d = c.getContext('2d').getImageData(0, 0, 16, 16).data;
         return Array.from({ length: 256 }, (_, i) => d[4 * i]); }""")
     expected = [round(255 * (1 - min(1, max(0, (v + 1) / 2)))) for row in r["per_digit"][0]["input"] for v in row]
-    assert max(abs(a - b) for a, b in zip(first, expected)) <= 1
+    assert max(abs(a - b) for a, b in zip(first, expected, strict=True)) <= 1
     assert page.evaluate(PAINTED, "#row-boxes")[0]["painted"] > 0  # the digits' boxes, over the pad
 
     shot = tmp_path / "row.png"

@@ -146,10 +146,11 @@ def test_lecun1989_as_the_cli_trains_it(page, data_dir, tmp_path):
                            "&& r.state === 'done'; }", timeout=300_000)
     shown = page.evaluate("() => window.lecun89.train.points.filter((p) => p.kind === 'pass')")
     out = tmp_path / "cli"
-    assert main(["train", "lecun1989", "--seed", "0", "--out", str(out), "--no-report", "--no-progress"]) == 0
+    assert main(["train", "lecun1989", "--seed", "0", "--out", str(out), "--no-report", "--no-progress",
+                 "--data-dir", str(data_dir)]) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [p["x"] for p in shown] == list(range(24))
-    for p, r in zip(shown[1:], rows):
+    for p, r in zip(shown[1:], rows, strict=True):
         assert (p["train_error"], p["test_error"], p["train_loss"], p["test_loss"]) == \
                (r["train_error"], r["test_error"], r["train_loss"], r["test_loss"])
         assert (p["train_mse"], p["test_mse"]) == (r["train_mse"] / 2, r["test_mse"] / 2)   # the paper's MSE

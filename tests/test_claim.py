@@ -105,7 +105,7 @@ def test_two_resumes_of_one_run_started_together(tmp_path):
         outs = [p.communicate(timeout=300) for p in (a, b)]
         codes = [a.returncode, b.returncode]
         assert 0 in codes and set(codes) <= {0, 2}, (codes, outs)
-        for code, (_, err) in zip(codes, outs):
+        for code, (_, err) in zip(codes, outs, strict=True):
             if code == 2:
                 assert "in use by another lecun89 process" in err and err.count("\n") == 1, err
         assert _consistent(d)["passes"] == 3
@@ -121,7 +121,7 @@ def test_two_sweeps_started_together_into_one_folder(tmp_path):
         outs = [p.communicate(timeout=300) for p in (a, b)]
         codes = [a.returncode, b.returncode]
         assert 0 in codes and set(codes) <= {0, 2}, (codes, outs)
-        for code, (_, err) in zip(codes, outs):
+        for code, (_, err) in zip(codes, outs, strict=True):
             if code == 2:
                 assert "in use by another lecun89 process" in err, err
         for seed in (0, 1):

@@ -189,7 +189,7 @@ def test_passes_match_the_numpy_engine_to_rounding(kernels, name, batch):
             tr.run_pass()
             flats[engine].append(tr.net.flat.copy())
         flats[engine].append(tr.state())
-    for a, b in zip(flats["numba"][:2], flats["numpy"][:2]):
+    for a, b in zip(flats["numba"][:2], flats["numpy"][:2], strict=True):
         assert np.abs(a - b).max() <= 1e-10 * np.abs(b - w0).max()
     # after the passes, both engines' generators stand at the same place, and so do AdamW's steps
     a, b = flats["numba"][2], flats["numpy"][2]

@@ -188,7 +188,7 @@ def test_a_pass_leaves_no_state_in_the_layers():
     net.backward(loss.backward(), tape)
     net.backward_h(loss.backward_h(), tape)
     net.predict(x)
-    for lay, was in zip(net.layers, before):
+    for lay, was in zip(net.layers, before, strict=True):
         now = vars(lay)
         assert now.keys() == was.keys(), (lay.name, set(now) ^ set(was))
         for k, (ident, value) in was.items():

@@ -78,16 +78,13 @@ def raw_head(data_dir):
 @pytest.fixture(scope="module")
 def usps16(data_dir, raw_head):
     """16 training digits (N, 1, 16, 16) in [-1, 1] and their labels, through
-    ``lecun89.data.load_dataset`` when it works, else read from the file here."""
-    x, y = raw_head
-    try:
-        from lecun89.data import load_dataset
+    ``lecun89.data.load_dataset``, the same as the file's first lines read here."""
+    from lecun89.data import load_dataset
 
-        ds = load_dataset("usps", data_dir, cache=False)
-        x, y = np.asarray(ds.x_train[:200], dtype=np.float64), np.asarray(ds.y_train[:200], dtype=np.int64)
-        assert x.shape == (200, 1, 16, 16)
-    except Exception:  # lecun89.data missing or not working yet: the file itself
-        x, y = raw_head
+    ds = load_dataset("usps", data_dir, cache=False)
+    x, y = np.asarray(ds.x_train[:200], dtype=np.float64), np.asarray(ds.y_train[:200], dtype=np.int64)
+    assert x.shape == (200, 1, 16, 16)
+    assert np.array_equal(y, raw_head[1]) and np.allclose(x, raw_head[0])
     idx = pick_16(y)
     assert len(set(y[idx].tolist())) == 10
     return np.ascontiguousarray(x[idx]), y[idx]
@@ -187,7 +184,7 @@ def torch_gauss_newton(stages, P, record, d2y):
     """LeCun's diagonal recursion, each affine step by autograd on squared weights and inputs."""
     hess = {}
     d2 = d2y
-    for st, (u, a, in_shape) in zip(reversed(stages), reversed(record)):
+    for st, (u, a, in_shape) in zip(reversed(stages), reversed(record), strict=True):
         d2a = fprime(st.f, a) ** 2 * d2
         w2 = (P[f"{st.name}.weight"].detach() ** 2).requires_grad_(True)
         leaves = [w2]

@@ -276,7 +276,7 @@ def test_bad_files_get_one_line_each_and_the_rest_still_run(tmp_path):
     assert len(err) == len(bad) + 1 and err[-1] == f"lecun89: {len(bad)} of {len(bad) + 1} file(s) could not be read"
     expect = ["not an image", "empty file", "blank", "too large", "is a directory", "no such file",
               "expected a 16x16", "in [-1, 1]"]
-    for b, line, what in zip(bad, err, expect):
+    for b, line, what in zip(bad, err[:-1], expect, strict=True):
         assert line.startswith(f"lecun89: error: {tmp_path / b}: ") and what in line, line
     assert f"{MAX_PIXELS:,}" in err[3]
 

@@ -140,7 +140,7 @@ def test_rows_of_held_out_writers(reader, data_dir, tmp_path):
     _, _, x, y = mnist_raw(data_dir)
     rng = np.random.default_rng(2026)
     right = 0
-    for k in range(20):
+    for _ in range(20):
         data, truth = heldout.random_row(x, y, rng)
         (tmp_path / "r.png").write_bytes(data)
         digits = read_png(tmp_path / "r.png")
@@ -185,5 +185,5 @@ def test_bad_rows_get_one_line_each(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and proc.stdout == ""
     err = proc.stderr.strip().splitlines()
     assert len(err) == len(bad) + 1
-    for b, line, what in zip(bad, err, ["blank", "no digits", "too large", "not a 16x16 .npy", "no such file"]):
+    for b, line, what in zip(bad, err[:-1], ["blank", "no digits", "too large", "not a 16x16 .npy", "no such file"], strict=True):
         assert line.startswith(f"lecun89: error: {tmp_path / b}: ") and what in line, line

@@ -92,7 +92,7 @@ def _reference_h(net, x, d2out):
         x = lay.forward(x, caches[-1])
     ref = {}
     d = d2out
-    for lay, xin, cache in zip(reversed(net.layers), reversed(inputs), reversed(caches)):
+    for lay, xin, cache in zip(reversed(net.layers), reversed(inputs), reversed(caches), strict=True):
         if isinstance(lay, L.Activation):
             d = d * (cache["fprime"] ** 2 if not isinstance(lay, L.Identity) else 1.0)
         elif isinstance(lay, L.Dropout):

@@ -274,4 +274,4 @@ def _summary_row(md_path, config: str) -> dict:
         table.append([c.strip() for c in line.strip().strip("|").split("|")])
     header, rows = table[0], table[2:]
     (row,) = [r for r in rows if r[0] == config]
-    return dict(zip(header, row))
+    return dict(zip(header, row, strict=True))

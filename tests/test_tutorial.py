@@ -21,7 +21,7 @@ def test_tutorial_prints_what_is_committed():
     ran = execute_notebook(NOTEBOOK)
     want, got = notebook_outputs(committed), notebook_outputs(ran)
     assert len(want) == len(got)
-    for i, (a, b) in enumerate(zip(want, got)):
+    for i, (a, b) in enumerate(zip(want, got, strict=True)):
         assert a == b, f"code cell {i + 1} prints otherwise today: run python scripts/tutorial.py"
     assert not any(o.startswith("error:") for cell in got for o in cell)
     assert "<image/png>" in [o for cell in got for o in cell]   # the Figure 3 it draws

@@ -57,7 +57,7 @@ def test_split_is_disjoint_covering_sorted_and_stratified(digits, n):
 def test_split_is_deterministic_and_seeded_by_its_own_seed(digits):
     y = digits.y_train
     a, b = validation_split(y, 200, 0), validation_split(y, 200, 0)
-    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
     c = validation_split(y, 200, 1)
     assert not np.array_equal(a[1], c[1])
     assert indices_sha256(a[1]) == indices_sha256(b[1]) != indices_sha256(c[1])

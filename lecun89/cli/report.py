@@ -26,7 +26,7 @@ def _run(args) -> int:
     dirs = [Path(d) for d in args.run_dirs]
     out = Path(args.out) if args.out else None
     targets = _unique_names(dirs) if len(dirs) > 1 else [None]
-    for d, sub in zip(dirs, targets):
+    for d, sub in zip(dirs, targets, strict=True):
         target = None if out is None else (out / sub if sub else out)
         if d.is_dir() and not (d / "results.json").exists():
             runs = find_runs(d)

@@ -253,7 +253,7 @@ def cache_read(path: Path, key: str, name: str, totals: tuple[int, int]) -> Data
             return None
         if arrays_checksum(*arrays) != meta.get("checksum"):
             return None
-    except Exception:  # unreadable, truncated, wrong keys: a cache miss
+    except Exception:  # noqa: BLE001 (unreadable, truncated, wrong keys: a cache miss)
         return None
     return make_dataset(name, arrays, meta)
 
@@ -302,7 +302,7 @@ def download(urls: tuple[str, ...], dest: Path, spec: SourceFile) -> None:
             if dest.is_file() and sha256_file(dest) == spec.sha256:
                 return
             errors.append(f"{url}: checksum mismatch")
-        except Exception as exc:  # network errors, HTTP errors, checksum errors
+        except Exception as exc:  # noqa: BLE001 (network errors, HTTP errors, checksum errors)
             errors.append(f"{url}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     raise UserError(f"could not download {dest.name} ({'; '.join(errors)}); check the network, "
                     f"or copy the file to {dest} by hand")

@@ -57,7 +57,7 @@ def _table(rows: list[list[str]], left: tuple[int, ...] = (0,)) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(ncol)]
     left_cols = {i % ncol for i in left}
     return "\n".join("  ".join(c.ljust(w) if j in left_cols else c.rjust(w)
-                               for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows)
+                               for j, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in rows)
 
 
 def _count_table(counts: dict[str, list[int]], expected: dict[str, tuple[int, ...]] | None) -> str:

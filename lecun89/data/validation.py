@@ -57,7 +57,7 @@ def validation_split(y: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, 
     rng = np.random.default_rng(seed)
     classes = np.unique(y)
     quota = class_quota([np.count_nonzero(y == k) for k in classes], n)
-    picked = [rng.permutation(np.flatnonzero(y == k))[:q] for k, q in zip(classes, quota)]
+    picked = [rng.permutation(np.flatnonzero(y == k))[:q] for k, q in zip(classes, quota, strict=True)]
     val = np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
     keep = np.ones(len(y), dtype=bool)
     keep[val] = False

@@ -68,7 +68,7 @@ def _check_index(layer: str, index, shape: tuple[int, ...]) -> tuple[int, ...]:
         idx = tuple(operator.index(i) for i in index)
     except TypeError:
         raise bad from None
-    if not all(0 <= i < n for i, n in zip(idx, shape)):
+    if not all(0 <= i < n for i, n in zip(idx, shape, strict=True)):
         raise bad
     return idx
 
@@ -93,7 +93,7 @@ def _forward_terms(layers: dict, view: dict, x16: np.ndarray, layer: str, idx) -
         y = view["y"][below]
         w = lay.params["weight"][idx[0]]
         names = [_name(below, np.unravel_index(i, y.shape)) for i in range(y.size)]
-        return [_term(n, xv, wv) for n, xv, wv in zip(names, y.ravel(), w)]
+        return [_term(n, xv, wv) for n, xv, wv in zip(names, y.ravel(), w, strict=True)]
     m, r, c = idx
     if layer == "H1":
         maps, below = x16[None], "input"
@@ -121,7 +121,7 @@ def _backward_terms(layers: dict, view: dict, layer: str, idx) -> list[dict]:
         above = {"H2": "H3", "H3": "out"}[layer]
         flat = int(np.ravel_multi_index(idx, view["y"][layer].shape))
         w = layers[above].params["weight"][:, flat]
-        return [_term(f"{above}[{k}]", d, wk, "to", "delta") for k, (d, wk) in enumerate(zip(view["delta"][above], w))]
+        return [_term(f"{above}[{k}]", d, wk, "to", "delta") for k, (d, wk) in enumerate(zip(view["delta"][above], w, strict=True))]
     h2 = layers["H2"]
     m, r, c = idx
     d2 = view["delta"]["H2"]

@@ -83,7 +83,7 @@ def plotted(fig) -> dict:
             if label.startswith("_"):
                 continue
             xs, ys = line.get_xdata(), line.get_ydata()
-            lines[label] = [[float(x), None if not np.isfinite(y) else float(y)] for x, y in zip(xs, ys)]
+            lines[label] = [[float(x), None if not np.isfinite(y) else float(y)] for x, y in zip(xs, ys, strict=True)]
         out[ax.get_gid()] = {"ylabel": ax.get_ylabel(), "yscale": ax.get_yscale(), "lines": lines}
     return out
 

@@ -73,7 +73,7 @@ def _load_test_images(results: dict, config: dict | None, labels: np.ndarray, da
 
     try:
         ds = data if data is not None else load_dataset(name, data_dir, subset=subset, subset_seed=subset_seed)
-    except Exception as exc:  # UserError (files absent or bad) or anything else: never fail the report
+    except Exception as exc:  # noqa: BLE001 (UserError (files absent or bad) or anything else: never fail the report)
         return None, f"The digit grid is skipped: the {name} data could not be loaded ({one_line(exc)}); {how}."
     y = np.asarray(ds.y_test)
     if y.shape != labels.shape or not np.array_equal(y, labels):

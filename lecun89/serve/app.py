@@ -50,7 +50,7 @@ class App:
         self._orders_lock = threading.Lock()
         blank = -np.ones((SIZE, SIZE))
         self._info = []
-        for name, m in self.models.items():
+        for m in self.models.values():
             r = self.analyse(m, blank)
             d = m.describe()
             d["shapes"] = {lay["name"]: lay["shape"] for lay in r["layers"]}
@@ -240,7 +240,7 @@ class App:
         if digits is None:
             return {"blank": True, "row": True, "model": m.name, "message": "blank drawing: no digits to read"}
         r = analyse_row(m, digits)
-        for d, x in zip(r["per_digit"], digits):
+        for d, x in zip(r["per_digit"], digits, strict=True):
             d["input"] = x.x16.tolist()
         return {"blank": False, "row": True, **r}
 

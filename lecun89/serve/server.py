@@ -119,7 +119,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(exc.status, {"error": exc.message}, close=exc.close, headers=exc.headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
-        except Exception as exc:  # a bug: report it, keep serving
+        except Exception as exc:  # noqa: BLE001 (a bug: report it, keep serving)
             sys.stderr.write(f"lecun89 serve: internal error on {self.command} {self.path[:200]}: "
                              f"{type(exc).__name__}: {exc}\n")
             try:

@@ -135,7 +135,7 @@ class Run:
                                    progress=False, watch=watch)
         except Dropped:
             return
-        except Exception as exc:  # a failed run is shown, the server keeps serving
+        except Exception as exc:  # noqa: BLE001 (a failed run is shown, the server keeps serving)
             with self.cond:
                 self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
                 self.version += 1

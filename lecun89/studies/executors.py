@@ -86,7 +86,7 @@ def run_local(tasks: list[Task], on_done: Callable[[Task, dict], None], *, jobs:
                         results = f.result()
                     except (UserError, KeyboardInterrupt):
                         raise
-                    except Exception as exc:  # failed in its process (memory, a killed process, ...)
+                    except Exception as exc:  # noqa: BLE001 (failed in its process (memory, a killed process, ...))
                         raise UserError(f"{futures[f].run.describe()} failed: {type(exc).__name__}: {exc}; "
                                         "the same command resumes the study") from None
                     on_done(futures[f], results)
@@ -241,7 +241,7 @@ def _connect(scheduler: str | None, jobs: int):
 def _check_workers(client, say) -> None:
     try:
         info = client.run(_worker_info)
-    except Exception as exc:  # e.g. lecun89 not importable on a worker
+    except Exception as exc:  # noqa: BLE001 (e.g. lecun89 not importable on a worker)
         raise UserError(f"dask: a worker cannot run lecun89 ({_one_line(exc)}); install the same lecun89 "
                         "(and numpy) on every worker") from None
     here = _worker_info()
@@ -264,7 +264,7 @@ def dashboard(client) -> str:
         if not client.run_on_scheduler(_has_bokeh):
             return "no dashboard (the scheduler needs bokeh: pip install bokeh)"
         return f"dashboard {client.dashboard_link}"
-    except Exception as exc:  # pragma: no cover - a scheduler that cannot answer
+    except Exception as exc:  # noqa: BLE001 (a scheduler that cannot answer)  # pragma: no cover
         return f"dashboard unknown ({_one_line(exc)})"
 
 
@@ -314,7 +314,7 @@ def run_dask(tasks: list[Task], on_done: Callable[[Task, dict], None], *, datase
                                 "the same command resumes the study") from None
             except UserError:
                 raise
-            except Exception as exc:  # failed on its worker (memory, a missing module, ...)
+            except Exception as exc:  # noqa: BLE001 (failed on its worker (memory, a missing module, ...))
                 raise UserError(f"dask: {t.run.describe()} failed on its worker: {_one_line(exc)}; "
                                 "the same command resumes the study") from None
             sent["result_bytes"] += sum(len(b) for b in files.values())

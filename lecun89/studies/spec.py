@@ -133,8 +133,8 @@ def cell_dir(variant: str | None, grid: dict, overrides: dict) -> str | None:
     if variant is None and not grid:
         return None
     short = [k.split(".")[-1] for k in grid]
-    keys = [s if short.count(s) == 1 else k for s, k in zip(short, grid)]
-    parts = ([variant] if variant else []) + [f"{k}={_safe(_fmt(v))}" for k, v in zip(keys, grid.values())]
+    keys = [s if short.count(s) == 1 else k for s, k in zip(short, grid, strict=True)]
+    parts = ([variant] if variant else []) + [f"{k}={_safe(_fmt(v))}" for k, v in zip(keys, grid.values(), strict=True)]
     readable = "+".join(parts)
     if len(readable) > LABEL_CHARS:
         readable = readable[:LABEL_CHARS].rstrip("+,=.")
@@ -239,7 +239,7 @@ def read_study(path: str | Path, sets: list[str] = (), seeds: list[int] | None =
         for name, over in variants.items():
             _load(s, f"{src} [variants.{name}]", [(f"{src} [variants.{name}]", over)])
 
-    cells = [(vname, dict(zip(grid, values))) for vname in (list(variants) or [None])
+    cells = [(vname, dict(zip(grid, values, strict=True))) for vname in (list(variants) or [None])
              for values in itertools.product(*grid.values())]
     runs = []
     for s, cfg0 in resolved:
@@ -318,7 +318,7 @@ def plain_study(specs: list[str], seeds: list[int], sets: list[str] = ()) -> Stu
         raise _err(f"sweep: two configs share the name {sorted({n for n in names if names.count(n) > 1})}; "
                    "give them distinct names (the top-level 'name' key)")
     runs = [PlannedRun(load_config(s, sets, seed=seed), f"{c.name}/seed-{seed}")
-            for s, c in zip(specs, configs) for seed in seeds]
+            for s, c in zip(specs, configs, strict=True) for seed in seeds]
     return Study("command line", runs, len(configs), len(configs))
 
 
