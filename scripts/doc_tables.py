@@ -14,10 +14,15 @@ no hand-copied number. Blocks:
   their errors on the held-out writers (clean and photo-like pictures);
 - ``models-predict`` (docs/predict.md): the same with their configs, rejection
   and thresholds;
-- ``seven`` (README.md, docs/predict.md): ``lecun89 predict docs/seven.png``'s output.
+- ``seven`` (README.md, docs/predict.md): ``lecun89 predict docs/seven.png``'s output;
+- ``results`` (README.md): the Results table, from ``docs/results.json`` (the
+  replication's figures, copied from its summary by ``--results``) and the
+  reference figures of ``lecun89/references.json``.
 
     python scripts/doc_tables.py           # rewrite the blocks
     python scripts/doc_tables.py --check   # exit 1 and name each stale block (tests/test_doc_tables.py)
+    bash scripts/replicate.sh --data-dir DIR && python scripts/doc_tables.py --results runs/replication --data-dir DIR
+        # docs/results.json from the replication's summary.json (and the 1-NN row on the same USPS files)
 """
 
 from __future__ import annotations
@@ -100,9 +105,119 @@ def seven() -> str:
                      + ["    " + line for line in text])
 
 
+RESULTS = ROOT / "docs" / "results.json"
+# The Results table's rows: a config (its label after the name, the data) or a reference (italics).
+RESULT_ROWS = (("ref", "paper-net1989", "paper (1989), Net-1989"),
+               ("config", "lecun1989", "SDLM as SN2.8 ran it"),
+               ("config", "lecun1989-lenet5", "LeNet-5's SDLM recipe"),
+               ("config", "lecun1989-sgd", None),
+               ("ref", "paper-fc", "paper (1989), fully connected"),
+               ("config", "fc-baseline", None),
+               ("knn", None, None),
+               ("ref", "repro2022-1989", "2022 replication, 1989 recipe"),
+               ("config", "karpathy2022", None),
+               ("ref", "repro2022-modern", "2022 replication, modern recipe"),
+               ("config", "modern", None),
+               ("config", "modern-usps", None),
+               ("config", "modern-usps-tuned", None),
+               ("config", "usps-validated", "every choice on a validation split"),
+               ("ref", "human", "human error"))
+RESULT_FIELDS = ("test_error", "train_error", "test_misses", "train_misses", "test_mse", "train_mse",
+                 "rejection_at_1pct")
+
+
+def _sci(v: float, d: int) -> str:
+    return f"{v:.{d}e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def _ref_pct(v) -> str:
+    if v is None:
+        return ""
+    t = f"{100 * v:.2f}".rstrip("0")
+    return f"*{t + '0' if t.endswith('.') else t}%*"
+
+
+def _stat_cell(st: dict | None, kind: str) -> str:
+    """mean ± std of a config's field over its seeds, as the README writes it; the MSEs in the paper's convention."""
+    if not st or st.get("mean") is None:
+        return ""
+    mean, std = st["mean"], st.get("std")
+    if kind == "mse":
+        from lecun89.metrics import paper_mse
+
+        mean, std = paper_mse(mean), paper_mse(std)
+        return _sci(mean, 2) + ("" if std is None else f" ± {_sci(std, 1)}")
+    if kind == "count":
+        return f"{mean:.1f}" + ("" if std is None else f" ± {std:.1f}")
+    d = 1 if kind == "rej" else 2
+    return f"{100 * mean:.{d}f}" + ("" if std is None else f" ± {100 * std:.{d}f}") + "%"
+
+
+def results() -> str:
+    """The README's Results table from docs/results.json and the references."""
+    from lecun89.report.references import load_references
+
+    res = json.loads(RESULTS.read_text())
+    refs = load_references()["references"]
+    kinds = {"test_error": "pct", "train_error": "pct", "test_misses": "count", "train_misses": "count",
+             "test_mse": "mse", "train_mse": "mse", "rejection_at_1pct": "rej"}
+    lines = ["| config | data | test error | train error | test misses | train misses | test MSE | train MSE "
+             "| rejected for 1% error |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for kind, name, label in RESULT_ROWS:
+        if kind == "ref":
+            f = refs[name]["figures"]
+            cells = [_ref_pct(f.get("test_error")), _ref_pct(f.get("train_error")),
+                     f"*{f['test_misses']}*" if "test_misses" in f else "",
+                     f"*{f['train_misses']}*" if "train_misses" in f else "",
+                     f"*{_sci(f['test_half_mse'], 1)}*" if "test_half_mse" in f else "",
+                     f"*{_sci(f['train_half_mse'], 1)}*" if "train_half_mse" in f else "",
+                     _ref_pct(f.get("rejection_at_1pct")).replace(".10%", ".1%")]
+            lines.append(f"| *{label}* | {refs[name].get('dataset', '')} | " + " | ".join(cells) + " |")
+        elif kind == "knn":
+            k = res["nearest_neighbour"]
+            cells = [f"{100 * k['test_error']:.2f}%", "", str(k["test_misses"]), "", "", "", ""]
+            lines.append("| 1-nearest neighbour on the pixels | usps | " + " | ".join(cells) + " |")
+        else:
+            c = res["configs"][name]
+            note = ", ".join(x for x in (label, f"{c['n']} seeds") if x)
+            cells = [_stat_cell(c.get(k), kinds[k]) for k in RESULT_FIELDS]
+            lines.append(f"| `{name}` ({note}) | {c['dataset']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save_results(run_dir: Path, data_dir) -> None:
+    """docs/results.json from a replication's summary.json: each config's data set,
+    seeds and statistics over them; and the 1-NN baseline on the same USPS files."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    configs = {}
+    for g in summary["configs"]:
+        if g.get("variant"):
+            continue
+        configs[g["config_name"]] = {"dataset": g["dataset"], "n": g["n"], "seeds": g["seeds"],
+                                     **{k: {"mean": g[k]["mean"], "std": g[k]["std"]} for k in RESULT_FIELDS if k in g}}
+    RESULTS.write_text(json.dumps({"made_by": "bash scripts/replicate.sh --data-dir DIR && python "
+                                              "scripts/doc_tables.py --results runs/replication --data-dir DIR",
+                                   "configs": configs, "nearest_neighbour": nearest_neighbour(data_dir)},
+                                  indent=1) + "\n")
+
+
+def nearest_neighbour(data_dir) -> dict:
+    """1-NN on the USPS pixels (Euclidean, scikit-learn's), trained on the 7,291, tested on the 2,007."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from lecun89.data import load_dataset
+
+    d = load_dataset("usps", data_dir)
+    pred = KNeighborsClassifier(n_neighbors=1).fit(d.x_train.reshape(len(d.x_train), -1), d.y_train).predict(
+        d.x_test.reshape(len(d.x_test), -1))
+    wrong = int((pred != d.y_test).sum())
+    return {"test_error": wrong / len(d.y_test), "test_misses": wrong, "data_checksum": d.meta.get("checksum")}
+
+
 BLOCKS = {"models-readme": (models_readme, ("README.md",)),
           "models-predict": (models_predict, ("docs/predict.md",)),
-          "seven": (seven, ("README.md", "docs/predict.md"))}
+          "seven": (seven, ("README.md", "docs/predict.md")),
+          "results": (results, ("README.md",))}
 
 
 def _pattern(name: str) -> re.Pattern:
@@ -132,7 +247,12 @@ def stale() -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 when a block is not what the shipped files give")
+    ap.add_argument("--results", type=Path, metavar="RUN_DIR",
+                    help="first write docs/results.json from this replication's summary.json")
+    ap.add_argument("--data-dir", help="the USPS files, for --results's 1-NN row (default: $LECUN89_DATA)")
     args = ap.parse_args()
+    if args.results:
+        save_results(args.results, args.data_dir)
     if args.check:
         bad = stale()
         for b in bad:
