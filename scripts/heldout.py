@@ -50,7 +50,7 @@ def _read_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     with deslanting off and on (N, 16, 16) each; NaN where no digit was found."""
     images, indices, style, degree = args
     out = {False: [], True: []}
-    for img, i in zip(images, indices):
+    for img, i in zip(images, indices, strict=True):
         data = heldout.render(img, style, int(i))
         for ds in (False, True):
             try:
@@ -119,7 +119,7 @@ def read_rows(images, labels, n: int, models: dict, wide: float = WIDE, aspect: 
                 miscount += 1
                 dwrong += len(truth)
             else:
-                dwrong += sum(a != b for a, b in zip(read, truth))
+                dwrong += sum(a != b for a, b in zip(read, truth, strict=False))  # a misread row may hold fewer or more digits
             if model.threshold is not None:
                 rejected += bool((metrics.output_gap(o) < model.threshold).any())
         out[name] = {"rows": n, "digits": total, "row_error": wrong / n, "miscounted": miscount / n,

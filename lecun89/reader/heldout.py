@@ -138,20 +138,20 @@ def row_image(inks: list[np.ndarray], gaps: list[int], scales: list[float] | Non
     scales = scales or [1.0] * n
     drops = drops or [0] * n
     boxes = []
-    for ink, s in zip(inks, scales):
+    for ink, s in zip(inks, scales, strict=True):
         ink = ink_box(np.asarray(ink, dtype=np.float64))
         h, w = ink.shape
         size = (max(1, round(w * s)), max(1, round(h * s)))
         boxes.append(np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.BILINEAR),
                                 dtype=np.float64).clip(0.0, 1.0))
     lefts = [margin]
-    for b, g in zip(boxes[:-1], gaps):
+    for b, g in zip(boxes[:-1], gaps, strict=True):
         lefts.append(lefts[-1] + b.shape[1] + g)
     tops = [margin + d for d in drops]
-    height = max(t + b.shape[0] for t, b in zip(tops, boxes)) + margin
-    width = max(left + b.shape[1] for left, b in zip(lefts, boxes)) + margin
+    height = max(t + b.shape[0] for t, b in zip(tops, boxes, strict=True)) + margin
+    width = max(left + b.shape[1] for left, b in zip(lefts, boxes, strict=True)) + margin
     sheet = np.zeros((height, width))
-    for left, top, b in zip(lefts, tops, boxes):
+    for left, top, b in zip(lefts, tops, boxes, strict=True):
         h, w = b.shape
         sheet[top:top + h, left:left + w] = np.maximum(sheet[top:top + h, left:left + w], b)
     return sheet

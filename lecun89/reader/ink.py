@@ -88,7 +88,7 @@ def _lighting(gray: np.ndarray, degree: int = BACKGROUND_DEGREE) -> np.ndarray:
         if np.array_equal(new, keep) or new.sum() < len(terms):
             break
         keep = new
-    return sum(c * t for c, t in zip(coef, terms))
+    return sum(c * t for c, t in zip(coef, terms, strict=True))
 
 def ink_map(gray: np.ndarray, background_degree: int = BACKGROUND_DEGREE) -> np.ndarray:
     """Gray levels in [0, 1] -> ink (H, W) in [0, 1]: 0 background, 1 the strongest ink.

@@ -121,5 +121,5 @@ def _threshold_from_run(model_path: Path) -> float | None:
     try:
         z = rundir.read_npz(out, ("test_outputs", "test_labels"))
         return gap_threshold(z["test_outputs"], z["test_labels"], TARGET_ERROR)
-    except Exception:  # an unreadable outputs.npz only costs the rejection
+    except (UserError, ValueError):  # an unreadable outputs.npz (or unusable outputs) only costs the rejection
         return None

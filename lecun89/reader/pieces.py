@@ -17,6 +17,8 @@ Digits come left to right, as boolean masks of the picture.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from lecun89.reader.ink import INK_THRESHOLD
@@ -91,7 +93,7 @@ def _cut(ink: np.ndarray, mask: np.ndarray, n: int) -> list[np.ndarray]:
         cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else int(expected))
     cuts.append(width)
     parts = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in pairwise(cuts):
         part = np.zeros_like(mask)
         part[:, left + a:left + b] = mask[:, left + a:left + b]
         if part.any():
@@ -110,7 +112,7 @@ def find_digits(ink: np.ndarray, wide: float = WIDE, aspect: float = ASPECT) -> 
     # as tall as a digit; a detached stroke is shorter).
     height = float(max(b[3] - b[1] for b in boxes))
     digits = []
-    for p, (left, _, right, _) in zip(pieces, boxes):
+    for p, (left, _, right, _) in zip(pieces, boxes, strict=True):
         w = right - left
         n = max(2, int(round(w / (aspect * height)))) if w > wide * height else 1
         digits.extend(_cut(ink, p, n) if n > 1 else [p])

@@ -100,7 +100,7 @@ def read_row(ink: np.ndarray, deslant: bool = True, wide: float = WIDE, aspect: 
         raise ValueError("no digits found")
     if len(masks) > MAX_DIGITS:
         raise ValueError(f"{len(masks)} pieces of ink found, more than the {MAX_DIGITS} digits a row may hold")
-    return [Digit(fit_16(d, deslant=deslant), box_of(m)) for d, m in zip(digit_inks(ink, masks), masks)]
+    return [Digit(fit_16(d, deslant=deslant), box_of(m)) for d, m in zip(digit_inks(ink, masks), masks, strict=True)]
 
 
 def read_row_file(path: str, deslant: bool = True):

@@ -17,7 +17,7 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
     fig = Figure(figsize=(4.4, 2.2 * len(items)))
     FigureCanvasAgg(fig)  # no pyplot: the process's matplotlib backend is left alone
     axes = fig.subplots(len(items), 2, squeeze=False)
-    for row, (path, gray, x16, r) in zip(axes, items):
+    for row, (path, gray, x16, r) in zip(axes, items, strict=True):
         if gray is not None:
             row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
         else:
