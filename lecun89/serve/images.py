@@ -1,10 +1,17 @@
 """The image fields of a request body, read into the network's 16x16 input.
 
-``png`` (a data URL or bare base64 of a PNG: any drawing or picture), ``pixels``
-(ink in [0, 1], 0 background) and ``x16`` (the network's input, 16x16 in
-[-1, 1]) are read as :mod:`lecun89.reader` reads any image (ink,
-deslanted, bounding box fitted into 16x16); a drawing without ink reads as
-None. Anything malformed is an :class:`~lecun89.serve.ApiError` (400).
+``png`` (a data URL or bare base64 of a PNG: the page's drawing), ``image``
+(the same for a person's picture: PNG, JPEG, WebP, GIF or BMP, opened on the
+page), ``pixels`` (ink in [0, 1], 0 background) and ``x16`` (the network's
+input, 16x16 in [-1, 1]) are read as :mod:`lecun89.reader` reads any image
+file (gray levels, ink, deslanted, bounding box fitted into 16x16); a drawing
+without ink reads as None. Anything malformed is an
+:class:`~lecun89.serve.ApiError` (400).
+
+A picture's size is checked before it is decoded: at most
+:data:`MAX_CANVAS_PIXELS` (2048 x 2048). A phone's photo (12 MP and more) is
+made smaller on the page before it is sent (``lecun89/web/photo.js``), so the
+server never decodes more than 4 MP for one request.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ import re
 from lecun89.serve._base import ApiError
 
 SIZE = 16
-MAX_CANVAS_PIXELS = 2048 * 2048  # a PNG's size is checked before it is decoded
+MAX_CANVAS_PIXELS = 2048 * 2048  # a PNG's (or a picture's) size is checked before it is decoded
+# A picture opened on the page: its data URL's types, and the decoders Pillow may use for it.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/x-ms-bmp")
+IMAGE_FORMATS = ["PNG", "JPEG", "WEBP", "GIF", "BMP"]
 
 
 def _number_array(value, what: str):
@@ -80,26 +90,54 @@ def png_to_16(value):
         return None
 
 
-IMAGE_READERS = {"png": png_to_16, "pixels": pixels_to_16, "x16": check_x16}  # field -> 16x16 input (None: no ink)
+def image_to_16(value):
+    """A picture (``image``: a data URL of a PNG, JPEG, WebP, GIF or BMP) -> 16x16,
+    read as ``lecun89 predict FILE`` reads the same file, or None without ink."""
+    from lecun89.reader import digit_from_gray
+
+    try:
+        return digit_from_gray(image_to_gray(value))
+    except ValueError:
+        return None
 
 
-def png_to_row(value):
-    """A PNG of a row of digits -> their lecun89.reader.Digit list, or None for a
-    drawing without ink or without a digit."""
+IMAGE_READERS = {"png": png_to_16, "image": image_to_16, "pixels": pixels_to_16,
+                 "x16": check_x16}  # field -> 16x16 input (None: no ink)
+GRAY_READERS = {"png": lambda v: png_to_gray(v), "image": lambda v: image_to_gray(v)}  # field -> gray levels
+
+
+def png_to_row(value, field: str = "png"):
+    """A PNG (or, ``field="image"``, a picture) of a row of digits -> their
+    lecun89.reader.Digit list, or None for a drawing without ink or without a digit."""
+    return gray_to_row(GRAY_READERS[field](value), field)
+
+
+def gray_to_row(gray, field: str = "png"):
+    """Gray levels of a row of digits -> the Digit list, as ``lecun89 predict --row``
+    reads a file, or None without ink or without a digit."""
     from lecun89.reader import ink_map
     from lecun89.reader import read_row
 
-    gray = png_to_gray(value)
     try:
         return read_row(ink_map(gray))
     except ValueError as exc:
         if "blank" in str(exc) or "no digits" in str(exc):
             return None
-        raise ApiError(400, f"png: {exc}") from None
+        raise ApiError(400, f"{field}: {exc}") from None
 
 
 def png_to_gray(value):
     """A PNG (data URL or bare base64) -> its gray levels, as lecun89 predict reads a file."""
+    return _gray(value, "png", ("image/png",), ["PNG"], "a PNG image")
+
+
+def image_to_gray(value):
+    """A picture (data URL or bare base64 of a PNG, JPEG, WebP, GIF or BMP) -> its
+    gray levels, as lecun89 predict reads the same file (first frame, EXIF turn)."""
+    return _gray(value, "image", IMAGE_TYPES, IMAGE_FORMATS, "a picture (PNG, JPEG, WebP, GIF or BMP)")
+
+
+def _gray(value, field: str, types: tuple, formats: list, what: str):
     import base64
     import binascii
     import io
@@ -109,25 +147,55 @@ def png_to_gray(value):
     from lecun89.reader import TooLarge, image_gray
 
     if not isinstance(value, str):
-        raise ApiError(400, f"png: expected a string (data:image/png;base64,...), got {type(value).__name__}")
+        raise ApiError(400, f"{field}: expected a string (data:{types[0]};base64,...), got {type(value).__name__}")
     head = _DATA_URL.match(value)
     if head:
-        if head.group(1).lower() != "image/png" or not head.group(2):
-            raise ApiError(400, f"png: expected a data:image/png;base64 URL, got {value[:head.end()][:60]!r}")
+        if head.group(1).lower() not in types or not head.group(2):
+            want = "data:image/png;base64 URL" if len(types) == 1 else f"base64 data URL of {what}"
+            raise ApiError(400, f"{field}: expected a {want}, got {value[:head.end()][:60]!r}")
         value = value[head.end():]
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "png: not valid base64") from None
+        raise ApiError(400, f"{field}: not valid base64") from None
     if not raw:
-        raise ApiError(400, "png: empty")
+        raise ApiError(400, f"{field}: empty")
     try:
-        with Image.open(io.BytesIO(raw), formats=["PNG"]) as img:
+        with Image.open(io.BytesIO(raw), formats=formats) as img:
             gray = image_gray(img, MAX_CANVAS_PIXELS)  # as lecun89 predict reads a file
     except TooLarge as exc:
-        raise ApiError(400, f"png: {exc}") from None
+        raise ApiError(400, f"{field}: {exc}") from None
     except UnidentifiedImageError:
-        raise ApiError(400, "png: not a PNG image") from None
+        raise ApiError(400, f"{field}: not {what}") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ApiError(400, f"png: cannot decode the image: {exc}") from None
+        raise ApiError(400, f"{field}: cannot decode the image: {exc}") from None
     return gray
+
+
+def furniture(gray) -> dict:
+    """What the reader removed from the picture as page furniture (ruling, grid,
+    form box, margin), for the page to draw: ``{"removed": [...], "removed_mask":
+    a PNG data URL, red where pixels were removed}`` from
+    ``lecun89.reader.furniture.remove_furniture`` when this install's reader has
+    it (nothing when it has not; no mask when nothing was removed)."""
+    import base64
+    import importlib.util
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if importlib.util.find_spec("lecun89.reader.furniture") is None:
+        return {}
+    from lecun89.reader import furniture as found_by
+
+    cleaned = found_by.remove_furniture(gray)
+    out = {"removed": list(cleaned.found)}
+    mask = np.asarray(cleaned.removed, dtype=bool)
+    if mask.any():
+        rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
+        rgba[mask] = (220, 30, 30, 170)
+        buf = io.BytesIO()
+        Image.fromarray(rgba, "RGBA").save(buf, "PNG", optimize=True)
+        out["removed_mask"] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return out
