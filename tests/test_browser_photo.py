@@ -73,13 +73,19 @@ def page(browser, server):
 
 
 def row_jpeg(digits: str = "3071", h: int = 160) -> bytes:
+    """A photo-like picture of a row: blue ink on paper lit unevenly, as a JPEG."""
+    import numpy as np
     from PIL import Image
 
-    sheet = Image.new("L", (h * len(digits) + 40, h + 20), 235)
+    sheet = Image.new("L", (h * len(digits) + 40, h + 20), 255)
     for k, d in enumerate(digits):
         sheet.paste(Image.open(io.BytesIO(canvas_png(d, h))).convert("L"), (20 + k * h, 10))
+    ink = 1.0 - np.asarray(sheet, dtype=np.float64) / 255
+    yy, xx = np.mgrid[0:ink.shape[0], 0:ink.shape[1]]
+    paper = 0.93 - 0.18 * xx / ink.shape[1] - 0.05 * yy / ink.shape[0]
+    rgb = np.stack([paper * (1 - 0.75 * ink), paper * (1 - 0.6 * ink), paper * (1 - 0.25 * ink)], axis=-1)
     buf = io.BytesIO()
-    sheet.convert("RGB").save(buf, "JPEG", quality=92)
+    Image.fromarray((255 * rgb.clip(0, 1)).astype(np.uint8), "RGB").save(buf, "JPEG", quality=90)
     return buf.getvalue()
 
 

@@ -11,7 +11,7 @@ test set, the network's mistakes first.
 
 The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
 
-- ``GET /api/models``: ``{"default": name, "models": [...]}``, each model's
+- ``GET /api/models``: ``{"default": name, "models": [...], "row_digits": bool}``, each model's
   :meth:`lecun89.reader.Model.describe` (``name``, ``description``, ``threshold``,
   ``test_error``, ``rejection_at_1pct``, ``heldout``, ``outputs``, ``layers``) plus
   ``shapes`` (layer name -> the shape of its units).
@@ -20,10 +20,19 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   ``"pixels": [[...]]`` (ink in [0, 1], 0 background) or ``"x16": [[...]]``
   (the network's input, 16x16 in [-1, 1]): ``analyse()`` of the digit plus
   ``"blank": false`` and ``"ranges"`` (the display range of every layer), or
-  ``{"blank": true, ...}`` for a drawing without ink. With ``"row": true`` (and
-  ``png``), the picture is a row of digits (:mod:`lecun89.reader`): the answer is
-  :func:`lecun89.reader.analyse_row` (``digits``, ``rejected``, ``per_digit``
-  with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
+  ``{"blank": true, ...}`` for a drawing without ink. ``"image": "data:image/...;base64,..."``
+  is a person's picture (PNG, JPEG, WebP, GIF or BMP, at most 2048x2048 pixels),
+  read as ``lecun89 predict FILE`` reads the same file; its answer adds
+  ``"picture": {"width", "height"}`` (as read, after its EXIF turn) and, when
+  the reader has :mod:`lecun89.reader.furniture`, ``"removed"`` (what was found)
+  and ``"removed_mask"`` (a PNG, red where pixels were removed). With
+  ``"row": true`` (and ``png`` or ``image``), the picture is a row of digits
+  (:mod:`lecun89.reader`): the answer is :func:`lecun89.reader.analyse_row`
+  (``digits``, ``rejected``, ``per_digit`` with each digit's ``box`` and 16x16
+  ``input``, and whatever else the reader gives: ``cuts``, ``runner_up``,
+  ``reason``) plus ``"row": true``; ``"digits"`` (5, or [5, 9]) is passed on
+  as the row's digit count when the reader takes one (``/api/models``'s
+  ``row_digits``), a 400 otherwise.
   With ``"session": id`` (not with ``"row"``), the digit is read by that
   learning session's network (below) and the answer also carries ``"session"``.
 - ``POST /api/backprop`` with the image fields of ``/api/predict``, an optional
