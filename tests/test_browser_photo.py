@@ -167,3 +167,56 @@ def _save_screenshot(shot: Path, variable: str) -> None:
 
     with Image.open(shot) as img:
         img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(dest, optimize=True)
+
+
+def _answer_with(route, extra: dict, per_digit: dict | None = None) -> None:
+    """The server's own answer, with the fields the issue's other branches add
+    (their contract's form, values made up here: this checks the page draws
+    them, not what the reader finds)."""
+    import json
+
+    r = route.fetch().json()
+    r.update(extra)
+    for d in r.get("per_digit", []) if per_digit else []:
+        d.update(per_digit)
+    route.fulfill(status=200, content_type="application/json", body=json.dumps(r))
+
+
+def _mask_png(w: int, h: int, y: int) -> str:
+    from PIL import Image
+
+    img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    img.paste((220, 30, 30, 170), (0, y, w, y + 3))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_the_readers_added_fields_are_drawn(page):
+    """"digit": null with a reason, "removed" and its mask, a row's "cuts" and
+    "runner_up": shown when present (the answers above have none, and show none)."""
+    page.route("**/api/predict", lambda route: _answer_with(route, {
+        "digit": None, "rejected": True, "reason": "not a digit (score -3.1 < -1.0)",
+        "removed": [{"kind": "ruling", "y": 100}, {"kind": "ruling", "y": 150}, {"kind": "margin", "x": 20}],
+        "removed_mask": _mask_png(200, 200, 100)}))
+    page.set_input_files("#photo-file", str(DOCS / "seven.png"))
+    page.wait_for_function(READ.format(row="false"))
+    assert page.inner_text("#verdict") == "not a digit"
+    assert page.inner_text("#reason") == "not a digit (score -3.1 < -1.0)"
+    assert "removed (red): 2 rulings, 1 margin" in page.inner_text("#photo-info")
+    page.wait_for_function("() => document.getElementById('back').hidden")  # no label to walk back from
+    page.wait_for_function(f"() => ({PAINTED})('#photo-marks') > 0")  # the mask, over the picture
+    page.unroute("**/api/predict")
+
+    page.route("**/api/predict", lambda route: _answer_with(route, {
+        "cuts": [70, 130], "runner_up": {"digits": "771", "cuts": [70, 100, 130], "score": -2.5},
+        "score": -1.25}))
+    page.click("#mode-row")
+    page.wait_for_function(READ.format(row="true"))
+    assert "runner-up: 771 (score -2.500 against -1.250)" in page.inner_text("#reason")
+    green = page.evaluate("""() => { const c = document.getElementById('photo-marks');
+        const s = c.width / photo.width, x = Math.round(130 * s);
+        const d = c.getContext('2d').getImageData(x - 1, Math.round(c.height / 2), 3, 1).data;
+        return [d[1], d[3]]; }""")
+    assert green[1] > 0 and green[0] > 100  # the chosen cut at x = 130, in green
+    assert "no page furniture" not in page.inner_text("#photo-info")  # absent "removed": nothing said
