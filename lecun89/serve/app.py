@@ -271,11 +271,14 @@ class App:
             what = "drawing" if kind == "png" else "picture"
             return {"blank": True, "row": True, "model": m.name, **picture,
                     "message": f"blank {what}: no digits to read"}
-        r = analyse_row(m, digits) if n_digits is None else analyse_row(m, digits, n_digits=n_digits)
-        inputs = [x.x16.tolist() for x in digits] if isinstance(digits, list) else None
+        try:
+            r = analyse_row(m, digits) if n_digits is None else analyse_row(m, digits, n_digits=n_digits)
+        except ValueError as exc:  # no way through the row with that many digits
+            raise ApiError(400, f"{'digits' if n_digits is not None else kind}: {exc}") from None
+        inputs = row_inputs(digits, r)
         if inputs is not None and len(inputs) == len(r["per_digit"]):
             for d, x in zip(r["per_digit"], inputs, strict=True):
-                d.setdefault("input", x)
+                d.setdefault("input", x.tolist())
         return {"blank": False, "row": True, **r, **picture, **(furniture(gray) if picture else {})}
 
     def dataset(self):
@@ -322,6 +325,16 @@ class App:
         r = self.analyse(m, ds.x_test[i, 0])
         label = int(ds.y_test[i])
         return {**r, "index": i, "label": label, "correct": r["digit"] == label, "n": n}
+
+
+def row_inputs(digits, r: dict) -> list | None:
+    """Each digit's 16x16 input on the row's reading: the digits already cut (a
+    list), or the chosen candidates (``r["candidates"]``) of the reader's graph."""
+    if isinstance(digits, list):
+        return [d.x16 for d in digits]
+    if "candidates" in r and hasattr(digits, "x16"):
+        return [digits.x16[e] for e in r["candidates"]]
+    return None
 
 
 def row_count_taken() -> bool:

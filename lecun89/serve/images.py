@@ -113,13 +113,15 @@ def png_to_row(value, field: str = "png"):
 
 
 def gray_to_row(gray, field: str = "png"):
-    """Gray levels of a row of digits -> the Digit list, as ``lecun89 predict --row``
-    reads a file, or None without ink or without a digit."""
-    from lecun89.reader import ink_map
-    from lecun89.reader import read_row
+    """Gray levels of a row of digits -> what :func:`lecun89.reader.analyse_row`
+    reads (the reader's graph of candidate digits where it has
+    ``pipeline.row_graph``, else the Digit list of ``read_row``), as ``lecun89
+    predict --row`` reads a file; None without ink or without a digit."""
+    from lecun89.reader import ink_map, pipeline
 
+    cut = getattr(pipeline, "row_graph", None) or pipeline.read_row  # read_row_file's own
     try:
-        return read_row(ink_map(gray))
+        return cut(ink_map(gray))
     except ValueError as exc:
         if "blank" in str(exc) or "no digits" in str(exc):
             return None
