@@ -206,3 +206,26 @@ def test_an_oversized_body_is_413(url):
 
 def test_strokes_are_the_projects():
     assert {"3", "0", "7", "1", "4"} <= set(STROKES)
+
+
+def test_ruled_paper_says_what_was_removed(url, tmp_path):
+    """Where the reader has a furniture stage: a 7 on ruled paper, the rulings
+    listed and their pixels in the mask; the reading still lecun89 predict's."""
+    import importlib.util
+
+    from PIL import Image
+
+    if importlib.util.find_spec("lecun89.reader.furniture") is None:
+        pytest.skip("this reader removes no page furniture (lecun89.reader.furniture)")
+    ink = 1 - np.asarray(Image.open(io.BytesIO(canvas_png("7", 300))).convert("L"), float) / 255
+    rgb = np.ones((300, 300, 3)) * np.array([0.97, 0.97, 0.95])
+    for y in range(20, 300, 36):
+        rgb[y:y + 2] = [0.62, 0.75, 0.95]  # light blue rulings
+    rgb = rgb * (1 - ink[..., None]) + ink[..., None] * np.array([0.1, 0.15, 0.45])
+    f = tmp_path / "ruled.png"
+    Image.fromarray((255 * rgb).astype(np.uint8)).save(f)
+    status, _, r = post(url, {"image": as_url(f.read_bytes(), "image/png"), "model": MODEL})
+    assert status == 200
+    same_reading(r, cli(f))
+    assert r["removed"] and all(x["kind"] in ("ruling", "grid", "box", "margin") for x in r["removed"])
+    assert r["removed_mask"].startswith("data:image/png;base64,")

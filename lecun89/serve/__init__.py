@@ -24,7 +24,7 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   is a person's picture (PNG, JPEG, WebP, GIF or BMP, at most 2048x2048 pixels),
   read as ``lecun89 predict FILE`` reads the same file; its answer adds
   ``"picture": {"width", "height"}`` (as read, after its EXIF turn) and, when
-  the reader has :mod:`lecun89.reader.furniture`, ``"removed"`` (what was found)
+  the reader removes page furniture, ``"removed"`` (what was found)
   and ``"removed_mask"`` (a PNG, red where pixels were removed). With
   ``"row": true`` (and ``png`` or ``image``), the picture is a row of digits
   (:mod:`lecun89.reader`): the answer is :func:`lecun89.reader.analyse_row`
@@ -101,8 +101,8 @@ server, binding); ``_base.py`` holds :class:`ApiError`.
 
 from lecun89.serve._base import ApiError
 from lecun89.serve.app import App, display_ranges
-from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, pixels_to_16, png_to_16,
-                                  png_to_gray, png_to_row)
+from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, image_to_16, image_to_picture,
+                                  pixels_to_16, png_to_16, png_to_gray, png_to_row)
 from lecun89.serve.learning import MAX_SESSIONS, Session, Sessions
 from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT, DRAIN_LIMIT, MAX_BODY, Handler,
                                   Server, make_server)
@@ -110,4 +110,4 @@ from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT
 __all__ = ["App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
            "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "MAX_SESSIONS", "SIZE", "Server",
            "Session", "Sessions",
-           "check_x16", "display_ranges", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]
+           "check_x16", "display_ranges", "image_to_16", "image_to_picture", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]

@@ -18,7 +18,8 @@ import threading
 
 from lecun89.errors import UserError
 from lecun89.serve._base import ApiError
-from lecun89.serve.images import GRAY_READERS, IMAGE_READERS, SIZE, furniture, gray_to_row, png_to_row
+from lecun89.serve.images import (IMAGE_READERS, SIZE, furniture, image_to_picture, picture_digit, picture_row,
+                                  png_to_row)
 from lecun89.serve.learning import MAX_SESSIONS, Sessions
 from lecun89.serve.training import Training
 
@@ -147,7 +148,7 @@ class App:
             raise ApiError(400, "digits: a digit count is for a row (give \"row\": true)")
         m, lock, sid = self.reader(body)
         if row:
-            if kind not in GRAY_READERS:
+            if kind not in ("png", "image"):
                 raise ApiError(400, "row: a row of digits is sent as png or image")
             return self.predict_row(m, body[kind], kind, row_count(body.get("digits")))
         if kind == "image":
@@ -162,16 +163,13 @@ class App:
         """One digit in a person's picture (the ``image`` field): the reading as
         ``lecun89 predict FILE`` gives it for the same file, the picture's size as
         read (after its EXIF turn) and what was removed from it as page furniture."""
-        from lecun89.reader import digit_from_gray
-
-        gray = GRAY_READERS["image"](image)
+        gray, rgb = image_to_picture(image)
         picture = {"picture": {"width": int(gray.shape[1]), "height": int(gray.shape[0])}}
         extra = {} if sid is None else {"session": sid}
-        try:
-            x16 = digit_from_gray(gray)
-        except ValueError:
-            return {**self.blank(m, sid), **picture, "message": "no ink found in the picture"}
-        return {"blank": False, **self.analyse(m, x16, lock), **extra, **picture, **furniture(gray)}
+        x16, cleaned = picture_digit(gray, rgb)
+        if x16 is None:
+            return {**self.blank(m, sid), **picture, **furniture(cleaned), "message": "no ink found in the picture"}
+        return {"blank": False, **self.analyse(m, x16, lock), **extra, **picture, **furniture(cleaned)}
 
     def backprop(self, body) -> dict:
         from lecun89.explain.backprop import as_lists, backward_view
@@ -260,13 +258,14 @@ class App:
         [5, 9]) passed on to the reader."""
         from lecun89.reader import analyse_row
 
-        picture = {}
+        picture, cleaned = {}, []
         if kind == "png":
             digits = png_to_row(value)
         else:
-            gray = GRAY_READERS[kind](value)
+            gray, rgb = image_to_picture(value)
             picture = {"picture": {"width": int(gray.shape[1]), "height": int(gray.shape[0])}}
-            digits = gray_to_row(gray, kind)
+            digits, cleaned = picture_row(gray, rgb, kind)
+            picture.update(furniture(cleaned))
         if digits is None:
             what = "drawing" if kind == "png" else "picture"
             return {"blank": True, "row": True, "model": m.name, **picture,
@@ -279,7 +278,7 @@ class App:
         if inputs is not None and len(inputs) == len(r["per_digit"]):
             for d, x in zip(r["per_digit"], inputs, strict=True):
                 d.setdefault("input", x.tolist())
-        return {"blank": False, "row": True, **r, **picture, **(furniture(gray) if picture else {})}
+        return {"blank": False, "row": True, **r, **picture}
 
     def dataset(self):
         with self._data_lock:

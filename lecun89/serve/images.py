@@ -93,53 +93,75 @@ def png_to_16(value):
 def image_to_16(value):
     """A picture (``image``: a data URL of a PNG, JPEG, WebP, GIF or BMP) -> 16x16,
     read as ``lecun89 predict FILE`` reads the same file, or None without ink."""
-    from lecun89.reader import digit_from_gray
-
-    try:
-        return digit_from_gray(image_to_gray(value))
-    except ValueError:
-        return None
+    return picture_digit(*image_to_picture(value))[0]
 
 
 IMAGE_READERS = {"png": png_to_16, "image": image_to_16, "pixels": pixels_to_16,
                  "x16": check_x16}  # field -> 16x16 input (None: no ink)
-GRAY_READERS = {"png": lambda v: png_to_gray(v), "image": lambda v: image_to_gray(v)}  # field -> gray levels
 
 
-def png_to_row(value, field: str = "png"):
-    """A PNG (or, ``field="image"``, a picture) of a row of digits -> their
-    lecun89.reader.Digit list, or None for a drawing without ink or without a digit."""
-    return gray_to_row(GRAY_READERS[field](value), field)
+def png_to_row(value):
+    """A PNG of a row of digits -> what :func:`lecun89.reader.analyse_row` reads
+    (:func:`picture_row`), or None for a drawing without ink or without a digit."""
+    return picture_row(png_to_gray(value), None, "png")[0]
 
 
-def gray_to_row(gray, field: str = "png"):
-    """Gray levels of a row of digits -> what :func:`lecun89.reader.analyse_row`
-    reads (the reader's graph of candidate digits where it has
-    ``pipeline.row_graph``, else the Digit list of ``read_row``), as ``lecun89
-    predict --row`` reads a file; None without ink or without a digit."""
+def _taken(fn, **kwargs) -> dict:
+    """The keyword arguments ``fn`` takes, of ``kwargs`` (the reader's stages
+    grow arguments: colours, what was removed)."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+def picture_digit(gray, rgb=None) -> tuple:
+    """A picture's gray levels (and colours) -> (its 16x16 input or None without
+    ink, the furniture stage's findings: a list, empty when this reader has none),
+    as ``lecun89 predict FILE`` reads the file (:func:`lecun89.reader.read_digit`)."""
+    from lecun89.reader import digit_from_gray
+
+    cleaned: list = []
+    try:
+        return digit_from_gray(gray, **_taken(digit_from_gray, rgb=rgb, cleaned=cleaned)), cleaned
+    except ValueError:  # ink_map and fit_16 raise it for a picture with no ink
+        return None, cleaned
+
+
+def picture_row(gray, rgb=None, field: str = "image") -> tuple:
+    """A row's gray levels (and colours) -> (what :func:`lecun89.reader.analyse_row`
+    reads, or None without ink or without a digit; the furniture stage's findings),
+    as ``lecun89 predict --row FILE`` reads the file
+    (:func:`lecun89.reader.read_row_file`: the row's ink by ``pipeline.row_ink``
+    where the reader has it, cut by ``pipeline.row_graph`` where it has that, else
+    by ``read_row``)."""
     from lecun89.reader import ink_map, pipeline
 
-    cut = getattr(pipeline, "row_graph", None) or pipeline.read_row  # read_row_file's own
+    cleaned: list = []
+    row_ink = getattr(pipeline, "row_ink", None)
+    cut = getattr(pipeline, "row_graph", None) or pipeline.read_row
     try:
-        return cut(ink_map(gray))
+        ink = row_ink(gray, **_taken(row_ink, rgb=rgb, cleaned=cleaned)) if row_ink else ink_map(gray)
+        return cut(ink), cleaned
     except ValueError as exc:
         if "blank" in str(exc) or "no digits" in str(exc):
-            return None
+            return None, cleaned
         raise ApiError(400, f"{field}: {exc}") from None
 
 
 def png_to_gray(value):
     """A PNG (data URL or bare base64) -> its gray levels, as lecun89 predict reads a file."""
-    return _gray(value, "png", ("image/png",), ["PNG"], "a PNG image")
+    return _decode(value, "png", ("image/png",), ["PNG"], "a PNG image")[0]
 
 
-def image_to_gray(value):
-    """A picture (data URL or bare base64 of a PNG, JPEG, WebP, GIF or BMP) -> its
-    gray levels, as lecun89 predict reads the same file (first frame, EXIF turn)."""
-    return _gray(value, "image", IMAGE_TYPES, IMAGE_FORMATS, "a picture (PNG, JPEG, WebP, GIF or BMP)")
+def image_to_picture(value) -> tuple:
+    """A picture (data URL or bare base64 of a PNG, JPEG, WebP, GIF or BMP) -> (its
+    gray levels, its colours or None), as lecun89 predict reads the same file
+    (first frame, EXIF turn; the colours where the reader's gray stage gives them)."""
+    return _decode(value, "image", IMAGE_TYPES, IMAGE_FORMATS, "a picture (PNG, JPEG, WebP, GIF or BMP)", colour=True)
 
 
-def _gray(value, field: str, types: tuple, formats: list, what: str):
+def _decode(value, field: str, types: tuple, formats: list, what: str, colour: bool = False) -> tuple:
     import base64
     import binascii
     import io
@@ -147,6 +169,7 @@ def _gray(value, field: str, types: tuple, formats: list, what: str):
     from PIL import Image, UnidentifiedImageError
 
     from lecun89.reader import TooLarge, image_gray
+    from lecun89.reader import gray as gray_stage
 
     if not isinstance(value, str):
         raise ApiError(400, f"{field}: expected a string (data:{types[0]};base64,...), got {type(value).__name__}")
@@ -163,37 +186,35 @@ def _gray(value, field: str, types: tuple, formats: list, what: str):
     if not raw:
         raise ApiError(400, f"{field}: empty")
     try:
-        with Image.open(io.BytesIO(raw), formats=formats) as img:
-            gray = image_gray(img, MAX_CANVAS_PIXELS)  # as lecun89 predict reads a file
+        with Image.open(io.BytesIO(raw), formats=formats) as img:  # as lecun89 predict reads a file
+            with_colour = getattr(gray_stage, "image_gray_rgb", None) if colour else None
+            picture = with_colour(img, MAX_CANVAS_PIXELS) if with_colour else (image_gray(img, MAX_CANVAS_PIXELS), None)
     except TooLarge as exc:
         raise ApiError(400, f"{field}: {exc}") from None
     except UnidentifiedImageError:
         raise ApiError(400, f"{field}: not {what}") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ApiError(400, f"{field}: cannot decode the image: {exc}") from None
-    return gray
+    return picture
 
 
-def furniture(gray) -> dict:
-    """What the reader removed from the picture as page furniture (ruling, grid,
-    form box, margin), for the page to draw: ``{"removed": [...], "removed_mask":
-    a PNG data URL, red where pixels were removed}`` from
-    ``lecun89.reader.furniture.remove_furniture`` when this install's reader has
-    it (nothing when it has not; no mask when nothing was removed)."""
+def furniture(cleaned: list) -> dict:
+    """What the reader removed from a picture as page furniture (ruling, grid, form
+    box, margin), for the page to draw, from the furniture stage's findings
+    (:func:`picture_digit`, :func:`picture_row`): ``{"removed": found, "removed_mask":
+    a PNG data URL, red where pixels were removed (none when nothing was)}``;
+    nothing when this install's reader has no furniture stage."""
     import base64
-    import importlib.util
     import io
 
     import numpy as np
     from PIL import Image
 
-    if importlib.util.find_spec("lecun89.reader.furniture") is None:
+    if not cleaned:
         return {}
-    from lecun89.reader import furniture as found_by
-
-    cleaned = found_by.remove_furniture(gray)
-    out = {"removed": list(cleaned.found)}
-    mask = np.asarray(cleaned.removed, dtype=bool)
+    c = cleaned[-1]
+    out = {"removed": list(c.found)}
+    mask = np.asarray(c.removed, dtype=bool)
     if mask.any():
         rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
         rgba[mask] = (220, 30, 30, 170)
