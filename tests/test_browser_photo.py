@@ -137,12 +137,26 @@ def test_a_phone_sized_photo_is_made_smaller(page):
     sheet = Image.new("RGB", (3200, 2400), (228, 226, 220))
     sheet.paste(big, (400, 0))
     buf = io.BytesIO()
-    sheet.save(buf, "JPEG", quality=85)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, as a phone held upright stores it: "turn 90 degrees clockwise to view"
+    sheet.transpose(Image.Transpose.ROTATE_90).save(buf, "JPEG", quality=85, exif=exif)
     page.set_input_files("#photo-file", files=[{"name": "phone.jpg", "mimeType": "image/jpeg",
                                                 "buffer": buf.getvalue()}])
     page.wait_for_function(READ.format(row="false"))
-    assert "3200\u00d72400 \u2192 1600\u00d71200" in page.inner_text("#photo-info")
+    assert "3200\u00d72400 \u2192 1600\u00d71200" in page.inner_text("#photo-info")  # upright, as its EXIF says
     assert page.inner_text("#prediction") == "4"
+
+
+def test_a_pasted_picture_is_read(page):
+    data = base64.b64encode((DOCS / "seven.png").read_bytes()).decode()
+    page.evaluate("""(b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], "image.png", { type: "image/png" }));
+        document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+    }""", data)
+    page.wait_for_function(READ.format(row="false"))
+    assert page.inner_text("#prediction") == "7" and page.is_visible("#photo-wrap")
 
 
 @pytest.mark.parametrize("name,mime,data,words", [
@@ -167,6 +181,26 @@ def _save_screenshot(shot: Path, variable: str) -> None:
 
     with Image.open(shot) as img:
         img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(dest, optimize=True)
+
+
+def test_on_a_phone_the_camera(browser, server):
+    """A phone's page (touch, a narrow screen): the Take a photo button (capture:
+    the camera), and the picture it gives fits the screen."""
+    pg = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    try:
+        pg.goto(server)
+        pg.wait_for_selector("#model option", state="attached")
+        pg.wait_for_function(IDLE)
+        assert pg.is_visible("#camera-button") and pg.get_attribute("#photo-camera", "capture") == "environment"
+        pg.set_input_files("#photo-camera", str(DOCS / "seven.png"))
+        pg.wait_for_function(READ.format(row="false"))
+        assert pg.inner_text("#prediction") == "7"
+        assert pg.locator("#photo-wrap").bounding_box()["width"] <= 390
+    finally:
+        pg.close()
+    assert errors == []
 
 
 def _answer_with(route, extra: dict, per_digit: dict | None = None, seen: list | None = None) -> None:
