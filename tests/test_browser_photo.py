@@ -72,8 +72,9 @@ def page(browser, server):
     assert errors == []  # no script errors, nothing fetched from anywhere but the local server
 
 
-def row_jpeg(digits: str = "3071", h: int = 160) -> bytes:
-    """A photo-like picture of a row: blue ink on paper lit unevenly, as a JPEG."""
+def row_jpeg(digits: str = "3071", h: int = 160, ruled: bool = False) -> bytes:
+    """A photo-like picture of a row: blue ink on paper lit unevenly (``ruled``:
+    with light blue rulings), as a JPEG."""
     import numpy as np
     from PIL import Image
 
@@ -84,6 +85,11 @@ def row_jpeg(digits: str = "3071", h: int = 160) -> bytes:
     yy, xx = np.mgrid[0:ink.shape[0], 0:ink.shape[1]]
     paper = 0.93 - 0.18 * xx / ink.shape[1] - 0.05 * yy / ink.shape[0]
     rgb = np.stack([paper * (1 - 0.75 * ink), paper * (1 - 0.6 * ink), paper * (1 - 0.25 * ink)], axis=-1)
+    if ruled:
+        lines = np.zeros(ink.shape[0], bool)
+        for y in range(12, ink.shape[0], 40):
+            lines[y:y + 2] = True
+        rgb[lines] = np.where(ink[lines, :, None] > 0.5, rgb[lines], paper[lines, :, None] * np.array([0.7, 0.8, 0.97]))
     buf = io.BytesIO()
     Image.fromarray((255 * rgb.clip(0, 1)).astype(np.uint8), "RGB").save(buf, "JPEG", quality=90)
     return buf.getvalue()
@@ -109,7 +115,11 @@ def test_open_seven_then_a_row_dropped(page, server, tmp_path):
     # a row, dropped on the page
     page.click("#mode-row")
     page.wait_for_function(IDLE)
-    data = base64.b64encode(row_jpeg("3071")).decode()
+    # on ruled paper where the reader removes page furniture (the screenshot then shows what it removed)
+    import importlib.util
+
+    ruled = importlib.util.find_spec("lecun89.reader.furniture") is not None
+    data = base64.b64encode(row_jpeg("3071", ruled=ruled)).decode()
     page.evaluate("""(b64) => {
         const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
         const dt = new DataTransfer();
@@ -121,6 +131,8 @@ def test_open_seven_then_a_row_dropped(page, server, tmp_path):
     assert page.inner_text("#prediction") == r["digits"] == "3071"
     assert page.locator("#row-digits figure").count() == 4
     assert page.evaluate(PAINTED, "#photo-marks") > 0  # each digit's box over the picture
+    if ruled:
+        assert r["removed"] and "removed (red)" in page.inner_text("#photo-info")
     shot = tmp_path / "photo.png"
     page.screenshot(path=str(shot))
     _save_screenshot(shot, "LECUN89_PHOTO_SCREENSHOT")
