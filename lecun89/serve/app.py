@@ -96,8 +96,8 @@ class App:
         return {"default": self.default, "models": self._info, "row_digits": row_count_taken()}
 
     def image_field(self, body, *others: str) -> str:
-        """Which one of png, image, pixels, x16 a body gives (besides model and the route's ``others``)."""
-        fields = ("png", "image", "pixels", "x16")
+        """Which one of png, pixels, x16, image a body gives (besides model and the route's ``others``)."""
+        fields = ("png", "pixels", "x16", "image")
         if not isinstance(body, dict):
             raise ApiError(400, f"expected a JSON object with one of: {', '.join(fields)}")
         unknown = sorted(set(body) - {"model", *fields, *others})
