@@ -41,7 +41,7 @@ DESCRIPTIONS = {
     "modern-usps": "the paper's network with the 2022 replication's modern recipe "
                    "(configs/modern-usps.toml, seed 0)",
     "reader": "the paper's network with the modern recipe trained on USPS and 58,000 MNIST training digits "
-              "as lecun89 predict reads them and 10,000 pictures with no digit (configs/reader.toml, seed 0)",
+              "as lecun89 predict reads them and 20,000 pictures with no digit (configs/reader.toml, seed 0)",
 }
 RESULT_KEYS = ("config_name", "config_hash", "dataset", "passes", "seed", "train_error", "test_error",
                "train_misses", "test_misses", "train_mse", "test_mse", "train_half_mse", "test_half_mse",

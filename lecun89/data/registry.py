@@ -45,7 +45,7 @@ DATASETS: dict[str, str] = {
     "digits": "scikit-learn's embedded 8x8 digits upsampled to 16x16, stratified 1,347/450 split (offline)",
     "usps-mnist": "USPS's 7,291 training digits and 58,000 of MNIST's as lecun89 predict reads them "
                   "(deslanted, box fitted to 16x16); USPS's 2,007 test digits",
-    "usps-mnist-junk": "usps-mnist with 10,000 pictures that hold no digit (noise, blank paper, scribbles, signs, "
+    "usps-mnist-junk": "usps-mnist with 20,000 pictures that hold no digit (noise, blank paper, scribbles, signs, "
                        "digits cut wrong; label -1, none of the ten) in its training split; USPS's 2,007 test digits",
 }
 # The module that owns each data set's files, pinned numbers and builder.

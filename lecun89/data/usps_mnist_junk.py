@@ -20,7 +20,7 @@ from lecun89.data._base import SourceFile
 
 # The data set this one extends: the registry loads it (from its cache) and passes it to build().
 BASE = "usps-mnist"
-N_JUNK = 10_000
+N_JUNK = 20_000
 JUNK_SEED = 30  # the number: fixed before any junk was drawn
 
 SOURCES: dict[str, SourceFile] = usps_mnist.SOURCES
