@@ -178,3 +178,21 @@ def test_the_none_threshold_rejects_at_most_its_share():
     t = junk.none_threshold(s, 0.005)
     assert np.count_nonzero(s < t) == 5
     assert junk.none_threshold(s[:100], 0.005) < s.min()
+
+
+def test_the_shipped_none_threshold_is_what_ship_models_recomputes(data_dir):
+    """scripts/ship_models.py's none_threshold_of on the shipped reader gives reader.json's
+    none-threshold and its tuning figures (what --check compares)."""
+    import importlib.util
+
+    from lecun89.reader import models_dir
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("ship_models", root / "scripts" / "ship_models.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    info = json.loads((models_dir() / "reader.json").read_text())
+    got = ship.none_threshold_of(models_dir() / "reader.npz", data_dir)
+    assert abs(got["none_threshold"] - info["none_threshold"]) <= 1e-9
+    assert got["none_tuning"] == info["none_tuning"]
+    assert got["none_tuning"]["clean_rejected"] <= junk.NONE_REJECT
