@@ -54,6 +54,8 @@ REGULAR = 3
 BLANK_BOX_THIN = 0.05
 # What differs from the smoothed picture by this much stands out (light or dark ink).
 UNIFORM = 0.1
+# A line's band is whitened this many pixels beyond its dark rows (its soft edges).
+GROW = 2
 # Pictures smaller than this (pixels, shorter side) are not looked at.
 MIN_SIDE = 32
 
@@ -78,6 +80,7 @@ class _Line:
     contrast: float    # median peak darkness along it
     colour: np.ndarray | None = None  # median darkness per channel (R, G, B) along it
     kind: str = ""
+    tilt: float = 0.0
 
 
 def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned:
@@ -179,22 +182,27 @@ def _line_response(d: np.ndarray, length: int) -> np.ndarray:
 
 
 def _tilt(d: np.ndarray, thr: float) -> float | None:
-    """The tilt (degrees) under which the most darkness runs along the rows for
-    a third of the picture, looked for on the picture shrunk (darkest of each
-    block kept) to about 256 pixels; None when nothing does."""
+    """The tilt (degrees) of the page's lines along the rows: the shear under
+    which the rows' sums of darkness are the most uneven (the projection
+    profile's sum of squares), on the picture shrunk (darkest of each block
+    kept) to about 256 pixels; None when nothing runs straight along the rows
+    for a third of the picture at that tilt."""
     h, w = d.shape
     f = max(1, min(h, w) // 256)
     hh, ww = h // f, w // f
     small = d[:hh * f, :ww * f].reshape(hh, f, ww, f).max(axis=(1, 3))
-    length = max(8, int(min(hh, ww) * LINE_ELEMENT))
-    best, best_score = None, 0.0
+    small = np.where(small > thr, small, 0.0)
+    if not small.any():
+        return None
+    best, best_score = 0.0, -1.0
     for tilt in np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP):
-        # the same tilt in the small picture (rows and columns shrunk alike)
-        r = _line_response(_shear(small, shifts(ww, tilt)), length)
-        score = float(np.sum(r[r > thr]))
-        if score > best_score * 1.0001:
+        profile = _shear(small, shifts(ww, tilt)).sum(axis=1)
+        score = float(np.dot(profile, profile))
+        if score > best_score * (1.0 + 1e-9):
             best, best_score = float(tilt), score
-    return best
+    length = max(8, int(min(hh, ww) * LINE_ELEMENT))
+    r = _line_response(_shear(small, shifts(ww, best)), length)
+    return best if (r > thr).any() else None
 
 
 def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, axis: int) -> list[_Line]:
@@ -229,8 +237,14 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         if cd is not None:
             scd = _shear(cd, s)[y0:y1 + 1, xs.start:xs.stop][:, cols]
             colour = np.median(scd[dk], axis=0) if dk.any() else None
-        out.append(_Line(axis, yc, y0, y1, xs.start + int(cols[0]), xs.start + int(cols[-1]), cols.size / w,
+        # a tilted line may leave the picture through its top or bottom: its
+        # cover is of the columns where its row lies inside the picture
+        possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
+        out.append(_Line(axis, yc, y0, y1, xs.start + int(cols[0]), xs.start + int(cols[-1]),
+                         cols.size / max(possible, 1) if possible >= w / 3 else cols.size / w,
                          thick, float(np.median(band.max(axis=0))), colour))
+    for ln in out:
+        ln.tilt = tilt
     return _merge(out, w)
 
 
@@ -308,8 +322,8 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
 
 
 def _inside(ln: _Line, size: int) -> bool:
-    """A line away from the picture's edge (a frame along the edge is ink.py's)."""
-    return ln.y0 > 0 and ln.y1 < size - 1
+    """Not a frame: a straight line along the picture's edge (uniform frames are ink.py's)."""
+    return ln.y0 > 0 and ln.y1 < size - 1 or ln.tilt != 0.0
 
 
 def _ends(ln: _Line, tilts: dict, shape) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -405,35 +419,34 @@ def _whiten(gray, dark, cdark, paper, lines: list[_Line], tilts: dict, thr: floa
     from scipy import ndimage
 
     out = gray.copy()
-    removed = np.zeros(gray.shape, dtype=bool)
     tau = max(0.1, 3.0 * noise)
-    grow = 1
+    band = np.zeros(gray.shape, dtype=bool)  # the lines' pixels darker than the paper
+    kept = np.zeros(gray.shape, dtype=bool)  # ... of which ink lies on the line
     for ln in lines:
-        g = out if ln.axis == 0 else out.T
-        dk = dark if ln.axis == 0 else dark.T
-        pp = paper if ln.axis == 0 else paper.T
-        rm = removed if ln.axis == 0 else removed.T
-        rows, cols, ok = _band_index(ln, tilts[ln.axis], g.shape, grow)
-        r, c = rows[ok], cols[ok]
-        on = dk[r, c] > 0.5 * thr
+        rows, cols, ok = _band_index(ln, tilts[ln.axis], dark.shape[::-1] if ln.axis else dark.shape, GROW)
+        r, c = (rows[ok], cols[ok]) if ln.axis == 0 else (cols[ok], rows[ok])  # the picture's (row, column)
+        on = dark[r, c] > 0.25 * thr
         if cdark is not None and ln.colour is not None:
-            cd = cdark if ln.axis == 0 else cdark.transpose(1, 0, 2)
-            ink = np.max(cd[r, c] - ln.colour[None, :], axis=1) > tau
+            ink = np.max(cdark[r, c] - ln.colour[None, :], axis=1) > tau
         else:
-            ink = dk[r, c] - ln.contrast > tau
-        wipe = on & ~ink
-        g[r[wipe], c[wipe]] = pp[r[wipe], c[wipe]]
-        rm[r[wipe], c[wipe]] = True
+            ink = dark[r, c] - ln.contrast > tau
+        band[r[on], c[on]] = True
+        kept[r[on & ink], c[on & ink]] = True
+    # ink on a line is a stroke crossing it: connected to ink off the lines
+    outside = (dark > max(2.0 * thr, 0.25 * float(dark.max()))) & ~_bands(dark.shape, lines, tilts, GROW)
+    labels, _ = ndimage.label(outside | kept, structure=np.ones((3, 3)))
+    crossing = np.isin(labels, np.unique(labels[outside]))
+    removed = band & ~(kept & crossing)
+    out[removed] = paper[removed]
     for ln in lines:  # repairs: a stroke with ink on both sides of the band is joined across it
         g = out if ln.axis == 0 else out.T
-        rows, cols, ok = _band_index(ln, tilts[ln.axis], g.shape, grow + int(ln.thick) + 3)
-        strip = np.where(ok, g[rows, cols], 1.0)
-        k = (ln.y1 - ln.y0 + 1) + 2 * grow + 2
-        opened = ndimage.grey_opening(strip, size=(k, 1), mode="nearest")
-        inner = np.zeros(strip.shape, dtype=bool)
+        rm = removed if ln.axis == 0 else removed.T
         pad = int(ln.thick) + 3
-        inner[pad:strip.shape[0] - pad] = True
-        fill = inner & ok & (opened < strip)
+        rows, cols, ok = _band_index(ln, tilts[ln.axis], g.shape, GROW + pad)
+        strip = np.where(ok, g[rows, cols], 1.0)
+        k = (ln.y1 - ln.y0 + 1) + 2 * GROW + 2
+        opened = ndimage.grey_opening(strip, size=(k, 1), mode="nearest")
+        fill = ok & rm[rows, cols] & (opened < strip)  # only where the line was whitened
         g[rows[fill], cols[fill]] = opened[fill]
     return out, removed
 
