@@ -50,6 +50,8 @@ LIGHT = 0.7
 COLOUR = 20.0
 # Three or more parallel spanning lines are a ruled or squared page whatever their look.
 REGULAR = 3
+# A box's sides are at most this many times as thick as its top and bottom (+1 pixel).
+BOX_THICK = 1.5
 # A box with no ink inside is furniture when its lines are thinner than this share of its shorter side.
 BLANK_BOX_THIN = 0.05
 # What differs from the smoothed picture by this much stands out (light or dark ink).
@@ -304,10 +306,12 @@ def _unlike_ink(ln: _Line, width: float, contrast: float, colour) -> bool:
 
 def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[_Line]:
     """The candidates that are furniture, each with its kind."""
-    ink, width, contrast, colour = _ink_stats(dark, cdark, lines, thr, tilts)
     h, w = dark.shape
     span = {0: [ln for ln in lines if ln.axis == 0 and ln.cover >= SPAN and _inside(ln, h)],
             1: [ln for ln in lines if ln.axis == 1 and ln.cover >= SPAN and _inside(ln, w)]}
+    # the writing: what is off the spanning lines (a digit's own long strokes included)
+    _, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
+    ink = _ink_stats(dark, cdark, lines, thr, tilts)[0]
     chosen = []
     for axis in (0, 1):
         regular = len(span[axis]) >= REGULAR
@@ -317,8 +321,9 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     grid = sum(ln.axis == 0 for ln in chosen) >= 2 and sum(ln.axis == 1 for ln in chosen) >= 2
     for ln in chosen:
         ln.kind = "grid" if grid else ("ruling" if ln.axis == 0 else "margin")
-    chosen += _boxes([ln for ln in lines if ln not in chosen], ink, width, contrast, colour, tilts, (h, w))
-    return chosen
+    paged = [ln for axis in (0, 1) if len(span[axis]) >= REGULAR for ln in span[axis]]  # a ruled or squared page
+    boxed = _boxes([ln for ln in lines if ln not in paged], ink, tilts, (h, w))
+    return [ln for ln in chosen if ln not in boxed] + boxed
 
 
 def _inside(ln: _Line, size: int) -> bool:
@@ -338,16 +343,17 @@ def _ends(ln: _Line, tilts: dict, shape) -> tuple[tuple[float, float], tuple[flo
     return a, b
 
 
-def _boxes(lines, ink, width, contrast, colour, tilts, shape) -> list[_Line]:
+def _boxes(lines, ink, tilts, shape) -> list[_Line]:
     """Closed rectangles (a form's box, or a comb of boxes): a top and a bottom
     line joined at both ends by vertical sides (and any between), with writing
-    inside, or thin and empty."""
-    hs = [ln for ln in lines if ln.axis == 0]
+    inside, or thin and empty. A digit's straight strokes close no rectangle
+    around other ink."""
+    hs = sorted((ln for ln in lines if ln.axis == 0), key=lambda ln: ln.y)
     vs = [ln for ln in lines if ln.axis == 1]
     used: list[_Line] = []
     for i, top in enumerate(hs):
         for bot in hs[i + 1:]:
-            box = _box(top, bot, vs, ink, width, contrast, colour, tilts, shape)
+            box = _box(top, bot, vs, ink, tilts, shape)
             if box and not any(ln in used for ln in box):
                 for ln in box:
                     ln.kind = "box"
@@ -355,34 +361,39 @@ def _boxes(lines, ink, width, contrast, colour, tilts, shape) -> list[_Line]:
     return used
 
 
-def _box(top, bot, vs, ink, width, contrast, colour, tilts, shape) -> list[_Line] | None:
+def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
+    """The lines of the rectangle (or comb) ``top`` and ``bot`` close with
+    vertical sides, or None."""
     (tx0, ty0), (tx1, ty1) = _ends(top, tilts, shape)
     (bx0, by0), (bx1, by1) = _ends(bot, tilts, shape)
     left, right = max(tx0, bx0), min(tx1, bx1)
     ytop, ybot = (ty0 + ty1) / 2, (by0 + by1) / 2
-    if ytop > ybot:
-        (ytop, ybot), (top, bot) = (ybot, ytop), (bot, top)
     height = ybot - ytop
     if right - left < 0.5 * max(tx1 - tx0, bx1 - bx0) or height < 8:
         return None
     tol = max(3.0, 0.1 * height)
     sides = []
+    printed = BOX_THICK * max(top.thick, bot.thick) + 1.0  # a box's lines are printed alike, not a stroke
     for v in vs:
+        if v.thick > printed:
+            continue
         (vx0, vy0), (vx1, vy1) = _ends(v, tilts, shape)
         x = (vx0 + vx1) / 2
-        if left - tol <= x <= right + tol and vy0 <= ytop + tol and vy1 >= ybot - tol:
+        # a side joins the two lines (and does not run on far past them: a grid's line)
+        if (left - tol <= x <= right + tol and abs(vy0 - ytop) <= tol + v.thick and abs(vy1 - ybot) <= tol + v.thick):
             sides.append((x, v))
     if len(sides) < 2:
         return None
     sides.sort(key=lambda t: t[0])
-    if sides[0][0] > left + tol or sides[-1][0] < right - tol:
+    spanning = top.cover >= SPAN and bot.cover >= SPAN  # a comb running off the picture
+    if not spanning and (sides[0][0] > left + tol or sides[-1][0] < right - tol):
         return None  # not closed at both ends
     parts = [top, bot] + [v for _, v in sides]
-    x0, x1 = int(sides[0][0] + tol), int(sides[-1][0] - tol)
     y0, y1 = int(ytop + tol), int(ybot - tol)
-    inside = ink[max(0, y0):max(0, y1), max(0, x0):max(0, x1)].sum() if x1 > x0 and y1 > y0 else 0
+    cells = [(int(a + tol), int(b - tol)) for (a, _), (b, _) in zip(sides[:-1], sides[1:], strict=True)]
+    inside = sum(int(ink[max(0, y0):max(0, y1), max(0, a):max(0, b)].sum()) for a, b in cells if b > a)
     if inside >= 20:
-        return parts if all(_unlike_ink(p, width, contrast, colour) for p in parts) or width <= 0 else None
+        return parts
     thin = all(p.thick <= BLANK_BOX_THIN * min(height, right - left) for p in parts)
     return parts if thin else None
 
@@ -399,7 +410,10 @@ def _band_index(ln: _Line, tilt: float, size: tuple[int, int], grow: int):
     """The band's (rows, cols) in the line's own frame (the picture, or its transpose)."""
     h, w = size
     s = shifts(w, tilt)
-    ys = np.arange(ln.y0 - grow, ln.y1 + grow + 1)
+    # the line's own rows (its thickness about its centre), not a stroke lying along it
+    lo = max(ln.y0, int(np.floor(ln.y - ln.thick / 2.0 - 1.0)))
+    hi = min(ln.y1, int(np.ceil(ln.y + ln.thick / 2.0 + 1.0)))
+    ys = np.arange(lo - grow, hi + grow + 1)
     xs = np.arange(ln.x0, ln.x1 + 1)
     rows = ys[:, None] + s[xs][None, :]
     cols = np.broadcast_to(xs[None, :], rows.shape)
@@ -444,7 +458,7 @@ def _whiten(gray, dark, cdark, paper, lines: list[_Line], tilts: dict, thr: floa
         pad = int(ln.thick) + 3
         rows, cols, ok = _band_index(ln, tilts[ln.axis], g.shape, GROW + pad)
         strip = np.where(ok, g[rows, cols], 1.0)
-        k = (ln.y1 - ln.y0 + 1) + 2 * GROW + 2
+        k = int(np.ceil(ln.thick)) + 2 * GROW + 3
         opened = ndimage.grey_opening(strip, size=(k, 1), mode="nearest")
         fill = ok & rm[rows, cols] & (opened < strip)  # only where the line was whitened
         g[rows[fill], cols[fill]] = opened[fill]
