@@ -39,6 +39,9 @@ TILT_STEP = 0.25
 MIN_CONTRAST = 0.06
 # A ruling (a margin) covers at least this share of the picture's width (height).
 SPAN = 0.9
+# A ruling (a margin) is at most this share of the picture's width (height) thick:
+# a digit's stroke across a tight crop is thicker.
+LINE_THIN = 0.04
 # A line's element: straight over this share of the picture's shorter side
 # (SIDE_ELEMENT for a box's sides).
 LINE_ELEMENT = 1 / 3
@@ -52,6 +55,8 @@ COLOUR = 20.0
 REGULAR = 3
 # A box's sides are at most this many times as thick as its top and bottom (+1 pixel).
 BOX_THICK = 1.5
+# A box's lines are thinner than this share of its shorter side (a thick 0 is no box).
+BOX_THIN = 0.1
 # A box with no ink inside is furniture when its lines are thinner than this share of its shorter side.
 BLANK_BOX_THIN = 0.05
 # What differs from the smoothed picture by this much stands out (light or dark ink).
@@ -307,8 +312,8 @@ def _unlike_ink(ln: _Line, width: float, contrast: float, colour) -> bool:
 def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[_Line]:
     """The candidates that are furniture, each with its kind."""
     h, w = dark.shape
-    span = {0: [ln for ln in lines if ln.axis == 0 and ln.cover >= SPAN and _inside(ln, h)],
-            1: [ln for ln in lines if ln.axis == 1 and ln.cover >= SPAN and _inside(ln, w)]}
+    span = {0: [ln for ln in lines if ln.axis == 0 and ln.cover >= SPAN and _inside(ln, h) and ln.thick <= LINE_THIN * w],
+            1: [ln for ln in lines if ln.axis == 1 and ln.cover >= SPAN and _inside(ln, w) and ln.thick <= LINE_THIN * h]}
     # the writing: what is off the spanning lines (a digit's own long strokes included)
     _, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
     ink = _ink_stats(dark, cdark, lines, thr, tilts)[0]
@@ -392,9 +397,10 @@ def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
     y0, y1 = int(ytop + tol), int(ybot - tol)
     cells = [(int(a + tol), int(b - tol)) for (a, _), (b, _) in zip(sides[:-1], sides[1:], strict=True)]
     inside = sum(int(ink[max(0, y0):max(0, y1), max(0, a):max(0, b)].sum()) for a, b in cells if b > a)
-    if inside >= 20:
+    side = min(height, right - left)
+    if inside >= 20 and all(p.thick <= BOX_THIN * side for p in parts):
         return parts
-    thin = all(p.thick <= BLANK_BOX_THIN * min(height, right - left) for p in parts)
+    thin = all(p.thick <= BLANK_BOX_THIN * side for p in parts)
     return parts if thin else None
 
 
