@@ -61,6 +61,8 @@ BOX_THIN = 0.1
 BLANK_BOX_THIN = 0.05
 # What differs from the smoothed picture by this much stands out (light or dark ink).
 UNIFORM = 0.1
+# A line's thickness: this quantile of its columns' (strokes lying along it thicken a few).
+THICK_QUANTILE = 0.25
 # A line's band is whitened this many pixels beyond its dark rows (its soft edges).
 GROW = 2
 # Pictures smaller than this (pixels, shorter side) are not looked at.
@@ -202,7 +204,8 @@ def _tilt(d: np.ndarray, thr: float) -> float | None:
     if not small.any():
         return None
     best, best_score = 0.0, -1.0
-    for tilt in np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP):
+    tilts = np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP)
+    for tilt in sorted(tilts, key=lambda t: (abs(t), t)):  # ties to the least tilt
         profile = _shear(small, shifts(ww, tilt)).sum(axis=1)
         score = float(np.dot(profile, profile))
         if score > best_score * (1.0 + 1e-9):
@@ -234,11 +237,13 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         y0, y1 = max(0, ys.start - 1), min(h - 1, ys.stop)
         band = sd[y0:y1 + 1, xs.start:xs.stop][:, cols]
         dk = band > thr
-        thick = float(np.median(dk.sum(axis=0)))
+        per = dk.sum(axis=0)
+        thick = float(np.quantile(per, THICK_QUANTILE))  # where no stroke lies on the line
         if thick < 0.5:
             continue
+        bare = per <= 1.5 * thick + 1  # its row from the columns where it is bare
         rows = np.arange(y0, y1 + 1)[:, None]
-        wts = band * dk
+        wts = (band * dk)[:, bare]
         yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
         colour = None
         if cd is not None:
@@ -248,7 +253,7 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         # cover is of the columns where its row lies inside the picture
         possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
         out.append(_Line(axis, yc, y0, y1, xs.start + int(cols[0]), xs.start + int(cols[-1]),
-                         cols.size / max(possible, 1) if possible >= w / 3 else cols.size / w,
+                         cols.size / max(possible, 1) if possible >= length else cols.size / w,
                          thick, float(np.median(band.max(axis=0))), colour))
     for ln in out:
         ln.tilt = tilt
@@ -412,13 +417,24 @@ def _bands(shape, lines: list[_Line], tilts: dict, grow: int = 1) -> np.ndarray:
     return mask
 
 
+def _band_rows(ln: _Line) -> tuple[int, int]:
+    """The line's own rows in its sheared frame (its thickness about its centre,
+    a pixel more each side), not a stroke lying along it."""
+    lo = max(ln.y0, int(np.floor(ln.y - ln.thick / 2.0 - 1.0)))
+    hi = min(ln.y1, int(np.ceil(ln.y + ln.thick / 2.0 + 1.0)))
+    return lo, hi
+
+
+def _band_height(ln: _Line) -> int:
+    lo, hi = _band_rows(ln)
+    return hi - lo + 1
+
+
 def _band_index(ln: _Line, tilt: float, size: tuple[int, int], grow: int):
     """The band's (rows, cols) in the line's own frame (the picture, or its transpose)."""
     h, w = size
     s = shifts(w, tilt)
-    # the line's own rows (its thickness about its centre), not a stroke lying along it
-    lo = max(ln.y0, int(np.floor(ln.y - ln.thick / 2.0 - 1.0)))
-    hi = min(ln.y1, int(np.ceil(ln.y + ln.thick / 2.0 + 1.0)))
+    lo, hi = _band_rows(ln)
     ys = np.arange(lo - grow, hi + grow + 1)
     xs = np.arange(ln.x0, ln.x1 + 1)
     rows = ys[:, None] + s[xs][None, :]
@@ -464,7 +480,7 @@ def _whiten(gray, dark, cdark, paper, lines: list[_Line], tilts: dict, thr: floa
         pad = int(ln.thick) + 3
         rows, cols, ok = _band_index(ln, tilts[ln.axis], g.shape, GROW + pad)
         strip = np.where(ok, g[rows, cols], 1.0)
-        k = int(np.ceil(ln.thick)) + 2 * GROW + 3
+        k = _band_height(ln) + 2 * GROW + 2  # longer than the band: a gap across all of it is filled
         opened = ndimage.grey_opening(strip, size=(k, 1), mode="nearest")
         fill = ok & rm[rows, cols] & (opened < strip)  # only where the line was whitened
         g[rows[fill], cols[fill]] = opened[fill]

@@ -27,6 +27,10 @@ STYLES: dict[str, str] = {
     "photo": "a phone photo: gray paper (level 0.55-0.85) lit unevenly (30-50% darker on one side, any direction, "
              "corners up to 15% darker), "
              "gray ink, rotated up to 6 degrees, sensor noise, placed off centre, JPEG quality 60-85",
+}
+# the styles with page furniture, written in colour (lecun89.reader.furniture's benchmark;
+# scripts/heldout.py --styles paper): style -> what it imitates
+PAPER: dict[str, str] = {
     "ruled": "ruled notebook paper, scanned: the digit at 70-125% of the clean size in blue, black, dark gray or "
              "pencil-light ink, lines (light blue, gray or blue; 1-4 pixels; tilted up to 3 degrees) spaced 0.6-1.6 "
              "digit heights at any phase (across the digit, under it, around it), RGB PNG",
@@ -40,8 +44,8 @@ STYLES: dict[str, str] = {
     "margin-photo": "a notebook's margin photographed: a red vertical line (1.5-4 pixels) left of the digit or "
                     "across it, light blue ruling on most pages, the photo's light, JPEG",
 }
-# the styles with page furniture, written in colour (lecun89.reader.furniture's benchmark)
-PAPER_STYLES = ("ruled", "ruled-photo", "squared-photo", "form", "margin-photo")
+PAPER_STYLES = tuple(PAPER)
+ALL_STYLES = {**STYLES, **PAPER}
 # (name, MNIST split, how many, seed of the sample): the tuning group is a fixed
 # random sample of the training writers; the report group is all test writers.
 TUNE = ("tune", "train", 2000, 89)
@@ -76,8 +80,8 @@ def render(img28: np.ndarray, style: str, index: int) -> bytes:
     from PIL import Image
     from scipy import ndimage
 
-    if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    if style not in ALL_STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(ALL_STYLES)}")
     ink = mnist_ink(np.asarray(img28, dtype=np.uint8))
     if style in PAPER_STYLES:
         return _paper_render(ink, style, index)
@@ -254,10 +258,12 @@ def _disk(r: int) -> np.ndarray:
     return x * x + y * y <= r * r + r
 
 
-def read(data: bytes, deslant: bool = True, background_degree: int | None = None) -> np.ndarray:
+def read(data: bytes, deslant: bool = True, background_degree: int | None = None,
+         furniture: bool = True) -> np.ndarray:
     """A rendered file's bytes -> the 16x16 input, exactly as ``lecun89 predict``
     reads a file (ValueError for one where no digit is found);
-    ``background_degree``: the reader's light model (None: its default)."""
+    ``background_degree``: the reader's light model (None: its default);
+    ``furniture``: False skips the page furniture's removal (for comparison)."""
     from PIL import Image
 
     from lecun89.reader.gray import image_gray_rgb
@@ -267,7 +273,7 @@ def read(data: bytes, deslant: bool = True, background_degree: int | None = None
     with Image.open(io.BytesIO(data)) as img:
         gray, rgb = image_gray_rgb(img)
     degree = BACKGROUND_DEGREE if background_degree is None else background_degree
-    return digit_from_gray(gray, deslant=deslant, background_degree=degree, rgb=rgb)
+    return digit_from_gray(gray, deslant=deslant, background_degree=degree, rgb=rgb, furniture=furniture)
 
 
 def ink_box(ink: np.ndarray) -> np.ndarray:

@@ -41,13 +41,16 @@ class Digit:
 
 
 def digit_from_gray(gray: np.ndarray, deslant: bool = True, background_degree: int = BACKGROUND_DEGREE,
-                    rgb: np.ndarray | None = None, cleaned: list | None = None) -> np.ndarray:
+                    rgb: np.ndarray | None = None, cleaned: list | None = None, furniture: bool = True) -> np.ndarray:
     """Gray levels (H, W) in [0, 1] (and, when known, the colours (H, W, 3)) ->
     the network's 16x16 input: the page's furniture whitened
     (:func:`~lecun89.reader.furniture.remove_furniture`), the ink
     (:func:`~lecun89.reader.ink.ink_map`), fitted (:func:`~lecun89.reader.fit.fit_16`).
     ``cleaned``: a list the :class:`~lecun89.reader.furniture.Cleaned` is
-    appended to (what was found and removed). ValueError for a blank picture."""
+    appended to (what was found and removed); ``furniture``: False reads the
+    picture as it is (the benchmark's comparison). ValueError for a blank picture."""
+    if not furniture:
+        return fit_16(ink_map(gray, background_degree), deslant=deslant)
     c = remove_furniture(gray, rgb)
     if cleaned is not None:
         cleaned.append(c)
