@@ -227,6 +227,7 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
     labels, n = ndimage.label(on, structure=np.ones((3, 3)))
     if n == 0:
         return []
+    scd = None if cd is None else _shear(cd, s)
     out = []
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
         ys, xs = sl
@@ -246,9 +247,9 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         wts = (band * dk)[:, bare]
         yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
         colour = None
-        if cd is not None:
-            scd = _shear(cd, s)[y0:y1 + 1, xs.start:xs.stop][:, cols]
-            colour = np.median(scd[dk], axis=0) if dk.any() else None
+        if scd is not None:
+            part = scd[y0:y1 + 1, xs.start:xs.stop][:, cols]
+            colour = np.median(part[dk], axis=0) if dk.any() else None
         # a tilted line may leave the picture through its top or bottom: its
         # cover is of the columns where its row lies inside the picture
         possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
