@@ -162,3 +162,12 @@ def test_the_json_says_what_was_removed(tmp_path, capsys):
     assert main(["predict", str(ruled)]) == 0
     plain = capsys.readouterr().out
     assert "removed: " in plain and "ruling lines" in plain
+
+
+def test_a_row_on_ruled_paper_says_what_was_removed(tmp_path, capsys):
+    ink = np.concatenate([digit_ink(d, 160, 10) for d in (1, 7, 0)], axis=1)
+    p = tmp_path / "row.png"
+    save(page(ink, lines(ink.shape, 40.0, 2.5, tilt=-1.0, phase=12.0)), p)
+    assert main(["predict", "--row", str(p), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["digits"] == "170" and r["removed"] and {f["kind"] for f in r["removed"]} == {"ruling"}
