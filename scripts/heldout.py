@@ -2,7 +2,9 @@
 
 MNIST's digits (other writers than USPS's, another scanner) are written out as
 image files in four ways a person's digit arrives (lecun89.reader.heldout.STYLES: a
-clean scan, a thick pen, a thin pen, a phone photo) and read by exactly
+clean scan, a thick pen, a thin pen, a phone photo), and with ``--styles paper`` on
+pages with furniture (lecun89.reader.heldout.PAPER: ruled, squared, a form's box,
+a margin line; in colour) and read by exactly
 ``lecun89 predict``'s reader, with and without deslanting, by every shipped
 model. For each: the error (every digit counted, a digit the reader finds no
 ink in counted wrong), the share rejected at the model's threshold (the
@@ -17,6 +19,8 @@ writers are disjoint from the training writers).
     python scripts/heldout.py --data-dir DIR --group report --rows 2000 --write-models
         # the tables in docs/strangers.md, and lecun89/models/heldout.json
     python scripts/heldout.py --data-dir DIR --group tune --styles clean --junk   # pictures with no digit
+    python scripts/heldout.py --data-dir DIR --group tune --styles paper,clean,photo --limit 600
+        # the page furniture's choices (docs/strangers.md, "Ruled and squared paper, forms")
 
 About 3 minutes for the report group on 2 cores here (``--jobs``).
 """
@@ -50,21 +54,21 @@ BLANK = np.full((16, 16), np.nan)  # a file the reader found no digit in
 def _read_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 28, 28), indices, style, background degree) -> inputs read
     with deslanting off and on (N, 16, 16) each; NaN where no digit was found."""
-    images, indices, style, degree = args
+    images, indices, style, degree, furniture = args
     out = {False: [], True: []}
     for img, i in zip(images, indices, strict=True):
         data = heldout.render(img, style, int(i))
         for ds in (False, True):
             try:
-                out[ds].append(heldout.read(data, deslant=ds, background_degree=degree))
+                out[ds].append(heldout.read(data, deslant=ds, background_degree=degree, furniture=furniture))
             except ValueError:
                 out[ds].append(BLANK)
     return np.asarray(out[False]), np.asarray(out[True])
 
 
-def read_style(images, indices, style, degree, jobs) -> dict[bool, np.ndarray]:
+def read_style(images, indices, style, degree, jobs, furniture: bool = True) -> dict[bool, np.ndarray]:
     chunks = np.array_split(np.arange(len(indices)), max(1, 4 * jobs))
-    work = [(images[c], indices[c], style, degree) for c in chunks if len(c)]
+    work = [(images[c], indices[c], style, degree, furniture) for c in chunks if len(c)]
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
             parts = list(ex.map(_read_chunk, work))
@@ -211,13 +215,14 @@ def write_models(results: dict, styles: list[str], models: dict) -> None:
     print(f"wrote {dest.relative_to(ROOT)}")
 
 
-def read_styles(images, idx, labels, styles, degrees, models, results, jobs) -> np.ndarray | None:
+def read_styles(images, idx, labels, styles, degrees, models, results, jobs,
+                furniture: bool = True) -> np.ndarray | None:
     """Every style read and scored by every model (rows appended to ``results["rows"]``,
     printed); returns the clean style's inputs (deslanted), None without it."""
     clean = None
     for style in styles:
         for degree in (degrees if style == "photo" else degrees[-1:]):
-            xs = read_style(images, idx, style, degree, jobs)
+            xs = read_style(images, idx, style, degree, jobs, furniture)
             if style == "clean":
                 clean = xs[True]
             for name, model in models.items():
@@ -234,11 +239,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", help="directory with mnist/ (default: $LECUN89_DATA)")
     ap.add_argument("--group", choices=tuple(heldout.GROUPS), default="tune")
-    ap.add_argument("--styles", default=",".join(heldout.STYLES), help="comma-separated styles")
+    ap.add_argument("--styles", default=",".join(heldout.STYLES),
+                    help="comma-separated styles (default: the four without page furniture; 'paper': the page "
+                         f"furniture styles {', '.join(heldout.PAPER)}; 'all': both)")
     ap.add_argument("--limit", type=int, help="only the first N digits of the group (a quick look)")
     ap.add_argument("--choices", action="store_true",
                     help="also compare the background models (BACKGROUND_DEGREE 0, 1, 2) on the photos, and "
                          "(with --rows) the row cutter's WIDE and ASPECT")
+    ap.add_argument("--no-furniture", dest="furniture", action="store_false",
+                    help="read the pictures without removing page furniture (the reader before it)")
     ap.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--rows", type=int, default=0, metavar="N",
                     help="also read N rows of 3-6 of the group's digits (as `lecun89 predict --row`)")
@@ -250,13 +259,16 @@ def main() -> int:
                     help="write lecun89/models/heldout.json (the report group's numbers, shown by "
                          "`lecun89 models` and the page)")
     args = ap.parse_args()
-    styles = [s for s in args.styles.split(",") if s]
-    bad = [s for s in styles if s not in heldout.STYLES]
+    groups = {"paper": list(heldout.PAPER), "all": list(heldout.ALL_STYLES)}
+    styles = [t for s in args.styles.split(",") if s for t in groups.get(s, [s])]
+    bad = [s for s in styles if s not in heldout.ALL_STYLES]
     if bad:
-        print(f"heldout: error: unknown style {bad[0]!r}; choose from {', '.join(heldout.STYLES)}", file=sys.stderr)
+        print(f"heldout: error: unknown style {bad[0]!r}; choose from {', '.join(heldout.ALL_STYLES)}, "
+              "paper, all", file=sys.stderr)
         return 2
-    if args.write_models and (args.group != "report" or args.limit or set(styles) != set(heldout.STYLES)):
-        print("heldout: error: --write-models needs the whole report group and every style", file=sys.stderr)
+    if args.write_models and (args.group != "report" or args.limit or set(styles) != set(heldout.STYLES)
+                              or not args.furniture):
+        print("heldout: error: --write-models needs the whole report group and every style (without --styles paper)", file=sys.stderr)
         return 2
     from lecun89.data import mnist_raw
 
@@ -274,12 +286,12 @@ def main() -> int:
     if args.choices:
         degrees = sorted({0, 1, 2} | set(degrees))
     results = {"group": args.group, "mnist_split": group[1], "n": int(len(idx)), "reader": {
-        "BACKGROUND_DEGREE": BACKGROUND_DEGREE}, "styles": {s: heldout.STYLES[s] for s in styles},
+        "BACKGROUND_DEGREE": BACKGROUND_DEGREE, "furniture": args.furniture}, "styles": {s: heldout.ALL_STYLES[s] for s in styles},
         "rows": []}
     print(f"{args.group} group: {len(idx):,} digits of MNIST's {group[1]} set", flush=True)
     print("| model | style | deslant | background | error | misses | rejected | error on accepted |")
     print("|---|---|---|---|---:|---:|---:|---:|")
-    clean = read_styles(images, idx, labels, styles, degrees, models, results, args.jobs)
+    clean = read_styles(images, idx, labels, styles, degrees, models, results, args.jobs, args.furniture)
     if args.rows and args.choices:  # the row cutter's two numbers, for the default model
         from lecun89.reader import DEFAULT_MODEL
 

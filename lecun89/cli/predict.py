@@ -38,6 +38,15 @@ def row_lines(path: str, r: dict) -> str:
     return "\n".join(lines)
 
 
+def removed_line(found: list[dict]) -> str:
+    """The plain output's line for the page furniture removed before reading."""
+    kinds: dict[str, int] = {}
+    for f in found:
+        kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    names = {"ruling": "ruling line", "grid": "squared-paper line", "box": "box line", "margin": "margin line"}
+    return "removed: " + ", ".join(f"{n} {names.get(k, k)}{'s' if n > 1 else ''}" for k, n in kinds.items())
+
+
 def _check_show(show_arg: str, images: list[str]) -> None:
     from lecun89.errors import UserError
 
@@ -62,11 +71,12 @@ def run(args) -> int:
     failed = 0
     shown = []
     for path in args.images:
+        cleaned = []  # the furniture stage's Cleaned (none for a .npy)
         try:
             if args.row:
-                digits, gray = read_row_file(path, deslant=args.deslant)
+                digits, gray = read_row_file(path, deslant=args.deslant, cleaned=cleaned)
             else:
-                x16, gray = read_digit(path, deslant=args.deslant)
+                x16, gray = read_digit(path, deslant=args.deslant, cleaned=cleaned)
         except UserError as exc:
             print(f"lecun89: error: {exc}", file=sys.stderr)
             failed += 1
@@ -76,11 +86,14 @@ def run(args) -> int:
             x16 = [d.x16 for d in digits]
         else:
             r = analyse(model, x16, maps=False)
+        r["removed"] = cleaned[0].found if cleaned else []
         if args.json:
             print(json.dumps({"file": path, **r}), flush=True)
         else:
             print((row_lines if args.row else digit_lines)(path, r), flush=True)
-        shown.append((path, gray, x16, r))
+            if r["removed"]:
+                print(f"  {removed_line(r['removed'])}", flush=True)
+        shown.append((path, gray, x16, r, cleaned[0].removed if cleaned else None))
     if args.show and shown:
         try:
             save_preprocessing(shown, Path(args.show))

@@ -2,7 +2,8 @@
 
 A picture's way, stage by stage, one module each:
 
-1. :mod:`~lecun89.reader.gray`: the file's gray levels (alpha, EXIF turn, size limits);
+1. :mod:`~lecun89.reader.gray`: the file's gray levels (alpha, EXIF turn, size limits), and its colours;
+   :mod:`~lecun89.reader.furniture`: ruled or squared paper's lines, a margin line, a form's box whitened;
 2. :mod:`~lecun89.reader.ink`: the ink, told apart from the paper and its light;
 3. :mod:`~lecun89.reader.pieces`: a row's ink cut into one piece per digit;
 4. :mod:`~lecun89.reader.fit`: each digit deslanted and fitted to 16x16 in [-1, 1];
@@ -16,6 +17,7 @@ held-out-writers benchmark's pictures (``scripts/heldout.py``).
 """
 
 from lecun89.reader.fit import SIZE, fit_16, slant, upright
+from lecun89.reader.furniture import Cleaned, remove_furniture
 from lecun89.reader.gray import MAX_PIXELS, TooLarge, gray_levels, image_gray, read_gray
 from lecun89.reader.ink import BACKGROUND_DEGREE, INK_THRESHOLD, ink_map
 from lecun89.reader.models import DEFAULT_MODEL, SHIPPED, Model, heldout_errors, load_model, models_dir, shipped_models
@@ -25,8 +27,8 @@ from lecun89.reader.pipeline import (READER_VERSION, Digit, digit_from_gray, dig
                                      read_row_file)
 from lecun89.reader.show import save_preprocessing
 
-__all__ = ["ASPECT", "BACKGROUND_DEGREE", "DEFAULT_MODEL", "Digit", "INK_THRESHOLD", "MAX_PIXELS", "Model",
+__all__ = ["ASPECT", "BACKGROUND_DEGREE", "Cleaned", "DEFAULT_MODEL", "Digit", "INK_THRESHOLD", "MAX_PIXELS", "Model",
            "READER_VERSION", "SHIPPED", "SIZE", "TooLarge", "WIDE", "analyse", "analyse_row", "digit_from_gray",
            "digit_from_ink", "find_digits", "fit_16", "gray_levels", "heldout_errors", "image_gray", "ink_map",
-           "load_model", "models_dir", "read_digit", "read_gray", "read_row", "read_row_file", "save_preprocessing",
+           "load_model", "models_dir", "read_digit", "read_gray", "read_row", "read_row_file", "remove_furniture", "save_preprocessing",
            "shipped_models", "slant", "upright"]

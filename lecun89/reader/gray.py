@@ -4,7 +4,8 @@ Any image file or opened PIL image -> gray levels (H, W) in [0, 1], 0 black and
 1 white: alpha composited away (:func:`gray_levels`), the first frame of an
 animation, a phone photo turned upright as its EXIF note says
 (:func:`image_gray`), and every problem with a file one clear error naming it
-(:func:`read_gray`). Nothing here looks for ink.
+(:func:`read_gray`); a colour picture's colours beside them
+(:func:`image_gray_rgb`, :func:`read_gray_rgb`). Nothing here looks for ink.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def image_gray(img, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An opened PIL image -> its gray levels (:func:`gray_levels`): the first frame,
     turned as its EXIF note says (a phone's photo may be stored sideways).
     TooLarge when it has more than ``max_pixels``, checked before decoding."""
+    return image_gray_rgb(img, max_pixels)[0]
+
+def image_gray_rgb(img, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, np.ndarray | None]:
+    """An opened PIL image -> (its gray levels as :func:`image_gray` gives them,
+    its colours (H, W, 3) in [0, 1] or None): the colours only for a colour
+    picture without transparency whose channels differ somewhere (the page
+    furniture's colour, :mod:`~lecun89.reader.furniture`); the gray levels are
+    the same either way."""
     from PIL import ImageOps
 
     w, h = img.size
@@ -54,18 +63,37 @@ def image_gray(img, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise TooLarge(f"image too large ({w}x{h} pixels; at most {max_pixels:,})")
     img.seek(0)
     img.load()
-    return gray_levels(ImageOps.exif_transpose(img))
+    img = ImageOps.exif_transpose(img)
+    return gray_levels(img), colours(img)
+
+def colours(img) -> np.ndarray | None:
+    """A PIL image -> its colours (H, W, 3) float64 in [0, 1], or None for a gray
+    picture (or one whose channels are all equal) and one with transparency."""
+    if img.mode not in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "PA"):
+        return None
+    rgba = np.asarray(img.convert("RGBA"))
+    if rgba[..., 3].min() < 255:
+        return None
+    rgb = rgba[..., :3]
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+        return None
+    return rgb.astype(np.float64) / 255.0
 
 def read_gray(path: str | os.PathLike) -> np.ndarray:
     """An image file (PNG, JPEG, BMP, GIF: first frame) -> its gray levels
     (:func:`image_gray`). Any problem is a UserError naming the file."""
+    return read_gray_rgb(path)[0]
+
+def read_gray_rgb(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """An image file -> (its gray levels, its colours or None) (:func:`image_gray_rgb`).
+    Any problem is a UserError naming the file."""
     p = Path(path)
     check_file(p)
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(p) as img:
-            return image_gray(img)
+            return image_gray_rgb(img)
     except TooLarge as exc:
         raise UserError(f"{p}: {exc}") from None
     except UnidentifiedImageError:

@@ -28,6 +28,24 @@ STYLES: dict[str, str] = {
              "corners up to 15% darker), "
              "gray ink, rotated up to 6 degrees, sensor noise, placed off centre, JPEG quality 60-85",
 }
+# the styles with page furniture, written in colour (lecun89.reader.furniture's benchmark;
+# scripts/heldout.py --styles paper): style -> what it imitates
+PAPER: dict[str, str] = {
+    "ruled": "ruled notebook paper, scanned: the digit at 70-125% of the clean size in blue, black, dark gray or "
+             "pencil-light ink, lines (light blue, gray or blue; 1-4 pixels; tilted up to 3 degrees) spaced 0.6-1.6 "
+             "digit heights at any phase (across the digit, under it, around it), RGB PNG",
+    "ruled-photo": "the ruled paper photographed: the photo style's light (paper level, uneven light, darker "
+                   "corners, warm tint, sensor noise) over the ruled page, JPEG quality 60-85",
+    "squared-photo": "squared paper photographed: horizontal and vertical lines 0.3-0.8 digit heights apart "
+                     "(light blue, gray or light green; 1-3 pixels; tilted up to 3 degrees), the photo's light, JPEG",
+    "form": "a form's field: a box (black, gray, blue or red-brown; 1.5-4 pixels) around the digit, 2 pixels inside "
+            "to 24 pixels away from its strokes, half of them one cell of a comb of boxes running off the picture; "
+            "clean or photographed, PNG or JPEG",
+    "margin-photo": "a notebook's margin photographed: a red vertical line (1.5-4 pixels) left of the digit or "
+                    "across it, light blue ruling on most pages, the photo's light, JPEG",
+}
+PAPER_STYLES = tuple(PAPER)
+ALL_STYLES = {**STYLES, **PAPER}
 # (name, MNIST split, how many, seed of the sample): the tuning group is a fixed
 # random sample of the training writers; the report group is all test writers.
 TUNE = ("tune", "train", 2000, 89)
@@ -62,9 +80,11 @@ def render(img28: np.ndarray, style: str, index: int) -> bytes:
     from PIL import Image
     from scipy import ndimage
 
-    if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    if style not in ALL_STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(ALL_STYLES)}")
     ink = mnist_ink(np.asarray(img28, dtype=np.uint8))
+    if style in PAPER_STYLES:
+        return _paper_render(ink, style, index)
     if style == "thick":
         ink = ndimage.grey_dilation(ink, footprint=_disk(4))
     elif style == "thin":
@@ -97,25 +117,163 @@ def render(img28: np.ndarray, style: str, index: int) -> bytes:
     return buf.getvalue()
 
 
+INKS = {"blue": (0.12, 0.16, 0.50), "black": (0.08, 0.08, 0.10), "dark gray": (0.30, 0.30, 0.32),
+        "pencil": (0.55, 0.55, 0.57)}  # the ink's reflectance (R, G, B) where it covers the paper fully
+RULINGS = {"light blue": (0.62, 0.78, 0.95), "gray": (0.70, 0.70, 0.72), "blue": (0.45, 0.60, 0.90),
+           "light green": (0.65, 0.85, 0.70)}
+BOXES = {"black": (0.15, 0.15, 0.15), "gray": (0.5, 0.5, 0.5), "blue": (0.35, 0.45, 0.85),
+         "red-brown": (0.80, 0.45, 0.40)}
+MARGIN_RED = (0.92, 0.35, 0.38)
+
+
+def _lines_cover(shape, spacing: float, thick: float, tilt: float, phase: float, vertical: bool = False):
+    """Coverage (H, W) in [0, 1] of parallel lines ``spacing`` apart, ``thick``
+    pixels wide, tilted ``tilt`` degrees, the first at ``phase`` (antialiased)."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    t = np.radians(tilt)
+    u = (xx * np.cos(t) + yy * np.sin(t)) if vertical else (yy * np.cos(t) - xx * np.sin(t))
+    u = u - phase
+    d = np.abs(u - spacing * np.round(u / spacing)) if spacing > 0 else np.abs(u)
+    return np.clip(thick / 2.0 + 0.5 - d, 0.0, 1.0)
+
+
+def _segment_cover(shape, x0, y0, x1, y1, thick: float):
+    """Coverage of a straight segment from (x0, y0) to (x1, y1), ``thick`` wide."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    dx, dy = x1 - x0, y1 - y0
+    n = max(np.hypot(dx, dy), 1e-9)
+    along = ((xx - x0) * dx + (yy - y0) * dy) / n
+    across = np.abs((xx - x0) * dy - (yy - y0) * dx) / n
+    inside = np.clip(np.minimum(along + thick / 2.0, n + thick / 2.0 - along) + 0.5, 0.0, 1.0)
+    return np.clip(thick / 2.0 + 0.5 - across, 0.0, 1.0) * inside
+
+
+def _paint(sheet: np.ndarray, cover: np.ndarray, colour) -> np.ndarray:
+    """Reflectance (H, W, 3) with a layer of ``colour`` laid where ``cover`` says."""
+    return sheet * (1.0 - cover[..., None] * (1.0 - np.asarray(colour)[None, None, :]))
+
+
+def _box_furniture(shape, box, rng, tilt: float) -> np.ndarray:
+    """A form's box around ``box`` (top, left, bottom, right), or one cell of a comb."""
+    h, w = shape
+    top, left, bottom, right = box
+    gap = rng.uniform(-2.0, 24.0, size=4)  # each side: inside the strokes (-2) to well away
+    thick = rng.uniform(1.5, 4.0)
+    t0, l0, b0, r0 = top - gap[0], left - gap[1], bottom + gap[2], right + gap[3]
+    t0, l0 = max(t0, thick + 2), max(l0, thick + 2)
+    b0, r0 = min(b0, h - thick - 3), min(r0, w - thick - 3)
+    comb = rng.random() < 0.5
+    xa, xb = (0.0, w - 1.0) if comb else (l0, r0)
+    sl = np.tan(np.radians(tilt))
+    cx, cy = w / 2.0, h / 2.0
+
+    def turn(x, y):  # the page's tilt about the centre
+        return x - (y - cy) * sl, y + (x - cx) * sl
+    cover = np.zeros(shape)
+    for y in (t0, b0):
+        (ax, ay), (bx, by) = turn(xa, y), turn(xb, y)
+        cover = np.maximum(cover, _segment_cover(shape, ax, ay, bx, by, thick))
+    xs = [l0, r0]
+    if comb:
+        cell = r0 - l0
+        xs += [x for k in range(1, 4) for x in (l0 - k * cell, r0 + k * cell) if 0 < x < w - 1]
+    for x in xs:
+        (ax, ay), (bx, by) = turn(x, t0), turn(x, b0)
+        cover = np.maximum(cover, _segment_cover(shape, ax, ay, bx, by, thick))
+    return cover
+
+
+def _paper_render(ink: np.ndarray, style: str, index: int) -> bytes:
+    """One digit's ink (112, 112) written on a page with furniture (:data:`PAPER_STYLES`) -> PNG or JPEG bytes."""
+    from PIL import Image
+    from scipy import ndimage
+
+    rng = np.random.default_rng([89, index, PAPER_STYLES.index(style)])
+    tilt = rng.uniform(-3.0, 3.0)
+    scale = rng.uniform(0.7, 1.25)
+    n = max(8, round(ink.shape[0] * scale))
+    ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize((n, n), Image.BILINEAR), dtype=np.float64)
+    ink = np.clip(ndimage.rotate(np.pad(ink, 8), tilt + rng.uniform(-2.0, 2.0), reshape=False, order=1), 0.0, 1.0)
+    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.1), np.flatnonzero(ink.max(axis=0) > 0.1)
+    height = float(rows[-1] - rows[0] + 1) if rows.size else float(n)
+    side_h = ink.shape[0] + int(rng.integers(30, 110))
+    side_w = ink.shape[1] + int(rng.integers(30, 140))
+    top = int(rng.integers(10, side_h - ink.shape[0] - 10))
+    left = int(rng.integers(10, side_w - ink.shape[1] - 10))
+    sheet_ink = np.zeros((side_h, side_w))
+    sheet_ink[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    shape = (side_h, side_w)
+    page = np.ones((side_h, side_w, 3)) * np.array([1.0, 1.0, 0.98])
+    if style in ("ruled", "ruled-photo") or (style == "margin-photo" and rng.random() < 0.75):
+        colour = RULINGS[["light blue", "gray", "blue"][int(rng.integers(0, 3))]]
+        spacing = height * rng.uniform(0.6, 1.6)
+        page = _paint(page, _lines_cover(shape, spacing, rng.uniform(1.0, 4.0), tilt,
+                                         rng.uniform(0.0, spacing)), colour)
+    if style == "squared-photo":
+        colour = RULINGS[["light blue", "gray", "light green"][int(rng.integers(0, 3))]]
+        spacing, thick = height * rng.uniform(0.3, 0.8), rng.uniform(1.0, 3.0)
+        cover = np.maximum(_lines_cover(shape, spacing, thick, tilt, rng.uniform(0.0, spacing)),
+                           _lines_cover(shape, spacing, thick, tilt, rng.uniform(0.0, spacing), vertical=True))
+        page = _paint(page, cover, colour)
+    if style == "margin-photo":
+        x = left + rng.uniform(-0.4, 0.5) * ink.shape[1]  # left of the digit or across it
+        page = _paint(page, _lines_cover(shape, 0.0, rng.uniform(1.5, 4.0), tilt, x, vertical=True), MARGIN_RED)
+    if style == "form":
+        box = (top + rows[0], left + cols[0], top + rows[-1], left + cols[-1]) if rows.size else (
+            top, left, top + n, left + n)
+        colour = BOXES[list(BOXES)[int(rng.integers(0, len(BOXES)))]]
+        page = _paint(page, _box_furniture(shape, box, rng, tilt), colour)
+    pen = INKS[list(INKS)[int(rng.integers(0, len(INKS)))]]
+    rgb = _paint(page, sheet_ink, pen)
+    photo = style.endswith("-photo") or (style == "form" and rng.random() < 0.5)
+    buf = io.BytesIO()
+    if not photo:
+        Image.fromarray(np.round(255.0 * np.clip(rgb, 0.0, 1.0)).astype(np.uint8)).save(buf, format="PNG")
+        return buf.getvalue()
+    rgb = rgb * _photo_light(shape, rng)[..., None] * np.array([1.0, 0.97, 0.9])
+    rgb = rgb + rng.normal(0.0, 0.015, rgb.shape)
+    Image.fromarray(np.round(255.0 * np.clip(rgb, 0.0, 1.0)).astype(np.uint8)).save(
+        buf, format="JPEG", quality=int(rng.integers(60, 86)))
+    return buf.getvalue()
+
+
+def _photo_light(shape, rng: np.random.Generator) -> np.ndarray:
+    """The photo style's light (H, W): the paper's level (0.55-0.85) times light
+    falling off 30-50% across the sheet in any direction, corners up to 15% darker."""
+    h, w = shape
+    paper = rng.uniform(0.55, 0.85)
+    theta = rng.uniform(0.0, 2.0 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx = yy / (h - 1) - 0.5, xx / (w - 1) - 0.5
+    along = np.cos(theta) * xx + np.sin(theta) * yy
+    along = (along - along.min()) / (along.max() - along.min())
+    vignette = 1.0 - rng.uniform(0.0, 0.3) * (xx * xx + yy * yy)
+    return paper * (1.0 - rng.uniform(0.3, 0.5) * along) * vignette
+
+
 def _disk(r: int) -> np.ndarray:
     y, x = np.mgrid[-r:r + 1, -r:r + 1]
     return x * x + y * y <= r * r + r
 
 
-def read(data: bytes, deslant: bool = True, background_degree: int | None = None) -> np.ndarray:
+def read(data: bytes, deslant: bool = True, background_degree: int | None = None,
+         furniture: bool = True) -> np.ndarray:
     """A rendered file's bytes -> the 16x16 input, exactly as ``lecun89 predict``
     reads a file (ValueError for one where no digit is found);
-    ``background_degree``: the reader's light model (None: its default)."""
+    ``background_degree``: the reader's light model (None: its default);
+    ``furniture``: False skips the page furniture's removal (for comparison)."""
     from PIL import Image
 
-    from lecun89.reader.gray import image_gray
+    from lecun89.reader.gray import image_gray_rgb
     from lecun89.reader.ink import BACKGROUND_DEGREE
     from lecun89.reader.pipeline import digit_from_gray
 
     with Image.open(io.BytesIO(data)) as img:
-        gray = image_gray(img)
+        gray, rgb = image_gray_rgb(img)
     degree = BACKGROUND_DEGREE if background_degree is None else background_degree
-    return digit_from_gray(gray, deslant=deslant, background_degree=degree)
+    return digit_from_gray(gray, deslant=deslant, background_degree=degree, rgb=rgb, furniture=furniture)
 
 
 def ink_box(ink: np.ndarray) -> np.ndarray:

@@ -2,10 +2,12 @@
 -> pieces -> each digit fitted to 16x16, ready for the network.
 
 - one digit (:func:`read_digit`, :func:`digit_from_gray`): the picture's gray
-  levels (:mod:`~lecun89.reader.gray`), its ink (:mod:`~lecun89.reader.ink`),
+  levels (:mod:`~lecun89.reader.gray`), the page's furniture (ruling, squared
+  paper, a margin line, a form's box) whitened
+  (:mod:`~lecun89.reader.furniture`), its ink (:mod:`~lecun89.reader.ink`),
   the digit deslanted and fitted to 16x16 (:mod:`~lecun89.reader.fit`);
 - a row of digits (:func:`read_row_file`, :func:`read_row`): the same gray
-  levels and ink, the ink cut into one piece per digit
+  levels, furniture and ink, the ink cut into one piece per digit
   (:mod:`~lecun89.reader.pieces`), each piece fitted as one digit.
 
 The network's reading of what comes out is :mod:`lecun89.reader.network`'s.
@@ -21,7 +23,8 @@ import numpy as np
 
 from lecun89.errors import UserError
 from lecun89.reader.fit import SIZE, fit_16
-from lecun89.reader.gray import MAX_PIXELS, check_file, read_gray
+from lecun89.reader.furniture import Cleaned, remove_furniture
+from lecun89.reader.gray import MAX_PIXELS, check_file, read_gray_rgb
 from lecun89.reader.ink import BACKGROUND_DEGREE, ink_map
 from lecun89.reader.pieces import ASPECT, MAX_DIGITS, WIDE, box_of, digit_inks, find_digits
 
@@ -37,11 +40,21 @@ class Digit:
     box: tuple[int, int, int, int]  # (left, top, right, bottom) in the picture, right/bottom exclusive
 
 
-def digit_from_gray(gray: np.ndarray, deslant: bool = True, background_degree: int = BACKGROUND_DEGREE) -> np.ndarray:
-    """Gray levels (H, W) in [0, 1] -> the network's 16x16 input: the ink
+def digit_from_gray(gray: np.ndarray, deslant: bool = True, background_degree: int = BACKGROUND_DEGREE,
+                    rgb: np.ndarray | None = None, cleaned: list | None = None, furniture: bool = True) -> np.ndarray:
+    """Gray levels (H, W) in [0, 1] (and, when known, the colours (H, W, 3)) ->
+    the network's 16x16 input: the page's furniture whitened
+    (:func:`~lecun89.reader.furniture.remove_furniture`), the ink
     (:func:`~lecun89.reader.ink.ink_map`), fitted (:func:`~lecun89.reader.fit.fit_16`).
-    ValueError for a blank picture."""
-    return fit_16(ink_map(gray, background_degree), deslant=deslant)
+    ``cleaned``: a list the :class:`~lecun89.reader.furniture.Cleaned` is
+    appended to (what was found and removed); ``furniture``: False reads the
+    picture as it is (the benchmark's comparison). ValueError for a blank picture."""
+    if not furniture:
+        return fit_16(ink_map(gray, background_degree), deslant=deslant)
+    c = remove_furniture(gray, rgb)
+    if cleaned is not None:
+        cleaned.append(c)
+    return fit_16(ink_map(c.gray, background_degree), deslant=deslant)
 
 def digit_from_ink(pixels, deslant: bool = True) -> np.ndarray:
     """An ink array from a drawing (H, W) in [0, 1], 0 background -> 16x16 in [-1, 1]."""
@@ -54,19 +67,21 @@ def digit_from_ink(pixels, deslant: bool = True) -> np.ndarray:
         raise ValueError("pixels must be finite numbers in [0, 1] (0 background, 1 ink)")
     return fit_16(a, deslant=deslant)
 
-def read_digit(path: str | os.PathLike, deslant: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def read_digit(path: str | os.PathLike, deslant: bool = True,
+               cleaned: list[Cleaned] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """A file -> (the network's 16x16 input, the gray levels it was read from).
 
     Images (PNG, JPEG, BMP, GIF: first frame) go through the stages above
-    (``deslant``: sheared upright first); a ``.npy`` must already be 16x16 (or
-    1x16x16) in [-1, 1] and is used as is (gray levels: None). Any problem is a
-    UserError naming the file."""
+    (``deslant``: sheared upright first; ``cleaned``: a list the furniture
+    stage's :class:`~lecun89.reader.furniture.Cleaned` is appended to); a
+    ``.npy`` must already be 16x16 (or 1x16x16) in [-1, 1] and is used as is
+    (gray levels: None). Any problem is a UserError naming the file."""
     p = Path(path)
     if p.suffix.lower() == ".npy":
         return _read_npy(p, check_file(p)), None
-    gray = read_gray(p)
+    gray, rgb = read_gray_rgb(p)
     try:
-        return digit_from_gray(gray, deslant), gray
+        return digit_from_gray(gray, deslant, rgb=rgb, cleaned=cleaned), gray
     except ValueError as exc:
         raise UserError(f"{p}: {exc}") from None
 
@@ -88,6 +103,16 @@ def _read_npy(p: Path, size: int) -> np.ndarray:
     return a
 
 
+def row_ink(gray: np.ndarray, rgb: np.ndarray | None = None, cleaned: list[Cleaned] | None = None) -> np.ndarray:
+    """A row's gray levels (and colours) -> its ink: the furniture whitened
+    (:func:`~lecun89.reader.furniture.remove_furniture`; appended to ``cleaned``
+    when given), then :func:`~lecun89.reader.ink.ink_map`."""
+    c = remove_furniture(gray, rgb)
+    if cleaned is not None:
+        cleaned.append(c)
+    return ink_map(c.gray)
+
+
 def read_row(ink: np.ndarray, deslant: bool = True, wide: float = WIDE, aspect: float = ASPECT) -> list[Digit]:
     """Ink (H, W) in [0, 1] -> the row's digits, left to right (the pieces of
     :func:`~lecun89.reader.pieces.find_digits`), each fitted as a single digit
@@ -103,13 +128,14 @@ def read_row(ink: np.ndarray, deslant: bool = True, wide: float = WIDE, aspect: 
     return [Digit(fit_16(d, deslant=deslant), box_of(m)) for d, m in zip(digit_inks(ink, masks), masks, strict=True)]
 
 
-def read_row_file(path: str, deslant: bool = True):
+def read_row_file(path: str, deslant: bool = True, cleaned: list[Cleaned] | None = None):
     """An image file of a row of digits -> (its digits, its gray levels); UserError
-    naming the file for anything that is not a readable row."""
+    naming the file for anything that is not a readable row. ``cleaned``: a list
+    the furniture stage's :class:`~lecun89.reader.furniture.Cleaned` is appended to."""
     if Path(path).suffix.lower() == ".npy":
         raise UserError(f"{path}: --row reads an image of a row of digits, not a 16x16 .npy")
-    gray = read_gray(path)
+    gray, rgb = read_gray_rgb(path)
     try:
-        return read_row(ink_map(gray), deslant=deslant), gray
+        return read_row(row_ink(gray, rgb, cleaned), deslant=deslant), gray
     except ValueError as exc:
         raise UserError(f"{path}: {exc}") from None

@@ -6,9 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+def tinted(gray: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """Gray levels (H, W) -> RGB (H, W, 3) with the removed pixels tinted orange."""
+    rgb = np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=2)
+    rgb[removed] = 0.35 * rgb[removed] + 0.65 * np.array([1.0, 0.55, 0.0])
+    return rgb
+
+
 def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dict]], out: Path) -> None:
     """``predict --show``: each original beside the 16x16 input it became, as a PNG.
-    ``items``: (file name, gray image or None for a .npy, x16 or a row's list of x16, the analysis)."""
+    ``items``: (file name, gray image or None for a .npy, x16 or a row's list of x16, the analysis[,
+    the mask of the pixels removed as page furniture]): the removed pixels are drawn in orange on the original."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -17,12 +25,16 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
     fig = Figure(figsize=(4.4, 2.2 * len(items)))
     FigureCanvasAgg(fig)  # no pyplot: the process's matplotlib backend is left alone
     axes = fig.subplots(len(items), 2, squeeze=False)
-    for row, (path, gray, x16, r) in zip(axes, items, strict=True):
-        if gray is not None:
+    for row, (path, gray, x16, r, *rest) in zip(axes, items, strict=True):
+        removed = rest[0] if rest else None
+        if gray is not None and removed is not None and removed.any():
+            row[0].imshow(tinted(gray, removed), interpolation="nearest")
+        elif gray is not None:
             row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
         else:
             row[0].text(0.5, 0.5, ".npy\n(used as is)", ha="center", va="center")
-        row[0].set_title(Path(path).name, fontsize=8)
+        found = r.get("removed") or []
+        row[0].set_title(Path(path).name + (f" ({len(found)} lines removed)" if found else ""), fontsize=8)
         if "per_digit" in r:  # a row: its digits' 16x16 inputs side by side
             x16 = np.concatenate([np.pad(x, ((0, 0), (0, 1)), constant_values=-1.0) for x in x16], axis=1)
             label = f"{r['digits']}{' (rejected)' if r['rejected'] else ''}"

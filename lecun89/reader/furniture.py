@@ -1,0 +1,496 @@
+"""Stage 1b of the reader: page furniture out, strokes kept.
+
+Gray levels (H, W) in [0, 1] (0 black, 1 white), and where the file has them
+its colours (H, W, 3) -> the same gray levels with the page's printed lines
+whitened (:func:`remove_furniture`): ruling lines (horizontal, across the
+picture), squared paper (horizontal and vertical lines), a margin line (a
+vertical line from top to bottom, often red) and a form field's box (a
+closed rectangle around the ink, or a comb of boxes along a row).
+
+The recipe is the document-image one (Leptonica's line removal): the picture's
+tilt is found (the shear, up to :data:`MAX_TILT` degrees, under which a long
+thin horizontal element keeps the most darkness); a grey-level opening of the
+darkness with a long thin element (a third of the picture, or a quarter for a
+box's sides) finds what is long and straight; each candidate is measured (its
+span, thickness, contrast and colour). A candidate is furniture only when it
+spans the picture (a ruling, a margin) or closes a rectangle (a box), and
+looks unlike the writing: thinner than the strokes, lighter, of another
+colour, or one of three or more parallel lines. A digit's own straight strokes
+(a 1, a 7's bar) do not span the picture, do not close a rectangle, and are as
+thick, dark and coloured as the rest of the digit. A line's pixels are set to
+the paper's level, except where ink darker than the line (or of another
+colour) lies on it; a stroke cut by the whitening is repaired inside the
+line's band (a grey opening across the line fills a gap with ink on both
+sides). Nothing found: the gray levels are returned untouched (the same
+array), so a picture without furniture is read exactly as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# The largest tilt of the page's lines looked for, in degrees, and the step.
+MAX_TILT = 4.0
+TILT_STEP = 0.25
+# A line is darker than the paper by at least this share of the paper's level
+# (and by 4 noise deviations).
+MIN_CONTRAST = 0.06
+# A ruling (a margin) covers at least this share of the picture's width (height).
+SPAN = 0.9
+# A ruling (a margin) is at most this share of the picture's width (height) thick:
+# a digit's stroke across a tight crop is thicker.
+LINE_THIN = 0.04
+# A line's element: straight over this share of the picture's shorter side
+# (SIDE_ELEMENT for a box's sides).
+LINE_ELEMENT = 1 / 3
+SIDE_ELEMENT = 1 / 4
+# Furniture looks unlike the writing: thinner than THIN x the strokes' width,
+# or its contrast under LIGHT x the ink's, or its colour COLOUR degrees away.
+THIN = 0.75
+LIGHT = 0.7
+COLOUR = 20.0
+# Three or more parallel spanning lines are a ruled or squared page whatever their look.
+REGULAR = 3
+# A box's sides are at most this many times as thick as its top and bottom (+1 pixel).
+BOX_THICK = 1.5
+# A box's lines are thinner than this share of its shorter side (a thick 0 is no box).
+BOX_THIN = 0.1
+# A box with no ink inside is furniture when its lines are thinner than this share of its shorter side.
+BLANK_BOX_THIN = 0.05
+# What differs from the smoothed picture by this much stands out (light or dark ink).
+UNIFORM = 0.1
+# A line's thickness: this quantile of its columns' (strokes lying along it thicken a few).
+THICK_QUANTILE = 0.25
+# A line's band is whitened this many pixels beyond its dark rows (its soft edges).
+GROW = 2
+# Pictures smaller than this (pixels, shorter side) are not looked at.
+MIN_SIDE = 32
+
+
+@dataclass
+class Cleaned:
+    gray: np.ndarray                  # the gray levels with the furniture whitened (the input when none was found)
+    removed: np.ndarray               # (H, W) bool: the pixels judged furniture
+    found: list[dict] = field(default_factory=list)  # {"kind": "ruling"|"grid"|"box"|"margin", ...position...}
+
+
+@dataclass
+class _Line:
+    axis: int          # 0: horizontal (found in the picture), 1: vertical (found in its transpose)
+    y: float           # centre row in the sheared frame
+    y0: int
+    y1: int            # rows of the band in the sheared frame (inclusive)
+    x0: int
+    x1: int            # columns covered (inclusive)
+    cover: float       # share of the frame's width covered
+    thick: float       # median thickness (pixels)
+    contrast: float    # median peak darkness along it
+    colour: np.ndarray | None = None  # median darkness per channel (R, G, B) along it
+    kind: str = ""
+    tilt: float = 0.0
+
+
+def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned:
+    """Gray levels (H, W) in [0, 1] (0 black, 1 white), optionally the picture's
+    colours (H, W, 3) in [0, 1] -> :class:`Cleaned`: the gray levels with the
+    page's furniture (rulings, squared paper's lines, a margin line, a form's
+    box) set to the paper's level and crossing strokes repaired, the mask of
+    what was removed, and what was found (kind and position). Nothing found:
+    the input array itself, untouched."""
+    gray = np.asarray(gray, dtype=np.float64)
+    h, w = gray.shape
+    none = Cleaned(gray, np.zeros((h, w), dtype=bool), [])
+    if min(h, w) < MIN_SIDE or _light_on_dark(gray):
+        return none
+    paper = paper_level(gray)
+    dark = np.clip((paper - gray) / np.clip(paper, 0.05, None), 0.0, None)
+    resid = dark - np.median(dark)
+    noise = 1.4826 * float(np.median(np.abs(resid)))
+    thr = max(MIN_CONTRAST, 4.0 * noise)
+    cdark = None
+    if rgb is not None:
+        rgb = np.asarray(rgb, dtype=np.float64)
+        cpaper = np.stack([paper_level(rgb[..., c]) for c in range(3)], axis=-1)
+        cdark = np.clip((cpaper - rgb) / np.clip(cpaper, 0.05, None), 0.0, None)
+    lines = []
+    tilts = {}
+    for axis in (0, 1):
+        d = dark if axis == 0 else dark.T
+        cd = None if cdark is None else (cdark if axis == 0 else cdark.transpose(1, 0, 2))
+        tilt = _tilt(d, thr)
+        if tilt is None:
+            continue
+        tilts[axis] = tilt
+        lines += _candidates(d, cd, thr, tilt, axis)
+    if not lines:
+        return none
+    chosen = _classify(lines, dark, cdark, thr, tilts)
+    if not chosen:
+        return none
+    out, removed = _whiten(gray, dark, cdark, paper, chosen, tilts, thr, noise)
+    return Cleaned(out, removed, [_describe(ln, tilts[ln.axis], dark.shape) for ln in chosen])
+
+
+def _light_on_dark(gray: np.ndarray) -> bool:
+    """More of what stands out from the picture's local median (over a quarter
+    of it) is lighter than darker (chalk on a board, white ink): no page
+    furniture is looked for."""
+    from scipy import ndimage
+
+    h, w = gray.shape
+    f = max(1, min(h, w) // 48)
+    small = gray[:h // f * f, :w // f * f].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+    r = small - ndimage.median_filter(small, size=max(3, min(small.shape) // 4), mode="nearest")
+    return int((r > UNIFORM).sum()) > int((r < -UNIFORM).sum())
+
+
+def paper_level(gray: np.ndarray) -> np.ndarray:
+    """The paper's level at every pixel (H, W): a grey closing (which takes away
+    whatever is darker and narrower than a sixth of the picture: strokes,
+    lines) of the picture shrunk to about 96 pixels, smoothed and enlarged back."""
+    from scipy import ndimage
+
+    h, w = gray.shape
+    f = max(1, min(h, w) // 96)
+    hh, ww = h // f, w // f
+    small = gray[:hh * f, :ww * f].reshape(hh, f, ww, f).mean(axis=(1, 3))
+    size = max(3, min(hh, ww) // 6)
+    closed = ndimage.grey_closing(small, size=(size, size), mode="nearest")
+    smooth = ndimage.uniform_filter(closed, size=size, mode="nearest")
+    big = ndimage.zoom(smooth, (h / hh, w / ww), order=1, mode="nearest", grid_mode=True)
+    return np.clip(big[:h, :w], 1e-3, 1.0)
+
+
+def shifts(width: int, tilt: float) -> np.ndarray:
+    """The row shift of each column (width,) under a tilt in degrees: a line
+    tilted so is row y + shift[x] at column x (integers, 0 at the centre)."""
+    return np.round((np.arange(width) - (width - 1) / 2) * np.tan(np.radians(tilt))).astype(np.int64)
+
+
+def _shear(a: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """a (H, W, ...) -> the sheared frame: out[y, x] = a[y + s[x], x] (0 outside)."""
+    h = a.shape[0]
+    rows = np.arange(h)[:, None] + s[None, :]
+    ok = (rows >= 0) & (rows < h)
+    out = a[np.clip(rows, 0, h - 1), np.arange(a.shape[1])[None, :]]
+    out[~ok] = 0.0
+    return out
+
+
+def _line_response(d: np.ndarray, length: int) -> np.ndarray:
+    """The darkness that runs straight along the rows for ``length`` pixels: the
+    rows smoothed over 5 columns, a pixel's darkness the most of its own row and
+    the two beside it (a tilted line's steps), then a grey opening along the rows."""
+    from scipy import ndimage
+
+    sm = ndimage.uniform_filter1d(d, 5, axis=1, mode="nearest")
+    sm = ndimage.maximum_filter1d(sm, 3, axis=0, mode="nearest")
+    return ndimage.grey_opening(sm, size=(1, length), mode="constant", cval=0.0)
+
+
+def _tilt(d: np.ndarray, thr: float) -> float | None:
+    """The tilt (degrees) of the page's lines along the rows: the shear under
+    which the rows' sums of darkness are the most uneven (the projection
+    profile's sum of squares), on the picture shrunk (darkest of each block
+    kept) to about 256 pixels; None when nothing runs straight along the rows
+    for a third of the picture at that tilt."""
+    h, w = d.shape
+    f = max(1, min(h, w) // 256)
+    hh, ww = h // f, w // f
+    small = d[:hh * f, :ww * f].reshape(hh, f, ww, f).max(axis=(1, 3))
+    small = np.where(small > thr, small, 0.0)
+    if not small.any():
+        return None
+    best, best_score = 0.0, -1.0
+    tilts = np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP)
+    for tilt in sorted(tilts, key=lambda t: (abs(t), t)):  # ties to the least tilt
+        profile = _shear(small, shifts(ww, tilt)).sum(axis=1)
+        score = float(np.dot(profile, profile))
+        if score > best_score * (1.0 + 1e-9):
+            best, best_score = float(tilt), score
+    length = max(8, int(min(hh, ww) * LINE_ELEMENT))
+    r = _line_response(_shear(small, shifts(ww, best)), length)
+    return best if (r > thr).any() else None
+
+
+def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, axis: int) -> list[_Line]:
+    """The long straight dark bands along the rows of ``d`` under ``tilt``, each measured."""
+    from scipy import ndimage
+
+    h, w = d.shape
+    s = shifts(w, tilt)
+    sd = _shear(d, s)
+    length = max(8, int(min(h, w) * SIDE_ELEMENT))
+    on = _line_response(sd, length) > thr
+    labels, n = ndimage.label(on, structure=np.ones((3, 3)))
+    if n == 0:
+        return []
+    scd = None if cd is None else _shear(cd, s)
+    out = []
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        ys, xs = sl
+        comp = labels[sl] == k
+        cols = np.flatnonzero(comp.any(axis=0))
+        if cols.size < length:
+            continue
+        y0, y1 = max(0, ys.start - 1), min(h - 1, ys.stop)
+        band = sd[y0:y1 + 1, xs.start:xs.stop][:, cols]
+        dk = band > thr
+        per = dk.sum(axis=0)
+        thick = float(np.quantile(per, THICK_QUANTILE))  # where no stroke lies on the line
+        if thick < 0.5:
+            continue
+        bare = per <= 1.5 * thick + 1  # its row from the columns where it is bare
+        rows = np.arange(y0, y1 + 1)[:, None]
+        wts = (band * dk)[:, bare]
+        yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
+        colour = None
+        if scd is not None:
+            part = scd[y0:y1 + 1, xs.start:xs.stop][:, cols]
+            colour = np.median(part[dk], axis=0) if dk.any() else None
+        # a tilted line may leave the picture through its top or bottom: its
+        # cover is of the columns where its row lies inside the picture
+        possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
+        out.append(_Line(axis, yc, y0, y1, xs.start + int(cols[0]), xs.start + int(cols[-1]),
+                         cols.size / max(possible, 1) if possible >= length else cols.size / w,
+                         thick, float(np.median(band.max(axis=0))), colour))
+    for ln in out:
+        ln.tilt = tilt
+    return _merge(out, w)
+
+
+def _merge(lines: list[_Line], w: int) -> list[_Line]:
+    """Pieces of one line (the same rows, apart along it) joined into one."""
+    lines = sorted(lines, key=lambda ln: ln.y)
+    out: list[_Line] = []
+    for ln in lines:
+        prev = out[-1] if out else None
+        if prev is not None and abs(prev.y - ln.y) <= max(1.5, 0.5 * (prev.thick + ln.thick)) and (
+                ln.x0 > prev.x1 or prev.x0 > ln.x1):
+            a, b = prev.cover * w, ln.cover * w
+            out[-1] = _Line(ln.axis, (prev.y * a + ln.y * b) / (a + b), min(prev.y0, ln.y0), max(prev.y1, ln.y1),
+                            min(prev.x0, ln.x0), max(prev.x1, ln.x1), (a + b) / w,
+                            prev.thick if a >= b else ln.thick, prev.contrast if a >= b else ln.contrast,
+                            prev.colour if a >= b else ln.colour)
+        else:
+            out.append(ln)
+    return out
+
+
+def _ink_stats(dark: np.ndarray, cdark: np.ndarray | None, lines: list[_Line], thr: float,
+               tilts: dict) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    """The ink that is in no candidate's band: (its mask, stroke width, contrast, colour)."""
+    from scipy import ndimage
+
+    bands = _bands(dark.shape, lines, tilts, grow=2)
+    ink = (dark > max(2.0 * thr, 0.25 * float(dark.max()))) & ~bands
+    ink = ndimage.binary_opening(ink, structure=np.ones((2, 2)))  # noise specks are not ink
+    if ink.sum() < 20:
+        return ink, 0.0, 0.0, None
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    width = 4.0 * float(ndimage.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1][crop].mean())
+    contrast = float(np.median(dark[ink]))
+    colour = None if cdark is None else np.median(cdark[ink], axis=0)
+    return ink, width, contrast, colour
+
+
+def _angle(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Degrees between two colours' darkness vectors (0 when either is unknown)."""
+    if a is None or b is None:
+        return 0.0
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na < 1e-6 or nb < 1e-6:
+        return 0.0
+    return float(np.degrees(np.arccos(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))))
+
+
+def _unlike_ink(ln: _Line, width: float, contrast: float, colour) -> bool:
+    """A line looks unlike the writing: thinner, lighter or of another colour."""
+    if width <= 0.0:
+        return True
+    return (ln.thick <= THIN * width or ln.contrast <= LIGHT * contrast
+            or _angle(ln.colour, colour) >= COLOUR)
+
+
+def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[_Line]:
+    """The candidates that are furniture, each with its kind."""
+    h, w = dark.shape
+    span = {0: [ln for ln in lines if ln.axis == 0 and ln.cover >= SPAN and _inside(ln, h) and ln.thick <= LINE_THIN * w],
+            1: [ln for ln in lines if ln.axis == 1 and ln.cover >= SPAN and _inside(ln, w) and ln.thick <= LINE_THIN * h]}
+    # the writing: what is off the spanning lines (a digit's own long strokes included)
+    _, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
+    ink = _ink_stats(dark, cdark, lines, thr, tilts)[0]
+    chosen = []
+    for axis in (0, 1):
+        regular = len(span[axis]) >= REGULAR
+        for ln in span[axis]:
+            if regular or _unlike_ink(ln, width, contrast, colour):
+                chosen.append(ln)
+    grid = sum(ln.axis == 0 for ln in chosen) >= 2 and sum(ln.axis == 1 for ln in chosen) >= 2
+    for ln in chosen:
+        ln.kind = "grid" if grid else ("ruling" if ln.axis == 0 else "margin")
+    paged = [ln for axis in (0, 1) if len(span[axis]) >= REGULAR for ln in span[axis]]  # a ruled or squared page
+    boxed = _boxes([ln for ln in lines if ln not in paged], ink, tilts, (h, w))
+    return [ln for ln in chosen if ln not in boxed] + boxed
+
+
+def _inside(ln: _Line, size: int) -> bool:
+    """Not a frame: a straight line along the picture's edge (uniform frames are ink.py's)."""
+    return ln.y0 > 0 and ln.y1 < size - 1 or ln.tilt != 0.0
+
+
+def _ends(ln: _Line, tilts: dict, shape) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A line's two ends in the picture's (x, y)."""
+    h, w = shape
+    along = w if ln.axis == 0 else h
+    s = shifts(along, tilts[ln.axis])
+    a = (float(ln.x0), ln.y + float(s[ln.x0]))
+    b = (float(ln.x1), ln.y + float(s[ln.x1]))
+    if ln.axis == 1:
+        a, b = (a[1], a[0]), (b[1], b[0])
+    return a, b
+
+
+def _boxes(lines, ink, tilts, shape) -> list[_Line]:
+    """Closed rectangles (a form's box, or a comb of boxes): a top and a bottom
+    line joined at both ends by vertical sides (and any between), with writing
+    inside, or thin and empty. A digit's straight strokes close no rectangle
+    around other ink."""
+    hs = sorted((ln for ln in lines if ln.axis == 0), key=lambda ln: ln.y)
+    vs = [ln for ln in lines if ln.axis == 1]
+    used: list[_Line] = []
+    for i, top in enumerate(hs):
+        for bot in hs[i + 1:]:
+            box = _box(top, bot, vs, ink, tilts, shape)
+            if box and not any(ln in used for ln in box):
+                for ln in box:
+                    ln.kind = "box"
+                used += box
+    return used
+
+
+def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
+    """The lines of the rectangle (or comb) ``top`` and ``bot`` close with
+    vertical sides, or None."""
+    (tx0, ty0), (tx1, ty1) = _ends(top, tilts, shape)
+    (bx0, by0), (bx1, by1) = _ends(bot, tilts, shape)
+    left, right = max(tx0, bx0), min(tx1, bx1)
+    ytop, ybot = (ty0 + ty1) / 2, (by0 + by1) / 2
+    height = ybot - ytop
+    if right - left < 0.5 * max(tx1 - tx0, bx1 - bx0) or height < 8:
+        return None
+    tol = max(3.0, 0.1 * height)
+    sides = []
+    printed = BOX_THICK * max(top.thick, bot.thick) + 1.0  # a box's lines are printed alike, not a stroke
+    for v in vs:
+        if v.thick > printed:
+            continue
+        (vx0, vy0), (vx1, vy1) = _ends(v, tilts, shape)
+        x = (vx0 + vx1) / 2
+        # a side joins the two lines (and does not run on far past them: a grid's line)
+        if (left - tol <= x <= right + tol and abs(vy0 - ytop) <= tol + v.thick and abs(vy1 - ybot) <= tol + v.thick):
+            sides.append((x, v))
+    if len(sides) < 2:
+        return None
+    sides.sort(key=lambda t: t[0])
+    spanning = top.cover >= SPAN and bot.cover >= SPAN  # a comb running off the picture
+    if not spanning and (sides[0][0] > left + tol or sides[-1][0] < right - tol):
+        return None  # not closed at both ends
+    parts = [top, bot] + [v for _, v in sides]
+    y0, y1 = int(ytop + tol), int(ybot - tol)
+    cells = [(int(a + tol), int(b - tol)) for (a, _), (b, _) in zip(sides[:-1], sides[1:], strict=True)]
+    inside = sum(int(ink[max(0, y0):max(0, y1), max(0, a):max(0, b)].sum()) for a, b in cells if b > a)
+    side = min(height, right - left)
+    if inside >= 20 and all(p.thick <= BOX_THIN * side for p in parts):
+        return parts
+    thin = all(p.thick <= BLANK_BOX_THIN * side for p in parts)
+    return parts if thin else None
+
+
+def _bands(shape, lines: list[_Line], tilts: dict, grow: int = 1) -> np.ndarray:
+    """The pixels (H, W) of the lines' bands, ``grow`` rows wider on each side."""
+    mask = np.zeros(shape, dtype=bool)
+    for ln in lines:
+        _band_apply(mask, ln, tilts, grow, lambda m, r, c: m.__setitem__((r, c), True))
+    return mask
+
+
+def _band_rows(ln: _Line) -> tuple[int, int]:
+    """The line's own rows in its sheared frame (its thickness about its centre,
+    a pixel more each side), not a stroke lying along it."""
+    lo = max(ln.y0, int(np.floor(ln.y - ln.thick / 2.0 - 1.0)))
+    hi = min(ln.y1, int(np.ceil(ln.y + ln.thick / 2.0 + 1.0)))
+    return lo, hi
+
+
+def _band_height(ln: _Line) -> int:
+    lo, hi = _band_rows(ln)
+    return hi - lo + 1
+
+
+def _band_index(ln: _Line, tilt: float, size: tuple[int, int], grow: int):
+    """The band's (rows, cols) in the line's own frame (the picture, or its transpose)."""
+    h, w = size
+    s = shifts(w, tilt)
+    lo, hi = _band_rows(ln)
+    ys = np.arange(lo - grow, hi + grow + 1)
+    xs = np.arange(ln.x0, ln.x1 + 1)
+    rows = ys[:, None] + s[xs][None, :]
+    cols = np.broadcast_to(xs[None, :], rows.shape)
+    ok = (rows >= 0) & (rows < h)
+    return np.clip(rows, 0, h - 1), cols, ok
+
+
+def _band_apply(mask, ln, tilts, grow, fn) -> None:
+    m = mask if ln.axis == 0 else mask.T
+    rows, cols, ok = _band_index(ln, tilts[ln.axis], m.shape, grow)
+    fn(m, rows[ok], cols[ok])
+
+
+def _whiten(gray, dark, cdark, paper, lines: list[_Line], tilts: dict, thr: float, noise: float):
+    """The lines' pixels set to the paper's level where no ink lies on them,
+    then the strokes across each line repaired inside its band."""
+    from scipy import ndimage
+
+    out = gray.copy()
+    tau = max(0.1, 3.0 * noise)
+    band = np.zeros(gray.shape, dtype=bool)  # the lines' pixels darker than the paper
+    kept = np.zeros(gray.shape, dtype=bool)  # ... of which ink lies on the line
+    for ln in lines:
+        rows, cols, ok = _band_index(ln, tilts[ln.axis], dark.shape[::-1] if ln.axis else dark.shape, GROW)
+        r, c = (rows[ok], cols[ok]) if ln.axis == 0 else (cols[ok], rows[ok])  # the picture's (row, column)
+        on = dark[r, c] > 0.25 * thr
+        if cdark is not None and ln.colour is not None:
+            ink = np.max(cdark[r, c] - ln.colour[None, :], axis=1) > tau
+        else:
+            ink = dark[r, c] - ln.contrast > tau
+        band[r[on], c[on]] = True
+        kept[r[on & ink], c[on & ink]] = True
+    # ink on a line is a stroke crossing it: connected to ink off the lines
+    outside = (dark > max(2.0 * thr, 0.25 * float(dark.max()))) & ~_bands(dark.shape, lines, tilts, GROW)
+    labels, _ = ndimage.label(outside | kept, structure=np.ones((3, 3)))
+    crossing = np.isin(labels, np.unique(labels[outside]))
+    removed = band & ~(kept & crossing)
+    out[removed] = paper[removed]
+    for ln in lines:  # repairs: a stroke with ink on both sides of the band is joined across it
+        g = out if ln.axis == 0 else out.T
+        rm = removed if ln.axis == 0 else removed.T
+        pad = int(ln.thick) + 3
+        rows, cols, ok = _band_index(ln, tilts[ln.axis], g.shape, GROW + pad)
+        strip = np.where(ok, g[rows, cols], 1.0)
+        k = _band_height(ln) + 2 * GROW + 2  # longer than the band: a gap across all of it is filled
+        opened = ndimage.grey_opening(strip, size=(k, 1), mode="nearest")
+        fill = ok & rm[rows, cols] & (opened < strip)  # only where the line was whitened
+        g[rows[fill], cols[fill]] = opened[fill]
+    return out, removed
+
+
+def _describe(ln: _Line, tilt: float, shape) -> dict:
+    """What was found, in the picture's pixels."""
+    (x0, y0), (x1, y1) = _ends(ln, {ln.axis: tilt}, shape)
+    return {"kind": ln.kind, "orientation": "horizontal" if ln.axis == 0 else "vertical",
+            "from": [round(x0, 1), round(y0, 1)], "to": [round(x1, 1), round(y1, 1)],
+            "tilt": round(tilt, 2), "thickness": round(ln.thick, 1), "contrast": round(ln.contrast, 3)}

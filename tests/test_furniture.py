@@ -1,0 +1,173 @@
+"""Page furniture (lecun89.reader.furniture): ruled and squared paper, a form's box and a
+margin line found and whitened before the ink is boxed; a digit's own strokes kept."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lecun89.cli import main
+from lecun89.errors import UserError
+from lecun89.reader import analyse, fit_16, gray_levels, ink_map, load_model, read_digit
+from lecun89.reader.furniture import remove_furniture
+from lecun89.testing import draw_plain as draw
+
+LIGHT_BLUE = np.array([0.62, 0.78, 0.95])
+BLUE_INK = np.array([0.12, 0.16, 0.50])
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return load_model("reader")
+
+
+def digit_ink(digit: int, size: int = 200, width: int = 12) -> np.ndarray:
+    """A plain 1, 7 or 0 as ink (size, size) in [0, 1]."""
+    return 1.0 - np.asarray(draw(digit, size, width), dtype=np.float64) / 255.0
+
+
+def lines(shape, spacing: float, thick: float, tilt: float = 0.0, phase: float = 0.0, vertical: bool = False):
+    """Coverage of parallel lines (antialiased), ``tilt`` degrees."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    t = np.radians(tilt)
+    u = (xx * np.cos(t) + yy * np.sin(t)) if vertical else (yy * np.cos(t) - xx * np.sin(t))
+    u = u - phase
+    d = np.abs(u - spacing * np.round(u / spacing)) if spacing else np.abs(u)
+    return np.clip(thick / 2 + 0.5 - d, 0.0, 1.0)
+
+
+def page(ink: np.ndarray, cover: np.ndarray, line_rgb=LIGHT_BLUE, ink_rgb=BLUE_INK) -> np.ndarray:
+    """RGB (H, W, 3) in [0, 1]: white paper, the furniture, then the ink over it."""
+    rgb = np.ones(ink.shape + (3,))
+    rgb = rgb * (1.0 - cover[..., None] * (1.0 - line_rgb))
+    return rgb * (1.0 - ink[..., None] * (1.0 - ink_rgb))
+
+
+def save(rgb: np.ndarray, path) -> None:
+    Image.fromarray(np.round(255 * np.clip(rgb, 0, 1)).astype(np.uint8)).save(path)
+
+
+def read(model, path):
+    x, _ = read_digit(path)
+    return analyse(model, x, maps=False)["digit"]
+
+
+@pytest.mark.parametrize("digit", [7, 0, 1])
+def test_ruled_paper_removed_and_the_digit_read(reader, tmp_path, digit):
+    ink = digit_ink(digit)
+    p = tmp_path / "ruled.png"
+    save(page(ink, lines(ink.shape, 45.0, 3.0, tilt=2.0, phase=20.0)), p)
+    gray = gray_levels(Image.open(p))
+    before = ink_map(gray) > 0.1
+    assert before.any(axis=0).mean() > 0.95  # without removal the lines are ink: the box spans the picture
+    cleaned = []
+    x, _ = read_digit(p, cleaned=cleaned)
+    found = cleaned[0].found
+    assert len(found) >= 3 and {f["kind"] for f in found} == {"ruling"}
+    assert all(abs(f["tilt"] - 2.0) <= 0.5 for f in found)
+    assert analyse(reader, x, maps=False)["digit"] == digit
+    after = ink_map(cleaned[0].gray) > 0.1
+    assert after.any(axis=0).mean() < 0.6  # the box is the digit's
+
+
+def test_squared_paper_box_and_margin(reader, tmp_path):
+    ink = digit_ink(7)
+    grid = np.maximum(lines(ink.shape, 40.0, 2.0, 1.0, 7.0), lines(ink.shape, 40.0, 2.0, 1.0, 13.0, vertical=True))
+    box = np.zeros(ink.shape)
+    box[18:22, 40:161] = box[178:182, 40:161] = box[18:182, 40:44] = box[18:182, 157:161] = 1.0
+    margin = lines(ink.shape, 0.0, 3.0, 0.5, 62.0, vertical=True)
+    for name, cover, colour, kind in (("squared", grid, LIGHT_BLUE, "grid"),
+                                      ("box", box, np.array([0.15, 0.15, 0.15]), "box"),
+                                      ("margin", margin, np.array([0.92, 0.35, 0.38]), "margin")):
+        p = tmp_path / f"{name}.png"
+        save(page(ink, cover, colour), p)
+        cleaned = []
+        x, _ = read_digit(p, cleaned=cleaned)
+        assert cleaned[0].found and {f["kind"] for f in cleaned[0].found} == {kind}, name
+        assert analyse(reader, x, maps=False)["digit"] == 7, name
+
+
+def test_a_stroke_crossing_a_line_of_its_own_darkness_is_repaired():
+    from scipy import ndimage
+
+    ink = digit_ink(1, 200, 10)
+    cover = lines(ink.shape, 50.0, 3.0, phase=25.0)
+    gray = 1.0 - np.maximum(ink, cover)  # black ink on black lines, gray: nothing tells them apart but the shape
+    c = remove_furniture(gray)
+    assert len(c.found) >= 3 and c.removed.any()
+    on = (1.0 - c.gray) > 0.5
+    _, n = ndimage.label(on, structure=np.ones((3, 3)))
+    assert n == 1  # the 1 is one stroke again, not cut at every line
+    stroke = (ink > 0.5)
+    assert on[stroke].mean() > 0.95
+
+
+@pytest.mark.parametrize("digit", [1, 7])
+def test_a_digits_own_long_strokes_are_kept(digit):
+    for size, width in ((200, 12), (120, 4), (64, 6)):
+        gray = gray_levels(draw(digit, size, width))
+        c = remove_furniture(gray)
+        assert c.found == [] and c.gray is gray and not c.removed.any()
+        # cropped tight, the strokes reach the picture's edges
+        ink = 1.0 - gray
+        rows, cols = np.flatnonzero(ink.max(axis=1) > 0.5), np.flatnonzero(ink.max(axis=0) > 0.5)
+        crop = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        assert remove_furniture(crop).found == []
+
+
+def test_blank_ruled_and_squared_paper_is_blank(tmp_path):
+    shape = (240, 300)
+    blank = np.zeros(shape)
+    for name, cover in (("ruled", lines(shape, 40.0, 2.0, -1.5, 10.0)),
+                        ("squared", np.maximum(lines(shape, 30.0, 1.5, phase=4.0),
+                                               lines(shape, 30.0, 1.5, phase=9.0, vertical=True)))):
+        p = tmp_path / f"{name}.png"
+        save(page(blank, cover, np.array([0.5, 0.6, 0.85])), p)
+        with pytest.raises(UserError, match="blank image"):
+            read_digit(p)
+        assert main(["predict", str(p)]) == 1
+
+
+def test_clean_pictures_are_read_bit_identically(tmp_path):
+    for digit in (1, 7, 0):
+        for size, width, dark in ((28, 2, True), (200, 16, True), (200, 8, False), (900, 60, True)):
+            img = draw(digit, size, width, dark)
+            p = tmp_path / f"{digit}-{size}.png"
+            img.save(p)
+            gray = gray_levels(img)
+            assert remove_furniture(gray).gray is gray
+            cleaned = []
+            x, _ = read_digit(p, cleaned=cleaned)
+            assert cleaned[0].found == []
+            assert np.array_equal(x, fit_16(ink_map(gray)))
+
+
+def test_the_json_says_what_was_removed(tmp_path, capsys):
+    ink = digit_ink(7)
+    ruled = tmp_path / "ruled.png"
+    save(page(ink, lines(ink.shape, 45.0, 3.0, phase=20.0)), ruled)
+    clean = tmp_path / "clean.png"
+    draw(7, 200, 12).save(clean)
+    show = tmp_path / "show.png"
+    assert main(["predict", str(ruled), str(clean), "--json", "--show", str(show)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out[0]["digit"] == 7 and len(out[0]["removed"]) >= 3
+    assert all(r["kind"] == "ruling" and len(r["from"]) == len(r["to"]) == 2 for r in out[0]["removed"])
+    assert out[1]["removed"] == []
+    assert show.stat().st_size > 0
+    assert main(["predict", str(ruled)]) == 0
+    plain = capsys.readouterr().out
+    assert "removed: " in plain and "ruling lines" in plain
+
+
+def test_a_row_on_ruled_paper_says_what_was_removed(tmp_path, capsys):
+    ink = np.concatenate([digit_ink(d, 160, 10) for d in (1, 7, 0)], axis=1)
+    p = tmp_path / "row.png"
+    save(page(ink, lines(ink.shape, 40.0, 2.5, tilt=-1.0, phase=12.0)), p)
+    assert main(["predict", "--row", str(p), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["digits"] == "170" and r["removed"] and {f["kind"] for f in r["removed"]} == {"ruling"}
