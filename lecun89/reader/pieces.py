@@ -40,7 +40,7 @@ MIN_HEIGHT = 4
 MAX_DIGITS = 40
 
 
-def _pieces(ink: np.ndarray) -> list[np.ndarray]:
+def find_pieces(ink: np.ndarray) -> list[np.ndarray]:
     """Boolean masks of the ink's pieces, one per digit candidate: pieces at
     least half the row's height (the tallest piece's) lying mostly in the same
     columns are merged; shorter pieces (a 5's bar, a broken stroke) join the
@@ -104,7 +104,7 @@ def find_digits(ink: np.ndarray, wide: float = WIDE, aspect: float = ASPECT) -> 
     """Ink (H, W) in [0, 1] -> one boolean mask per digit, left to right; a piece
     wider than ``wide`` times the row's height is cut into digits ``aspect``
     times that height wide."""
-    pieces = _pieces(ink)
+    pieces = find_pieces(ink)
     if not pieces:
         return []
     boxes = [box_of(p) for p in pieces]
