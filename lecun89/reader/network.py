@@ -84,7 +84,7 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     paths = segment.best_paths(n_nodes, edges, cost, counts, k=segment.K_BEST)
     if not paths:
         want = " or ".join(str(c) for c in sorted(counts or ()))
-        raise ValueError(f"the row cannot be read as {want} digits (its ink holds at most {n_nodes - 1})")
+        raise ValueError(f"the row cannot be read as {want} digits (no way through its {n_nodes - 1} pieces has that many)")
 
     def reading(path):
         return "".join(str(int(np.argmax(outputs[e]))) for e in path)

@@ -18,9 +18,9 @@ with the network and take the cheapest way through the row.
    not wider than :data:`MAX_WIDTH` times the height, its ink (each faint
    pixel given to the segment nearest it) ready to be fitted as one digit;
 3. :func:`costs`: a candidate's cost from the network's outputs for it
-   (``-log`` of the softmax's largest for a model with logits; half the
-   squared distance to the nearest digit's target for a scaled-tanh model;
-   minus :func:`lecun89.reader.network.digit_score` where a model has it),
+   (``-log`` of the softmax's largest for a model with logits, which
+   :func:`lecun89.reader.network.digit_score` is where a model has it; half
+   the squared distance to the nearest digit's target for a scaled-tanh model),
    plus the geometric priors (wider than :data:`WIDE_OK` or shorter than
    :data:`SHORT_OK` times the row's height) and :data:`DIGIT_COST` per digit;
 4. :func:`best_paths`: the cheapest paths from the row's left edge to its
@@ -205,20 +205,18 @@ def softmax(outputs: np.ndarray) -> np.ndarray:
 
 def network_cost(outputs: np.ndarray, logits: bool, score: np.ndarray | None = None) -> np.ndarray:
     """How little a candidate looks like a digit, from the network's outputs
-    (N, 10): ``-log`` of the softmax's largest (``logits``), else half the
-    squared distance of the outputs to the nearest digit's target (+1 for it,
-    -1 for the others: the paper's cost); ``score`` (a model's
-    ``digit_score``, higher = more a whole digit) is subtracted where given."""
+    (N, 10): for a model with logits ``-log`` of how much it looks like a whole
+    digit (``score``: :func:`lecun89.reader.network.digit_score` where the
+    model has it, else the softmax's largest, which it is for these models);
+    for a scaled-tanh model half the squared distance of the outputs to the
+    nearest digit's target (+1 for it, -1 for the others: the paper's cost)."""
     outputs = np.asarray(outputs, dtype=np.float64)
     if logits:
-        cost = -np.log(np.clip(softmax(outputs).max(axis=1), 1e-12, None))
-    else:
-        target = -np.ones_like(outputs)
-        target[np.arange(len(outputs)), outputs.argmax(axis=1)] = 1.0
-        cost = 0.5 * ((outputs - target) ** 2).sum(axis=1)
-    if score is not None:
-        cost = cost - np.asarray(score, dtype=np.float64)
-    return cost
+        p = softmax(outputs).max(axis=1) if score is None else np.asarray(score, dtype=np.float64)
+        return -np.log(np.clip(p, 1e-12, None))
+    target = -np.ones_like(outputs)
+    target[np.arange(len(outputs)), outputs.argmax(axis=1)] = 1.0
+    return 0.5 * ((outputs - target) ** 2).sum(axis=1)
 
 
 def geometry_cost(boxes, height: float, joins=None, wide_ok: float = WIDE_OK, w_wide: float = W_WIDE,

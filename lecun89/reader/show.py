@@ -20,6 +20,7 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
     for row, (path, gray, x16, r) in zip(axes, items, strict=True):
         if gray is not None:
             row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
+            draw_cuts(row[0], r)
         else:
             row[0].text(0.5, 0.5, ".npy\n(used as is)", ha="center", va="center")
         row[0].set_title(Path(path).name, fontsize=8)
@@ -36,3 +37,18 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
     fig.tight_layout()
     with replacing(out) as fh:
         fig.savefig(fh, dpi=100, format="png")
+
+
+def draw_cuts(ax, r: dict) -> None:
+    """A row's chosen cuts (solid red) and its runner-up's (dashed blue) over
+    the picture, the runner-up's reading in the corner; nothing for one digit."""
+    if "cuts" not in r:
+        return
+    for x in r["cuts"]:
+        ax.axvline(x, color="red", linewidth=1.2)
+    ru = r.get("runner_up")
+    if ru:
+        for x in ru["cuts"]:
+            ax.axvline(x, color="tab:blue", linewidth=1.0, linestyle="--")
+        ax.text(0.01, 0.02, f"runner-up {ru['digits']}", transform=ax.transAxes, fontsize=6, color="tab:blue",
+                va="bottom")
