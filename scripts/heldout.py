@@ -221,12 +221,12 @@ def zip_choices(inks, model) -> dict:
     import itertools
 
     logits = model.net.config.output_activation == "none"
-    grid = {"digit_cost": [0.0, 0.5, 1.0], "stroke_cost": [0.0, 0.5, 1.0], "join_cost": [1.0, 3.0],
-            "wide_ok": [0.9, 1.1]}
+    grid = {"digit_cost": [-0.5, 0.0, 0.5], "stroke_cost": [0.0, 0.5], "join_cost": [1.0, 3.0],
+            "wide_ok": [0.9, 1.1, 1.3, 1.5]}
     print("\n| min_segment | max_run | s/row | digit_cost | stroke_cost | join_cost | wide_ok | rows right |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     trials, best = [], None
-    for ms, mr in ((0.12, 3), (0.12, 4), (0.2, 3), (0.2, 4), (0.3, 3)):
+    for ms, mr in ((0.12, 3), (0.12, 4), (0.2, 3), (0.2, 4)):
         import time
 
         t = time.perf_counter()

@@ -79,8 +79,9 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     logits = model.net.config.output_activation == "none"
     if isinstance(digits_or_graph, segment.Graph):
         cost = segment.candidate_cost(g, outputs, logits, score)
+        own = cost - segment.DIGIT_COST  # a digit's own cost, what WEAK bounds
     else:
-        cost = segment.network_cost(outputs, logits, score)
+        cost = own = segment.network_cost(outputs, logits, score)
     paths = segment.best_paths(n_nodes, edges, cost, counts, k=segment.K_BEST)
     if not paths:
         want = " or ".join(str(c) for c in sorted(counts or ()))
@@ -96,13 +97,13 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     text = reading(best)
     runner = next(((c, p) for c, p in paths[1:] if reading(p) != text), paths[1] if len(paths) > 1 else None)
     per = [{**analyse(model, x16s[e], maps=False), "box": list(boxes[e])} for e in best]
-    weak = [k for k, e in enumerate(best) if cost[e] > segment.WEAK]
+    weak = [k for k, e in enumerate(best) if own[e] > segment.WEAK]
     reason = None
     if any(r["rejected"] for r in per):
         k = next(k for k, r in enumerate(per) if r["rejected"])
         reason = f"digit {k + 1} rejected" + (f" ({per[k]['reason']})" if per[k].get("reason") else "")
     elif weak:
-        reason = f"weak path (digit {weak[0] + 1} costs {cost[best[weak[0]]]:.2f} > {segment.WEAK:.2f})"
+        reason = f"weak path (digit {weak[0] + 1} costs {own[best[weak[0]]]:.2f} > {segment.WEAK:.2f})"
     return {"model": model.name, "digits": "".join("?" if r["digit"] is None else str(r["digit"]) for r in per),
             "rejected": reason is not None, "reason": reason, "per_digit": per, "cuts": cuts(best),
             "runner_up": None if runner is None else {"digits": reading(runner[1]), "cuts": cuts(runner[1]),

@@ -47,9 +47,9 @@ from lecun89.reader.pieces import MAX_DIGITS, box_of, digit_inks, find_pieces
 SPLIT = 0.45
 # Candidate cuts (and a cut and the piece's edge) at least this many times the
 # row's height apart.
-MIN_SEGMENT = 0.2
-# A candidate digit is at most this many adjacent segments ...
-MAX_RUN = 3
+MIN_SEGMENT = 0.12
+# A candidate digit is at most this many adjacent segments (4 measured better than 3) ...
+MAX_RUN = 4
 # ... and at most this many times the row's height wide.
 MAX_WIDTH = 1.6
 # At most this many segments in a row (a bound on the network's work).
@@ -59,16 +59,18 @@ MAX_SEGMENTS = 4 * MAX_DIGITS
 # priors: a candidate wider than WIDE_OK or shorter than SHORT_OK times the
 # row's height costs W_WIDE / W_SHORT per unit beyond.
 DIGIT_COST = 0.0
-WIDE_OK = 1.1
+WIDE_OK = 1.3
 W_WIDE = 4.0
 SHORT_OK = 0.55
 W_SHORT = 4.0
 # A cut through a piece costs this per stroke it crosses.
 STROKE_COST = 0.0
 # Separate pieces of ink (not cut apart here) taken as one digit cost this per join.
-JOIN_COST = 3.0
-# A row is rejected when a digit on its path costs more than this.
-WEAK = 3.0
+JOIN_COST = 1.0
+# A row is rejected when a digit on its path costs more than this (its cost
+# without DIGIT_COST): the 99th percentile of the costliest digit on the
+# tuning rows read right.
+WEAK = 0.62
 # The paths kept to find the runner-up (the cheapest with another reading).
 K_BEST = 12
 
