@@ -134,6 +134,38 @@ def read_rows(images, labels, n: int, models: dict, wide: float = WIDE, aspect: 
     return out
 
 
+def read_rows_graph(images, labels, n: int, models: dict) -> dict:
+    """The same ``n`` rows as :func:`read_rows` (seed 89) read through the
+    network's graph (``lecun89 predict --row``): per model, rows read wrong,
+    digit error (a row with the wrong count has all its digits wrong), rows rejected."""
+    from PIL import Image
+
+    from lecun89.reader import analyse_row, ink_map, row_graph
+
+    rng = np.random.default_rng(89)
+    rows = []
+    for _ in range(n):
+        data, truth = heldout.random_row(images, labels, rng)
+        with Image.open(io.BytesIO(data)) as img:
+            rows.append((row_graph(ink_map(image_gray(img))), truth))
+    print(f"\nrows of digits through the graph: {n} rows of 3-6 digits")
+    print("| model | rows read wrong | digit error | rows rejected |")
+    print("|---|---:|---:|---:|")
+    out = {}
+    for name, model in models.items():
+        wrong = dwrong = rejected = total = 0
+        for g, truth in rows:
+            r = analyse_row(model, g)
+            total += len(truth)
+            wrong += r["digits"] != truth
+            dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(
+                a != b for a, b in zip(r["digits"], truth, strict=True))
+            rejected += r["rejected"]
+        out[name] = {"rows": n, "row_error": wrong / n, "digit_error": dwrong / total, "rows_rejected": rejected / n}
+        print(f"| `{name}` | {pct(wrong / n)} | {pct(dwrong / total)} | {pct(rejected / n)} |", flush=True)
+    return out
+
+
 def zip_inks(images, labels, n: int) -> list[tuple[np.ndarray, str, str]]:
     """``n`` zip codes of each kind and length (lecun89.reader.heldout.zip_row:
     spaced and touching, 5 and 9 digits; seeds 89, 90, ...) of the group's
@@ -281,6 +313,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--rows", type=int, default=0, metavar="N",
                     help="also read N rows of 3-6 of the group's digits (as `lecun89 predict --row`)")
+    ap.add_argument("--rows-graph", action="store_true",
+                    help="with --rows: read the rows through the network's graph (as `lecun89 predict --row` now "
+                         "does) instead of the old cutter")
     ap.add_argument("--zip", type=int, default=0, metavar="N",
                     help="also read N zip codes of each kind (spaced, touching) and length (5, 9) of the group's "
                          "digits, by the old cutter and by the graph (as `lecun89 predict --row`)")
@@ -340,7 +375,8 @@ def main() -> int:
                 r = read_rows(images, labels, args.rows, {DEFAULT_MODEL: models[DEFAULT_MODEL]}, wide, aspect)
                 results["row_choices"].append({"WIDE": wide, "ASPECT": aspect, **r[DEFAULT_MODEL]})
     elif args.rows:
-        results["rows_of_digits"] = read_rows(images, labels, args.rows, models)
+        results["rows_of_digits"] = (read_rows_graph if args.rows_graph else read_rows)(images, labels, args.rows,
+                                                                                      models)
     results.update(_zips(images, labels, args.zip, args.zip_choices, models))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
