@@ -286,14 +286,14 @@ def zip_choices(inks, model) -> dict:
     return {"trials": trials, "chosen": trial, "WEAK": weak}
 
 
-def _zips(images, labels, n: int, choices: bool, models: dict) -> dict:
+def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None = None) -> dict:
     if not n:
         return {}
     inks = zip_inks(images, labels, n)
     if choices:
         from lecun89.reader import DEFAULT_MODEL
 
-        return {"zip_choices": zip_choices(inks, models[DEFAULT_MODEL])}
+        return {"zip_choices": zip_choices(inks, load_model(model) if model else models[DEFAULT_MODEL])}
     return {"zip_codes": read_zips(inks, models)}
 
 
@@ -321,6 +321,9 @@ def main() -> int:
                          "digits, by the old cutter and by the graph (as `lecun89 predict --row`)")
     ap.add_argument("--zip-choices", action="store_true",
                     help="with --zip on the tuning group: choose the graph's cutting and costs for the default model")
+    ap.add_argument("--zip-model", metavar="MODEL",
+                    help="with --zip-choices: choose for this model (a shipped name or a run's directory; default: "
+                         "the default model)")
     ap.add_argument("--json", help="write every number to this JSON file")
     ap.add_argument("--write-models", action="store_true",
                     help="write lecun89/models/heldout.json (the report group's numbers, shown by "
@@ -377,7 +380,7 @@ def main() -> int:
     elif args.rows:
         results["rows_of_digits"] = (read_rows_graph if args.rows_graph else read_rows)(images, labels, args.rows,
                                                                                       models)
-    results.update(_zips(images, labels, args.zip, args.zip_choices, models))
+    results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.write_models:

@@ -1,4 +1,7 @@
-"""Stage 4 of the reader: a row's ink cut into pieces, one per digit.
+"""A row's ink in pieces: the pieces of connected ink (:func:`find_pieces`,
+what :mod:`lecun89.reader.segment` over-segments) and the cutter that came
+before the network chose the cuts (:func:`find_digits`, one piece per digit,
+kept as the benchmark's baseline).
 
 1. the pieces of connected ink (8-connected, above the ink threshold of
    :mod:`lecun89.reader.ink`); tall pieces lying mostly in the same columns
