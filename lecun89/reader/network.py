@@ -53,8 +53,8 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     (:func:`lecun89.reader.segment.best_paths`) with ``n_digits`` digits (an
     int, a collection of ints, or None for any). The row is rejected when any
     chosen digit is (as the paper's system rejected a zip code) or the path is
-    weak (a candidate on it costs more than
-    :data:`lecun89.reader.segment.WEAK`). -> {"model", "digits", "rejected",
+    weak (a digit on it costs more than :data:`lecun89.reader.segment.WEAK`,
+    or, for a model with a none-threshold, than ``-log`` of it). -> {"model", "digits", "rejected",
     "reason", "per_digit" (each digit's :func:`analyse` with its "box"),
     "cuts" (x between digits), "runner_up" (the cheapest path with another
     reading: {"digits", "cuts", "score"}, or None), "score" (the path's cost:
@@ -97,13 +97,17 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     text = reading(best)
     runner = next(((c, p) for c, p in paths[1:] if reading(p) != text), paths[1] if len(paths) > 1 else None)
     per = [{**analyse(model, x16s[e], maps=False), "box": list(boxes[e])} for e in best]
-    weak = [k for k, e in enumerate(best) if own[e] > segment.WEAK]
+    # The weak-path bound: a junk-trained model's none-threshold (on digit_score,
+    # whose -log is the cost) where it has one, else WEAK (set for the shipped reader).
+    none_t = getattr(model, "none_threshold", None)
+    bound = float(-np.log(none_t)) if none_t else segment.WEAK
+    weak = [k for k, e in enumerate(best) if own[e] > bound]
     reason = None
     if any(r["rejected"] for r in per):
         k = next(k for k, r in enumerate(per) if r["rejected"])
         reason = f"digit {k + 1} rejected" + (f" ({per[k]['reason']})" if per[k].get("reason") else "")
     elif weak:
-        reason = f"weak path (digit {weak[0] + 1} costs {own[best[weak[0]]]:.2f} > {segment.WEAK:.2f})"
+        reason = f"weak path (digit {weak[0] + 1} costs {own[best[weak[0]]]:.2f} > {bound:.2f})"
     return {"model": model.name, "digits": "".join("?" if r["digit"] is None else str(r["digit"]) for r in per),
             "rejected": reason is not None, "reason": reason, "per_digit": per, "cuts": cuts(best),
             "runner_up": None if runner is None else {"digits": reading(runner[1]), "cuts": cuts(runner[1]),
