@@ -294,7 +294,7 @@ def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None
         from lecun89.reader import DEFAULT_MODEL
 
         return {"zip_choices": zip_choices(inks, load_model(model) if model else models[DEFAULT_MODEL])}
-    return {"zip_codes": read_zips(inks, models)}
+    return {"zip_codes": read_zips(inks, {model: load_model(model)} if model else models)}
 
 
 def pct(v) -> str:
@@ -323,7 +323,7 @@ def main() -> int:
                     help="with --zip on the tuning group: choose the graph's cutting and costs for the default model")
     ap.add_argument("--zip-model", metavar="MODEL",
                     help="with --zip-choices: choose for this model (a shipped name or a run's directory; default: "
-                         "the default model)")
+                         "the default model); without it: read the zip codes with this model only")
     ap.add_argument("--json", help="write every number to this JSON file")
     ap.add_argument("--write-models", action="store_true",
                     help="write lecun89/models/heldout.json (the report group's numbers, shown by "
