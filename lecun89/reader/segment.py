@@ -30,9 +30,11 @@ with the network and take the cheapest way through the row.
 What goes in: ink (H, W) in [0, 1]; what comes out: a :class:`Graph` (the
 segments, the candidates' spans, boxes and inks) and, from the network's
 outputs, the paths. The network itself is run by
-:func:`lecun89.reader.network.analyse_row`. Every number here was chosen on
-the held-out-writers benchmark's tuning rows (docs/strangers.md, "Rows: zip
-codes").
+:func:`lecun89.reader.network.analyse_row`. MIN_SEGMENT, MAX_RUN,
+DIGIT_COST, STROKE_COST, JOIN_COST, WIDE_OK and WEAK were chosen on the
+held-out-writers benchmark's tuning zip codes (docs/strangers.md, "Rows: zip
+codes"); SPLIT, MAX_WIDTH, W_WIDE, SHORT_OK and W_SHORT were set by hand
+beforehand and not tuned.
 """
 
 from __future__ import annotations
