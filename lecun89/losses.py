@@ -5,6 +5,11 @@ training loop never ask which loss they have: the cost over a batch, its
 gradient dE/dy, its Gauss-Newton second derivative d2E/dy2, and, where it
 does not depend on the outputs, that second derivative on its own (SN2.8's
 running SDLM estimator needs it).
+
+A label :data:`lecun89.metrics.NONE` (a picture with no digit) asks for none of
+the ten: all outputs at the low target (-1) for squared error, the uniform
+distribution (1/K each) for cross-entropy. Both engines read the target rows
+(``targets``), so they train it alike.
 """
 
 from __future__ import annotations
@@ -119,17 +124,21 @@ class CrossEntropyLoss(Loss):
         e = np.exp(z)
         s = e.sum(axis=1, keepdims=True)
         self.p = e / s
-        self.labels = labels
-        n = len(labels)
-        return float(np.mean(np.log(s[:, 0]) - z[np.arange(n), labels]))
+        self.t = self.targets(labels, y.shape[1])
+        # -sum_k t_k log p_k: the one-hot target's -log p_label, or the uniform's mean of -log p
+        return float(np.mean(np.log(s[:, 0]) - (self.t * z).sum(axis=1)))
 
     def targets(self, labels, n_classes=10):
+        """One-hot rows; a :data:`~lecun89.metrics.NONE` label's row is uniform (1/K each)."""
+        labels = np.asarray(labels)
         t = np.zeros((len(labels), n_classes))
-        t[np.arange(len(labels)), labels] = 1.0
+        d = np.flatnonzero(labels >= 0)
+        t[d, labels[d]] = 1.0
+        t[labels < 0] = 1.0 / n_classes
         return t
 
     def grad(self, y, t):
-        """dE/dy from precomputed one-hot targets: the training loop's fast path."""
+        """dE/dy from precomputed target rows: the training loop's fast path."""
         e = np.exp(y - y.max(axis=1, keepdims=True))
         e /= e.sum(axis=1, keepdims=True)
         e -= t
@@ -137,15 +146,11 @@ class CrossEntropyLoss(Loss):
         return e
 
     def backward(self):
-        n = len(self.labels)
-        d = self.p.copy()
-        d[np.arange(n), self.labels] -= 1.0
-        d /= n
-        return d
+        return (self.p - self.t) / len(self.t)
 
     def backward_h(self):
         # Diagonal of the softmax's Gauss-Newton matrix, p(1-p), per pattern.
-        return self.p * (1.0 - self.p) / len(self.labels)
+        return self.p * (1.0 - self.p) / len(self.t)
 
 
 # The losses a config can name (train.loss), and MSE's two cost scales (train.cost_scale).

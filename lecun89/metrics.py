@@ -1,6 +1,11 @@
 """Scores the paper reports: error rate, mean squared error, rejection.
 
-All functions take network outputs ``(N, 10)`` and integer labels ``(N,)``.
+All functions take network outputs ``(N, 10)`` and integer labels ``(N,)``:
+a digit 0-9, or :data:`NONE` for a picture that holds no digit (the junk set,
+:mod:`lecun89.reader.junk`). A junk picture has no right digit: it is never a
+digit error (error rates, the rejection curve and confusion matrices count the
+digits only); how much junk a model accepts is the reader's measure
+(:func:`lecun89.reader.network.digit_score`).
 
 **MSE, one convention.** The MSE lecun89 shows (reports, summaries, the
 terminal, the README) is *the paper's MSE*: half the squared error against
@@ -19,21 +24,35 @@ import numpy as np
 # The paper's rejection criterion: reject digits until the rest has 1% error.
 TARGET_ERROR = 0.01
 
+# The label of a picture with no digit: none of the ten outputs is its target
+# (all outputs low for squared error, the uniform distribution for cross-entropy).
+NONE = -1
+
+
+def digit_mask(labels: np.ndarray) -> np.ndarray:
+    """True where the label is a digit (0-9), False for :data:`NONE`."""
+    return np.asarray(labels) >= 0
+
 
 def targets_pm1(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """+1 for the labelled class, -1 elsewhere: the paper's targets. (N, n_classes)."""
+    """+1 for the labelled class, -1 elsewhere: the paper's targets. (N, n_classes).
+    A :data:`NONE` label's row is -1 everywhere (all outputs low)."""
+    labels = np.asarray(labels)
     t = -np.ones((len(labels), n_classes))
-    t[np.arange(len(labels)), labels] = 1.0
+    d = np.flatnonzero(labels >= 0)
+    t[d, labels[d]] = 1.0
     return t
 
 
 def misses(outputs: np.ndarray, labels: np.ndarray) -> int:
-    """Number of digits whose most active output is not their label."""
-    return int(np.count_nonzero(outputs.argmax(axis=1) != labels))
+    """Number of digits whose most active output is not their label (junk, :data:`NONE`, not counted)."""
+    return int(np.count_nonzero((outputs.argmax(axis=1) != labels) & digit_mask(labels)))
 
 
 def error_rate(outputs: np.ndarray, labels: np.ndarray) -> float:
-    return misses(outputs, labels) / len(labels)
+    """Misses over the digits (junk not counted); nan when there are no digits."""
+    n = int(np.count_nonzero(digit_mask(labels)))
+    return misses(outputs, labels) / n if n else float("nan")
 
 
 def mse_pm1(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -70,7 +89,10 @@ def rejection_curve(outputs: np.ndarray, labels: np.ndarray):
     fall between distinct gaps, so ties are accepted or rejected together.
     Returns ``(rejected_fraction, error_among_accepted)``, both ascending in
     rejection, starting at 0 rejected (all accepted) and excluding "reject all".
+    Junk (:data:`NONE`) is left out: it has no right digit.
     """
+    keep = digit_mask(labels)
+    outputs, labels = outputs[keep], labels[keep]
     n = len(labels)
     gap = output_gap(outputs)
     wrong = outputs.argmax(axis=1) != labels
@@ -106,6 +128,8 @@ def gap_threshold(outputs: np.ndarray, labels: np.ndarray, target_error: float =
     its last bits with the BLAS build or the engine, and one that sat exactly on
     the threshold would be accepted by one build and rejected by another. ``inf``
     when even the most confident digit alone errs more (reject all)."""
+    keep = digit_mask(labels)
+    outputs, labels = outputs[keep], labels[keep]
     rejected, err = rejection_curve(outputs, labels)
     ok = np.flatnonzero(err <= target_error + 1e-12)
     if not len(ok):
@@ -121,7 +145,8 @@ def gap_threshold(outputs: np.ndarray, labels: np.ndarray, target_error: float =
 
 
 def confusion_matrix(outputs: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """counts[true, predicted]."""
+    """counts[true, predicted], over the digits (junk, :data:`NONE`, left out)."""
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (labels, outputs.argmax(axis=1)), 1)
+    keep = digit_mask(labels)
+    np.add.at(cm, (labels[keep], outputs[keep].argmax(axis=1)), 1)
     return cm

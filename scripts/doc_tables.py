@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 TRAINED_ON = {
     "lecun1989": "the paper, as SN2.8 trained it (USPS)",
     "modern-usps": "the 2022 modern recipe (USPS)",
-    "reader": "that recipe on USPS and 58,000 MNIST training digits",
+    "reader": "that recipe on USPS, 58,000 MNIST training digits and 20,000 pictures with no digit",
 }
 
 

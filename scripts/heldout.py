@@ -20,6 +20,7 @@ writers are disjoint from the training writers).
         # the zip codes' graph numbers (lecun89.reader.segment), on the tuning writers
     python scripts/heldout.py --data-dir DIR --group report --styles '' --zip 250
         # the zip codes' table in docs/strangers.md
+    python scripts/heldout.py --data-dir DIR --group tune --styles clean --junk   # pictures with no digit
 
 About 3 minutes for the report group on 2 cores here (``--jobs``).
 """
@@ -45,6 +46,7 @@ from lecun89.reader.ink import BACKGROUND_DEGREE  # noqa: E402
 from lecun89.reader.pieces import ASPECT, WIDE  # noqa: E402
 from lecun89.errors import UserError  # noqa: E402
 from lecun89.reader import SHIPPED, load_model  # noqa: E402
+from lecun89.reader.network import digit_score  # noqa: E402
 
 BLANK = np.full((16, 16), np.nan)  # a file the reader found no digit in
 
@@ -83,10 +85,68 @@ def score(model, x: np.ndarray, labels: np.ndarray) -> dict:
     rejected = ~found
     if model.threshold is not None:
         rejected |= metrics.output_gap(out) < model.threshold
+    not_digit = found & not_a_digit(model, out)
+    rejected |= not_digit
     accepted = ~rejected
     return {"error": float(wrong.mean()), "misses": int(wrong.sum()), "no_digit": int((~found).sum()),
+            "not_a_digit": float(not_digit.mean()),
             "rejected": float(rejected.mean()),
             "error_accepted": float(wrong[accepted].mean()) if accepted.any() else None, "n": int(len(labels))}
+
+
+def not_a_digit(model, out: np.ndarray) -> np.ndarray:
+    """Where the model's none-threshold says a picture is not a digit (all False without one)."""
+    if model.none_threshold is None:
+        return np.zeros(len(out), dtype=bool)
+    return digit_score(model, out) < model.none_threshold
+
+
+def read_junk(group: str, models: dict, clean: np.ndarray | None, limit: int | None = None, data_dir=None) -> dict:
+    """The group's no-digit set (lecun89.reader.junk.junk_of: files read as `lecun89 predict`
+    reads them), per model: the share taken as a digit (read and not refused as "not a
+    digit") and the share accepted (not rejected by either rule), per kind for each;
+    and, for the default model, the curve of junk taken against clean digits
+    refused over the none-threshold (``clean``: the group's clean digits, read)."""
+    from lecun89.reader import DEFAULT_MODEL
+    from lecun89.reader.junk import junk_of
+
+    x, kinds = junk_of(group, data_dir, limit=limit)
+    found = ~np.isnan(x).any(axis=(1, 2))
+    res = {"n": int(len(x)), "refused_by_the_ink_stage": float(np.mean(~found)), "models": {}}
+    print(f"\nno-digit pictures ({len(x):,} files; {np.mean(~found):.1%} found blank by the ink stage)")
+    print("| model | none-threshold | taken as a digit | accepted as a digit |")
+    print("|---|---:|---:|---:|")
+    for name, model in models.items():
+        out = model.net.predict(np.where(found[:, None, None], x, -1.0)[:, None])
+        taken = found & ~not_a_digit(model, out)
+        accepted = taken.copy()
+        if model.threshold is not None:
+            accepted &= metrics.output_gap(out) >= model.threshold
+        by_kind = {k: {"n": int(np.sum(kinds == k)), "taken": float(taken[kinds == k].mean()),
+                       "accepted": float(accepted[kinds == k].mean())} for k in np.unique(kinds)}
+        res["models"][name] = {"none_threshold": model.none_threshold, "taken": float(taken.mean()),
+                               "accepted": float(accepted.mean()), "by_kind": by_kind}
+        t = "-" if model.none_threshold is None else f"{model.none_threshold:.4f}"
+        print(f"| `{name}` | {t} | {pct(taken.mean())} | {pct(accepted.mean())} |", flush=True)
+    model = models[DEFAULT_MODEL]
+    print(f"\n`{DEFAULT_MODEL}` by kind:\n| kind | files | taken as a digit | accepted |\n|---|---:|---:|---:|")
+    for k, v in res["models"][DEFAULT_MODEL]["by_kind"].items():
+        print(f"| {k} | {v['n']} | {pct(v['taken'])} | {pct(v['accepted'])} |")
+    if clean is not None:
+        ok = ~np.isnan(clean).any(axis=(1, 2))
+        sc = digit_score(model, model.net.predict(clean[ok][:, None]))
+        sj = np.where(found, digit_score(model, model.net.predict(np.where(found[:, None, None], x, -1.0)[:, None])),
+                      -np.inf)
+        res["curve"] = []
+        print(f"\n`{DEFAULT_MODEL}`: the none-threshold's curve (digit score: the largest softmax probability)")
+        print("| none-threshold | clean digits refused as not a digit | junk taken as a digit |\n|---:|---:|---:|")
+        for t in sorted({0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8} | (
+                {model.none_threshold} if model.none_threshold is not None else set())):
+            row = {"threshold": t, "clean_refused": float(np.mean(sc < t)), "junk_taken": float(np.mean(sj >= t))}
+            res["curve"].append(row)
+            mark = " (shipped)" if t == model.none_threshold else ""
+            print(f"| {t:.4f}{mark} | {pct(row['clean_refused'])} | {pct(row['junk_taken'])} |")
+    return res
 
 
 def read_rows(images, labels, n: int, models: dict, wide: float = WIDE, aspect: float = ASPECT) -> dict:
@@ -301,6 +361,42 @@ def pct(v) -> str:
     return "" if v is None else f"{100 * v:.2f}%"
 
 
+def write_models(results: dict, styles: list[str], models: dict) -> None:
+    """lecun89/models/heldout.json: the report group's numbers, by model and style."""
+    rows = [r for r in results["rows"] if r["background_degree"] == BACKGROUND_DEGREE]
+    shipped = {
+        "about": "each shipped model on MNIST's 10,000 test digits (writers outside USPS) written out in "
+                 "four styles and read by lecun89 predict's reader; made by python scripts/heldout.py "
+                 "--group report --write-models",
+        "styles": results["styles"],
+        "models": {n: {s: {("deslanted" if r["deslant"] else "as_written"): {
+            k: r[k] for k in ("error", "rejected", "error_accepted")}
+            for r in rows if r["model"] == n and r["style"] == s} for s in styles} for n in models},
+    }
+    dest = ROOT / "lecun89" / "models" / "heldout.json"
+    dest.write_text(json.dumps(shipped, indent=1) + "\n")
+    print(f"wrote {dest.relative_to(ROOT)}")
+
+
+def read_styles(images, idx, labels, styles, degrees, models, results, jobs) -> np.ndarray | None:
+    """Every style read and scored by every model (rows appended to ``results["rows"]``,
+    printed); returns the clean style's inputs (deslanted), None without it."""
+    clean = None
+    for style in styles:
+        for degree in (degrees if style == "photo" else degrees[-1:]):
+            xs = read_style(images, idx, style, degree, jobs)
+            if style == "clean":
+                clean = xs[True]
+            for name, model in models.items():
+                for ds in (False, True):
+                    r = {"model": name, "style": style, "deslant": ds, "background_degree": degree,
+                         **score(model, xs[ds], labels)}
+                    results["rows"].append(r)
+                    print(f"| `{name}` | {style} | {'yes' if ds else 'no'} | {degree} | {pct(r['error'])} | "
+                          f"{r['misses']} | {pct(r['rejected'])} | {pct(r['error_accepted'])} |", flush=True)
+    return clean
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", help="directory with mnist/ (default: $LECUN89_DATA)")
@@ -324,6 +420,9 @@ def main() -> int:
     ap.add_argument("--zip-model", metavar="MODEL",
                     help="with --zip-choices: choose for this model (a shipped name or a run's directory; default: "
                          "the default model); without it: read the zip codes with this model only")
+    ap.add_argument("--junk", action="store_true",
+                    help="also read the group's no-digit pictures (lecun89.reader.junk.JUNK_GROUPS: 1,000 files) "
+                         "and, with the clean style, the none-threshold's curve")
     ap.add_argument("--json", help="write every number to this JSON file")
     ap.add_argument("--write-models", action="store_true",
                     help="write lecun89/models/heldout.json (the report group's numbers, shown by "
@@ -358,16 +457,7 @@ def main() -> int:
     print(f"{args.group} group: {len(idx):,} digits of MNIST's {group[1]} set", flush=True)
     print("| model | style | deslant | background | error | misses | rejected | error on accepted |")
     print("|---|---|---|---|---:|---:|---:|---:|")
-    for style in styles:
-        for degree in (degrees if style == "photo" else degrees[-1:]):
-            xs = read_style(images, idx, style, degree, args.jobs)
-            for name, model in models.items():
-                for ds in (False, True):
-                    r = {"model": name, "style": style, "deslant": ds, "background_degree": degree,
-                         **score(model, xs[ds], labels)}
-                    results["rows"].append(r)
-                    print(f"| `{name}` | {style} | {'yes' if ds else 'no'} | {degree} | {pct(r['error'])} | "
-                          f"{r['misses']} | {pct(r['rejected'])} | {pct(r['error_accepted'])} |", flush=True)
+    clean = read_styles(images, idx, labels, styles, degrees, models, results, args.jobs)
     if args.rows and args.choices:  # the row cutter's two numbers, for the default model
         from lecun89.reader import DEFAULT_MODEL
 
@@ -381,22 +471,12 @@ def main() -> int:
         results["rows_of_digits"] = (read_rows_graph if args.rows_graph else read_rows)(images, labels, args.rows,
                                                                                       models)
     results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model))
+    if args.junk:
+        results["junk"] = read_junk(args.group, models, clean, args.limit, args.data_dir)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.write_models:
-        rows = [r for r in results["rows"] if r["background_degree"] == BACKGROUND_DEGREE]
-        shipped = {
-            "about": "each shipped model on MNIST's 10,000 test digits (writers outside USPS) written out in "
-                     "four styles and read by lecun89 predict's reader; made by python scripts/heldout.py "
-                     "--group report --write-models",
-            "styles": results["styles"],
-            "models": {n: {s: {("deslanted" if r["deslant"] else "as_written"): {
-                k: r[k] for k in ("error", "rejected", "error_accepted")}
-                for r in rows if r["model"] == n and r["style"] == s} for s in styles} for n in models},
-        }
-        dest = ROOT / "lecun89" / "models" / "heldout.json"
-        dest.write_text(json.dumps(shipped, indent=1) + "\n")
-        print(f"wrote {dest.relative_to(ROOT)}")
+        write_models(results, styles, models)
     return 0
 
 

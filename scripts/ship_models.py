@@ -41,7 +41,7 @@ DESCRIPTIONS = {
     "modern-usps": "the paper's network with the 2022 replication's modern recipe "
                    "(configs/modern-usps.toml, seed 0)",
     "reader": "the paper's network with the modern recipe trained on USPS and 58,000 MNIST training digits "
-              "as lecun89 predict reads them (configs/reader.toml, seed 0)",
+              "as lecun89 predict reads them and 20,000 pictures with no digit (configs/reader.toml, seed 0)",
 }
 RESULT_KEYS = ("config_name", "config_hash", "dataset", "passes", "seed", "train_error", "test_error",
                "train_misses", "test_misses", "train_mse", "test_mse", "train_half_mse", "test_half_mse",
@@ -83,6 +83,7 @@ def describe(name: str, run_dir: Path, data_dir) -> dict:
     out = load_checkpoint(run_dir / "model.npz").predict(usps.x_test)
     threshold = metrics.gap_threshold(out, usps.y_test, 0.01)
     cfg = load_config(name)
+    none = none_threshold_of(run_dir / "model.npz", data_dir) if cfg.data.name.endswith("-junk") else {}
     return {
         "name": name,
         "description": DESCRIPTIONS[name],
@@ -92,6 +93,7 @@ def describe(name: str, run_dir: Path, data_dir) -> dict:
         "reject_note": "a digit is rejected when the gap between its two largest outputs is below "
                        "reject_gap: halfway between the smallest gap the paper's criterion accepts for 1% "
                        "error on the 2,007 USPS test digits and the largest gap it rejects",
+        **none,
         "made": {
             "by": "python scripts/ship_models.py",
             "trained": {k: meta.get(k) for k in ("end", "git_commit", "git_dirty", "versions", "threads")},
@@ -99,6 +101,35 @@ def describe(name: str, run_dir: Path, data_dir) -> dict:
             "shipped": dt.date.today().isoformat(),
         },
     }
+
+
+def none_threshold_of(model_path: Path, data_dir) -> dict:
+    """A junk-trained model's none-threshold and how it was chosen: the digit score
+    (lecun89.reader.network.digit_score) under which at most NONE_REJECT of the
+    tuning writers' clean digits fall, read as `lecun89 predict` reads them;
+    with what it leaves of the tuning junk (lecun89.reader.junk.JUNK_GROUPS)."""
+    from lecun89.model import load_checkpoint
+    from lecun89.reader import heldout
+    from lecun89.reader.junk import JUNK_GROUPS, NONE_REJECT, junk_of, none_threshold
+    from lecun89.reader.models import Model
+    from lecun89.reader.network import digit_score, read_batch
+
+    model = Model("candidate", load_checkpoint(model_path), None)
+    images, labels, idx = heldout.group_digits(heldout.TUNE, data_dir)
+    clean = heldout.read_group(images, idx, "clean")
+    ok = ~np.isnan(clean).any(axis=(1, 2))
+    scores = digit_score(model, read_batch(model, clean[ok]))
+    t = none_threshold(scores, NONE_REJECT)
+    junk, _ = junk_of("tune", data_dir)
+    found = ~np.isnan(junk).any(axis=(1, 2))
+    taken = int(np.count_nonzero(digit_score(model, read_batch(model, junk[found])) >= t))
+    return {"none_threshold": t,
+            "none_note": f"a picture is not a digit when its digit score (the largest softmax probability) is "
+                         f"below none_threshold: halfway between two tuning digits' scores, rejecting at most "
+                         f"{NONE_REJECT:.2%} of the {int(ok.sum()):,} tuning writers' clean digits "
+                         f"(heldout.TUNE, read as lecun89 predict reads them)",
+            "none_tuning": {"clean_rejected": float(np.mean(scores < t)), "junk": int(len(junk)),
+                            "junk_seed": JUNK_GROUPS["tune"][2], "junk_taken_as_digit": taken / len(junk)}}
 
 
 def arrays(path: Path) -> dict[str, np.ndarray]:
@@ -128,6 +159,9 @@ def main() -> int:
                 # The threshold sits halfway between two digits' gaps (metrics.gap_threshold): a
                 # retraining agrees with it to rounding, and accepts the same digits.
                 same_thr = abs(shipped["reject_gap"] - info["reject_gap"]) <= 1e-9 * max(1.0, abs(info["reject_gap"]))
+                if "none_threshold" in info or "none_threshold" in shipped:  # recomputed from the tuning writers
+                    same_thr = same_thr and abs(shipped.get("none_threshold", np.nan) - info.get(
+                        "none_threshold", np.nan)) <= 1e-9
                 ok = same_w and same_cfg and same_thr
                 bad += not ok
                 print(f"{name}: weights {'identical' if same_w else 'DIFFER'}, config "
@@ -137,8 +171,9 @@ def main() -> int:
             (dest / f"{name}.npz").write_bytes((run_dir / "model.npz").read_bytes())
             (dest / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
             r = info["results"]
+            none = f", none-threshold {info['none_threshold']:.4f}" if "none_threshold" in info else ""
             print(f"{name}: test error {r['test_error']:.2%}, reject gap {info['reject_gap']:.4f} "
-                  f"({r['rejection_at_1pct']:.1%} rejected) -> {dest / name}.npz")
+                  f"({r['rejection_at_1pct']:.1%} rejected){none} -> {dest / name}.npz")
     except UserError as exc:
         print(f"ship_models: error: {exc}", file=sys.stderr)
         return 2

@@ -145,8 +145,8 @@ def test_resolve_cache_dir(monkeypatch, tmp_path):
 
 
 def test_datasets_and_bad_names():
-    assert set(D.DATASETS) == {"usps", "mnist16", "digits", "usps-mnist"}
-    with pytest.raises(UserError, match="unknown dataset 'zip'.*usps, mnist16, digits, usps-mnist"):
+    assert set(D.DATASETS) == {"usps", "mnist16", "digits", "usps-mnist", "usps-mnist-junk"}
+    with pytest.raises(UserError, match="unknown dataset 'zip'.*usps, mnist16, digits, usps-mnist, usps-mnist-junk"):
         D.load_dataset("zip")
     with pytest.raises(UserError, match="subset"):
         D.load_dataset("digits", subset="half")
@@ -601,6 +601,6 @@ def test_registry_is_the_one_list_of_names():
     from lecun89.config import DATASET_NAMES
     from lecun89.data import registry
 
-    assert tuple(D.DATASETS) == DATASET_NAMES == ("usps", "mnist16", "digits", "usps-mnist")
+    assert tuple(D.DATASETS) == DATASET_NAMES == ("usps", "mnist16", "digits", "usps-mnist", "usps-mnist-junk")
     assert list(registry.MODULES) == list(D.DATASETS)
     assert set(D.SOURCES) == {name for name, _ in D.TOTALS} == set(D.DATASETS)

@@ -48,6 +48,7 @@ def test_data_md_sizes_and_counts_are_the_registrys():
     sizes = {row[0].strip("`"): row[2] for row in _table("data.md", "| name | what | train / test")}
     assert sizes["usps"] == "{:,} / {:,}".format(*TOTALS[("usps", "full")])
     assert sizes["usps-mnist"] == "{:,} / {:,}".format(*TOTALS[("usps-mnist", "full")])
+    assert sizes["usps-mnist-junk"] == "{:,} / {:,}".format(*TOTALS[("usps-mnist-junk", "full")])
     assert sizes["mnist16"] == "{:,} / {:,} or {:,} / {:,}".format(*TOTALS[("mnist16", "paper")],
                                                                    *TOTALS[("mnist16", "full")])
     counts = {row[0]: [int(c) for c in row[1:]] for row in _table("data.md", "| split | 0 | 1 |")}

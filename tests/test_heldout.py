@@ -57,3 +57,22 @@ def test_the_script_reads_a_few_digits_of_each_group(data_dir, tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "heldout.py"), "--data-dir", str(data_dir),
                           "--styles", "smudged"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown style 'smudged'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_script_reads_the_no_digit_set_with_the_curve(data_dir, tmp_path):
+    out = tmp_path / "j.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "heldout.py"), "--data-dir", str(data_dir),
+                           "--group", "tune", "--styles", "clean", "--limit", "40", "--junk", "--jobs", "1",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    j = json.loads(out.read_text())["junk"]
+    assert j["n"] == 40 and set(j["models"]) == set(SHIPPED)
+    for m in j["models"].values():
+        assert 0.0 <= m["accepted"] <= m["taken"] <= 1.0
+        assert sum(k["n"] for k in m["by_kind"].values()) == 40
+        if m["none_threshold"] is None:  # a model without one refuses only what the ink stage finds blank
+            assert m["taken"] == 1.0 - j["refused_by_the_ink_stage"]
+    curve = j["curve"]
+    assert [c["threshold"] for c in curve] == sorted(c["threshold"] for c in curve)
+    assert all(a["junk_taken"] >= b["junk_taken"] and a["clean_refused"] <= b["clean_refused"]
+               for a, b in zip(curve, curve[1:], strict=False))

@@ -20,8 +20,10 @@ def run(args) -> int:
         strangers = (f"; other writers (MNIST test): clean {held['clean']:.2%}, photo {held['photo']:.2%}"
                      if held else "")
         default = " (default)" if name == DEFAULT_MODEL else ""
+        none = (f"; not a digit when its score < {d['none_threshold']:.3f}"
+                if d.get("none_threshold") is not None else "")
         print(f"{name + default:<22} USPS test error {d['test_error']:.2%}, reject gap < {d['threshold']:.3f} "
-              f"({d['rejection_at_1pct']:.1%} of test digits) for 1% error{strangers}; {d['description']}")
+              f"({d['rejection_at_1pct']:.1%} of test digits) for 1% error{none}{strangers}; {d['description']}")
     return 0
 
 

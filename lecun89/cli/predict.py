@@ -10,13 +10,17 @@ from lecun89.cli.args import add_json, add_model
 
 
 def digit_lines(path: str, r: dict) -> str:
-    """The plain output for one digit: the reading, accepted or rejected, the top two, all outputs."""
+    """The plain output for one digit: the reading (or "not a digit"), accepted or
+    rejected and why, the top two, all outputs."""
     outs = " ".join(f"{i}:{v:+.2f}" for i, v in enumerate(r["outputs"]))
     (a, va), (b, vb) = r["top2"]
-    verdict = f"{r['digit']}"
-    if r["threshold"] is not None:
-        verdict += (f"  REJECTED (gap {r['gap']:.3f} < {r['threshold']:.3f})" if r["rejected"]
-                    else f"  accepted (gap {r['gap']:.3f} >= {r['threshold']:.3f})")
+    if r.get("digit") is None:
+        verdict = f"no digit  REJECTED: {r.get('reason') or 'not a digit'}"
+    else:
+        verdict = f"{r['digit']}"
+        if r["threshold"] is not None:
+            verdict += (f"  REJECTED (gap {r['gap']:.3f} < {r['threshold']:.3f})" if r["rejected"]
+                        else f"  accepted (gap {r['gap']:.3f} >= {r['threshold']:.3f})")
     return (f"{path}: {verdict}\n  top 2: {a} ({va:+.3f}), {b} ({vb:+.3f}), gap {r['gap']:.3f}\n"
             f"  outputs: {outs}")
 

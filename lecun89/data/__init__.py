@@ -20,7 +20,11 @@ Every data set comes out the same way (:class:`Dataset`): images
   less the held-out-writers tuning group (:data:`lecun89.reader.heldout.TUNE`), each
   MNIST digit scaled 4x and read by :func:`lecun89.reader.fit_16` (what
   ``lecun89 predict`` gives the network: deslanted, box fitted to 16x16);
-  USPS's test digits. The ``reader`` model's data.
+  USPS's test digits. The ``reader`` model's data before issue 30.
+- ``usps-mnist-junk``: ``usps-mnist`` with 20,000 pictures that hold no digit
+  appended to its training split (:mod:`lecun89.reader.junk`, label -1:
+  :data:`lecun89.metrics.NONE`, none of the ten); USPS's test digits. The
+  ``reader`` model's data (:mod:`~lecun89.data.usps_mnist_junk`).
 - ``digits``: ``sklearn.datasets.load_digits()`` (1,797 8x8 images, 0-16),
   scaled ``x / 8 - 1`` and bilinearly upsampled 8 -> 16 with the same
   resize; split by ``train_test_split(test_size=0.25, stratify=y,

@@ -94,8 +94,9 @@ def make_dataset(name: str, arrays, meta: dict) -> Dataset:
 
 
 def class_counts(y: np.ndarray) -> list[int]:
-    """Per-class label counts, digits 0-9."""
-    return np.bincount(y, minlength=10)[:10].tolist()
+    """Per-class label counts, digits 0-9 (a picture with no digit, label -1, is none of them)."""
+    y = np.asarray(y)
+    return np.bincount(y[y >= 0], minlength=10)[:10].tolist()
 
 
 def validate_arrays(arrays, totals: tuple[int, int]) -> None:

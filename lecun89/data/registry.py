@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lecun89.data import digits, mnist16, usps, usps_mnist
+from lecun89.data import digits, mnist16, usps, usps_mnist, usps_mnist_junk
 from lecun89.data._base import (
     PREPROCESS_VERSION,
     SUBSETS,
@@ -45,9 +45,12 @@ DATASETS: dict[str, str] = {
     "digits": "scikit-learn's embedded 8x8 digits upsampled to 16x16, stratified 1,347/450 split (offline)",
     "usps-mnist": "USPS's 7,291 training digits and 58,000 of MNIST's as lecun89 predict reads them "
                   "(deslanted, box fitted to 16x16); USPS's 2,007 test digits",
+    "usps-mnist-junk": "usps-mnist with 20,000 pictures that hold no digit (noise, blank paper, scribbles, signs, "
+                       "digits cut wrong; label -1, none of the ten) in its training split; USPS's 2,007 test digits",
 }
 # The module that owns each data set's files, pinned numbers and builder.
-MODULES = {"usps": usps, "mnist16": mnist16, "digits": digits, "usps-mnist": usps_mnist}
+MODULES = {"usps": usps, "mnist16": mnist16, "digits": digits, "usps-mnist": usps_mnist,
+           "usps-mnist-junk": usps_mnist_junk}
 
 SOURCES: dict[str, dict[str, SourceFile]] = {name: m.SOURCES for name, m in MODULES.items()}
 # Per-class label counts (digits 0-9) and (train, test) totals, by (name, subset).
@@ -102,7 +105,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, subset
         if ds is not None:
             return _with_requested_subset(ds, subset)
 
-    ds = _build(name, eff_subset, seed, paths)
+    # A set that extends another (its module's BASE) is built from that one, loaded (and cached) first.
+    base = load_dataset(module.BASE, data_dir, cache=cache) if getattr(module, "BASE", None) else None
+    ds = _build(name, eff_subset, seed, paths, base)
     if cpath is not None:
         cache_write(cpath, key, ds)
     return _with_requested_subset(ds, subset)
@@ -114,9 +119,10 @@ def _with_requested_subset(ds: Dataset, subset: str) -> Dataset:
     return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, meta={**ds.meta, "subset": subset})
 
 
-def _build(name: str, subset: str, seed: int | None, paths: dict[str, Path]) -> Dataset:
+def _build(name: str, subset: str, seed: int | None, paths: dict[str, Path], base: Dataset | None = None) -> Dataset:
     meta: dict[str, Any] = {"name": name, "description": DATASETS[name], "subset": subset}
-    arrays, part = MODULES[name].build(paths, subset, seed)
+    build = MODULES[name].build
+    arrays, part = build(paths, subset, seed) if base is None else build(paths, subset, seed, base)
     meta.update(part)
     try:
         validate_arrays(arrays, TOTALS[(name, subset)])

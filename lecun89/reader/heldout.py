@@ -218,3 +218,24 @@ def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n:
                       [float(s) for s in rng.uniform(0.8, 1.15, size=n)],
                       [int(d) for d in rng.integers(0, 13, size=n)])
     return png(sheet), "".join(str(int(labels[i])) for i in pick)
+def group_digits(group: tuple, data_dir=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A group's MNIST digits: (images (N, 28, 28) uint8, labels (N,), their indices in the split)."""
+    from lecun89.data.mnist16 import mnist_raw
+
+    x_tr, y_tr, x_te, y_te = mnist_raw(data_dir)
+    idx = group_indices(group)
+    images, labels = (x_tr, y_tr) if group[1] == "train" else (x_te, y_te)
+    return images[idx], labels[idx].astype(np.int64), idx
+
+
+def read_group(images: np.ndarray, indices: np.ndarray, style: str = "clean") -> np.ndarray:
+    """A group's digits written out in ``style`` and read as ``lecun89 predict`` reads
+    them (deslanted) -> (N, 16, 16), NaN where the reader found no digit."""
+    out = np.full((len(images), 16, 16), np.nan)
+    for k, (img, i) in enumerate(zip(images, indices, strict=True)):
+        try:
+            out[k] = read(render(img, style, int(i)))
+        except ValueError:
+            pass
+    return out
+

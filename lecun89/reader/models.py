@@ -44,11 +44,15 @@ class Model:
     net: object
     threshold: float | None  # accept a digit when its output gap >= threshold
     info: dict = field(default_factory=dict)
+    # a picture whose digit score (lecun89.reader.network.digit_score) is under it
+    # is not a digit; None: every picture is read as a digit (a model trained without junk)
+    none_threshold: float | None = None
 
     def describe(self) -> dict:
         r = self.info.get("results", {})
         return {"name": self.name, "description": self.info.get("description", ""),
-                "threshold": self.threshold, "test_error": r.get("test_error"),
+                "threshold": self.threshold, "none_threshold": self.none_threshold,
+                "test_error": r.get("test_error"),
                 "rejection_at_1pct": r.get("rejection_at_1pct"),
                 "heldout": heldout_errors().get(self.name),
                 "outputs": "logits" if self.net.config.output_activation == "none" else "scaled tanh",
@@ -77,7 +81,7 @@ def load_model(spec: str | Path | None = None) -> Model:
     p = Path(spec)
     if spec in shipped and not p.is_file():
         info = json.loads(shipped[spec].with_suffix(".json").read_text())
-        return Model(spec, load_checkpoint(shipped[spec]), info["reject_gap"], info)
+        return Model(spec, load_checkpoint(shipped[spec]), info["reject_gap"], info, info.get("none_threshold"))
     if p.is_dir() and (p / "model.npz").is_file():
         p = p / "model.npz"
     if not p.is_file():

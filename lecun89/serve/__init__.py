@@ -11,7 +11,7 @@ test set, the network's mistakes first.
 
 The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
 
-- ``GET /api/models``: ``{"default": name, "models": [...]}``, each model's
+- ``GET /api/models``: ``{"default": name, "models": [...], "row_digits": bool}``, each model's
   :meth:`lecun89.reader.Model.describe` (``name``, ``description``, ``threshold``,
   ``test_error``, ``rejection_at_1pct``, ``heldout``, ``outputs``, ``layers``) plus
   ``shapes`` (layer name -> the shape of its units).
@@ -20,10 +20,19 @@ The JSON API (every error is a 4xx/5xx with ``{"error": "..."}``):
   ``"pixels": [[...]]`` (ink in [0, 1], 0 background) or ``"x16": [[...]]``
   (the network's input, 16x16 in [-1, 1]): ``analyse()`` of the digit plus
   ``"blank": false`` and ``"ranges"`` (the display range of every layer), or
-  ``{"blank": true, ...}`` for a drawing without ink. With ``"row": true`` (and
-  ``png``), the picture is a row of digits (:mod:`lecun89.reader`): the answer is
-  :func:`lecun89.reader.analyse_row` (``digits``, ``rejected``, ``per_digit``
-  with each digit's ``box`` and 16x16 ``input``) plus ``"row": true``.
+  ``{"blank": true, ...}`` for a drawing without ink. ``"image": "data:image/...;base64,..."``
+  is a person's picture (PNG, JPEG, WebP, GIF or BMP, at most 2048x2048 pixels),
+  read as ``lecun89 predict FILE`` reads the same file; its answer adds
+  ``"picture": {"width", "height"}`` (as read, after its EXIF turn) and, when
+  the reader removes page furniture, ``"removed"`` (what was found)
+  and ``"removed_mask"`` (a PNG, red where pixels were removed). With
+  ``"row": true`` (and ``png`` or ``image``), the picture is a row of digits
+  (:mod:`lecun89.reader`): the answer is :func:`lecun89.reader.analyse_row`
+  (``digits``, ``rejected``, ``per_digit`` with each digit's ``box`` and 16x16
+  ``input``, and whatever else the reader gives: ``cuts``, ``runner_up``,
+  ``reason``) plus ``"row": true``; ``"digits"`` (5, or [5, 9]) is passed on
+  as the row's digit count when the reader takes one (``/api/models``'s
+  ``row_digits``), a 400 otherwise.
   With ``"session": id`` (not with ``"row"``), the digit is read by that
   learning session's network (below) and the answer also carries ``"session"``.
 - ``POST /api/backprop`` with the image fields of ``/api/predict``, an optional
@@ -92,8 +101,8 @@ server, binding); ``_base.py`` holds :class:`ApiError`.
 
 from lecun89.serve._base import ApiError
 from lecun89.serve.app import App, display_ranges
-from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, pixels_to_16, png_to_16,
-                                  png_to_gray, png_to_row)
+from lecun89.serve.images import (IMAGE_READERS, MAX_CANVAS_PIXELS, SIZE, check_x16, image_to_16, image_to_picture,
+                                  pixels_to_16, png_to_16, png_to_gray, png_to_row)
 from lecun89.serve.learning import MAX_SESSIONS, Session, Sessions
 from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT, DRAIN_LIMIT, MAX_BODY, Handler,
                                   Server, make_server)
@@ -101,4 +110,4 @@ from lecun89.serve.server import (CONTENT_TYPES, CSP, DEFAULT_HOST, DEFAULT_PORT
 __all__ = ["App", "ApiError", "CONTENT_TYPES", "CSP", "DEFAULT_HOST", "DEFAULT_PORT",
            "DRAIN_LIMIT", "Handler", "IMAGE_READERS", "MAX_BODY", "MAX_CANVAS_PIXELS", "MAX_SESSIONS", "SIZE", "Server",
            "Session", "Sessions",
-           "check_x16", "display_ranges", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]
+           "check_x16", "display_ranges", "image_to_16", "image_to_picture", "make_server", "pixels_to_16", "png_to_16", "png_to_gray", "png_to_row"]

@@ -18,7 +18,8 @@ import threading
 
 from lecun89.errors import UserError
 from lecun89.serve._base import ApiError
-from lecun89.serve.images import IMAGE_READERS, SIZE, png_to_row
+from lecun89.serve.images import (IMAGE_READERS, SIZE, furniture, image_to_picture, picture_digit, picture_row,
+                                  png_to_row)
 from lecun89.serve.learning import MAX_SESSIONS, Sessions
 from lecun89.serve.training import Training
 
@@ -92,19 +93,20 @@ class App:
 
     # -- routes
     def models_info(self) -> dict:
-        return {"default": self.default, "models": self._info}
+        return {"default": self.default, "models": self._info, "row_digits": row_count_taken()}
 
     def image_field(self, body, *others: str) -> str:
-        """Which one of png, pixels, x16 a body gives (besides model and the route's ``others``)."""
+        """Which one of png, pixels, x16, image a body gives (besides model and the route's ``others``)."""
+        fields = ("png", "pixels", "x16", "image")
         if not isinstance(body, dict):
-            raise ApiError(400, "expected a JSON object with one of: png, pixels, x16")
-        unknown = sorted(set(body) - {"model", "png", "pixels", "x16", *others})
+            raise ApiError(400, f"expected a JSON object with one of: {', '.join(fields)}")
+        unknown = sorted(set(body) - {"model", *fields, *others})
         if unknown:
             raise ApiError(400, f"unknown field {unknown[0]!r} (expected: model, {', '.join(others)}, "
-                                "and one of png, pixels, x16)")
-        given = [k for k in ("png", "pixels", "x16") if k in body]
+                                f"and one of {', '.join(fields)})")
+        given = [k for k in fields if k in body]
         if len(given) != 1:
-            raise ApiError(400, "give exactly one of png, pixels, x16" + (f" (got {', '.join(given)})" if given else ""))
+            raise ApiError(400, f"give exactly one of {', '.join(fields)}" + (f" (got {', '.join(given)})" if given else ""))
         return given[0]
 
     @staticmethod
@@ -136,22 +138,38 @@ class App:
         return {"blank": True, "model": m.name, **extra, "message": "blank drawing: no ink to read"}
 
     def predict(self, body) -> dict:
-        kind = self.image_field(body, "row", "session")
+        kind = self.image_field(body, "row", "session", "digits")
         row = body.get("row", False)
         if not isinstance(row, bool):
             raise ApiError(400, f"row: expected true or false, got {json.dumps(row)[:40]}")
         if row and "session" in body:
             raise ApiError(400, "session: a session reads one digit, not a row (leave out \"row\" or \"session\")")
+        if "digits" in body and not row:
+            raise ApiError(400, "digits: a digit count is for a row (give \"row\": true)")
         m, lock, sid = self.reader(body)
         if row:
-            if kind != "png":
-                raise ApiError(400, "row: a row of digits is sent as png")
-            return self.predict_row(m, body["png"])
+            if kind not in ("png", "image"):
+                raise ApiError(400, "row: a row of digits is sent as png or image")
+            return self.predict_row(m, body[kind], kind, row_count(body.get("digits")))
+        if kind == "image":
+            return self.predict_picture(m, body["image"], lock, sid)
         x16 = IMAGE_READERS[kind](body[kind])
         if x16 is None:
             return self.blank(m, sid)
         extra = {} if sid is None else {"session": sid}
         return {"blank": False, **self.analyse(m, x16, lock), **extra}
+
+    def predict_picture(self, m, image, lock, sid) -> dict:
+        """One digit in a person's picture (the ``image`` field): the reading as
+        ``lecun89 predict FILE`` gives it for the same file, the picture's size as
+        read (after its EXIF turn) and what was removed from it as page furniture."""
+        gray, rgb = image_to_picture(image)
+        picture = {"picture": {"width": int(gray.shape[1]), "height": int(gray.shape[0])}}
+        extra = {} if sid is None else {"session": sid}
+        x16, cleaned = picture_digit(gray, rgb)
+        if x16 is None:
+            return {**self.blank(m, sid), **picture, **furniture(cleaned), "message": "no ink found in the picture"}
+        return {"blank": False, **self.analyse(m, x16, lock), **extra, **picture, **furniture(cleaned)}
 
     def backprop(self, body) -> dict:
         from lecun89.explain.backprop import as_lists, backward_view
@@ -233,16 +251,34 @@ class App:
         self.sessions.drop(body["session"])
         return {"session": body["session"], "reset": True}
 
-    def predict_row(self, m, png) -> dict:
+    def predict_row(self, m, value, kind: str = "png", n_digits=None) -> dict:
+        """A row of digits (a drawing, or with ``kind="image"`` a person's picture,
+        with its size and what was removed from it): :func:`lecun89.reader.analyse_row`,
+        each digit's 16x16 input added; ``n_digits`` (a count, or counts such as
+        [5, 9]) passed on to the reader."""
         from lecun89.reader import analyse_row
 
-        digits = png_to_row(png)
+        picture, cleaned = {}, []
+        if kind == "png":
+            digits = png_to_row(value)
+        else:
+            gray, rgb = image_to_picture(value)
+            picture = {"picture": {"width": int(gray.shape[1]), "height": int(gray.shape[0])}}
+            digits, cleaned = picture_row(gray, rgb, kind)
+            picture.update(furniture(cleaned))
         if digits is None:
-            return {"blank": True, "row": True, "model": m.name, "message": "blank drawing: no digits to read"}
-        r = analyse_row(m, digits)
-        for d, x in zip(r["per_digit"], digits, strict=True):
-            d["input"] = x.x16.tolist()
-        return {"blank": False, "row": True, **r}
+            what = "drawing" if kind == "png" else "picture"
+            return {"blank": True, "row": True, "model": m.name, **picture,
+                    "message": f"blank {what}: no digits to read"}
+        try:
+            r = analyse_row(m, digits) if n_digits is None else analyse_row(m, digits, n_digits=n_digits)
+        except ValueError as exc:  # no way through the row with that many digits
+            raise ApiError(400, f"{'digits' if n_digits is not None else kind}: {exc}") from None
+        inputs = row_inputs(digits, r)
+        if inputs is not None and len(inputs) == len(r["per_digit"]):
+            for d, x in zip(r["per_digit"], inputs, strict=True):
+                d.setdefault("input", x.tolist())
+        return {"blank": False, "row": True, **r, **picture}
 
     def dataset(self):
         with self._data_lock:
@@ -288,6 +324,41 @@ class App:
         r = self.analyse(m, ds.x_test[i, 0])
         label = int(ds.y_test[i])
         return {**r, "index": i, "label": label, "correct": r["digit"] == label, "n": n}
+
+
+def row_inputs(digits, r: dict) -> list | None:
+    """Each digit's 16x16 input on the row's reading: the digits already cut (a
+    list), or the chosen candidates (``r["candidates"]``) of the reader's graph."""
+    if isinstance(digits, list):
+        return [d.x16 for d in digits]
+    if "candidates" in r and hasattr(digits, "x16"):
+        return [digits.x16[e] for e in r["candidates"]]
+    return None
+
+
+def row_count_taken() -> bool:
+    """Whether this install's :func:`lecun89.reader.analyse_row` takes a digit count (``n_digits``)."""
+    import inspect
+
+    from lecun89.reader import analyse_row
+
+    return "n_digits" in inspect.signature(analyse_row).parameters
+
+
+def row_count(value):
+    """A body's ``digits`` (how many digits the row holds: 5, or [5, 9] for either)
+    -> what :func:`lecun89.reader.analyse_row` takes as ``n_digits`` (None: any)."""
+    if value is None:
+        return None
+    from lecun89.reader.pieces import MAX_DIGITS
+
+    counts = value if isinstance(value, list) else [value]
+    if not counts or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_DIGITS for n in counts):
+        raise ApiError(400, f"digits: expected a whole number 1-{MAX_DIGITS} or a list of them (such as [5, 9]), "
+                            f"got {json.dumps(value)[:40]}")
+    if not row_count_taken():
+        raise ApiError(400, "digits: this reader cannot be told how many digits a row holds (leave \"digits\" out)")
+    return counts[0] if len(counts) == 1 else counts
 
 
 def display_ranges(m, r: dict) -> dict:

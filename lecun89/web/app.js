@@ -184,13 +184,18 @@ function schedule(now) {
 const sendDrawing = coalesced(async () => {
   if (!state.hasInk) return;
   const epoch = state.epoch;
-  state.lastPNG = padPNG();
-  const body = { model: state.model, png: state.lastPNG };
-  if (state.mode === "row") body.row = true;
-  else if (state.session) body.session = state.session;
+  let image;                                  // the drawing, or a picture opened on the page (photo.js)
+  if (photoOpen()) image = { image: photo.url };
+  else { state.lastPNG = padPNG(); image = { png: state.lastPNG }; }
+  const body = { model: state.model, ...image };
+  if (state.mode === "row") {
+    body.row = true;
+    const n = rowCount();
+    if (n !== null) body.digits = n;
+  } else if (state.session) body.session = state.session;
   const r = await api("/api/predict", body);
   if (epoch !== state.epoch) return;          // cleared (or the mode switched) meanwhile
-  r.image = { png: body.png };                // what the backward view sends
+  r.image = image;                            // what the backward view sends
   state.lastDraw = r;
   if (state.tab !== "draw") return;
   status("");
@@ -198,11 +203,30 @@ const sendDrawing = coalesced(async () => {
 });
 
 function showDraw(r) {
-  if (r.blank) { resetViews(); status(r.row ? "no digits found yet" : "nothing drawn yet"); } else if (r.row) renderRow(r);
-  else { render(r); backFor(r.image, r.digit, "the digit the network read"); }
+  if (r.blank) {
+    resetViews();
+    status(photoOpen() ? r.message : r.row ? "no digits found yet" : "nothing drawn yet");
+  } else if (r.row) renderRow(r);
+  else {
+    render(r);
+    if (r.digit === null) backClear();        // not a digit: no label to walk back from
+    else backFor(r.image, r.digit, photoOpen() ? "the digit the network read in the picture" : "the digit the network read");
+  }
+  if (photoOpen()) photoMarks(r);
+}
+
+// The row's digit count (the "digits" box, when this reader takes one): null for any, 5, or [5, 9].
+function rowCount() {
+  const box = $("row-count");
+  const text = box.value.trim();
+  if (!text || $("row-count-box").hidden) return null;
+  if (!/^[0-9]{1,2}(\s*,\s*[0-9]{1,2})*$/.test(text)) throw new Error(`digit count: write a number such as 5, or 5,9 for either (got "${text.slice(0, 20)}")`);
+  const counts = text.split(",").map(Number);
+  return counts.length === 1 ? counts[0] : counts;
 }
 
 function clearDrawing() {
+  photoClose();                                // photo.js: back to the pads
   state.epoch++;
   state.hasInk = false;
   state.lastDraw = null;
@@ -223,11 +247,29 @@ function setMode(mode) {
   state.mode = mode;
   $("mode-digit").setAttribute("aria-pressed", String(mode === "digit"));
   $("mode-row").setAttribute("aria-pressed", String(mode === "row"));
-  pad.hidden = mode === "row";
-  $("row-wrap").hidden = mode !== "row";
   $("draw-hint").textContent = HINTS[mode];
-  clearDrawing();
+  if (photoOpen()) {                           // the picture stays: read again, as one digit or as a row
+    state.epoch++;
+    state.lastDraw = null;
+    backForget();
+    resetViews();
+    showPads();
+    schedule(true);
+  } else {
+    clearDrawing();
+    showPads();
+  }
   updateView();
+}
+
+// The pad for the mode, or the picture opened in its place (photo.js); the digit count for a row.
+function showPads() {
+  const open = photoOpen();
+  pad.hidden = open || state.mode === "row";
+  $("row-wrap").hidden = open || state.mode !== "row";
+  $("photo-wrap").hidden = !open;
+  $("row-count-box").hidden = !(state.rowDigits && state.mode === "row");
+  document.body.classList.toggle("photo-view", open);
 }
 
 $("mode-digit").addEventListener("click", () => setMode("digit"));
@@ -335,9 +377,9 @@ function render(r) {
     row.classList.toggle("second", d === r.top2[1][0]);
     row.classList.toggle("neg", v < 0);
   });
-  // the decision
+  // the decision (no digit at all: the reader says why)
   const p = $("prediction");
-  p.textContent = String(r.digit);
+  p.textContent = r.digit === null ? "\u2013" : String(r.digit);
   p.dataset.model = r.model;
   p.dataset.row = "false";
   const dec = $("decision");
@@ -345,7 +387,11 @@ function render(r) {
   dec.classList.remove("row-read");
   dec.classList.add("shown");
   const [[a, va], [b, vb]] = r.top2;
-  if (r.threshold === null) {
+  $("reason").textContent = r.reason || "";
+  if (r.digit === null) {
+    $("verdict").textContent = "not a digit";
+    $("gap").textContent = `top two: ${a} (${fmt(va)}), ${b} (${fmt(vb)})`;
+  } else if (r.threshold === null) {
     $("verdict").textContent = "read (this model has no rejection threshold)";
     $("gap").textContent = `gap ${r.gap.toFixed(3)} between ${a} (${fmt(va)}) and ${b} (${fmt(vb)})`;
   } else {
@@ -360,7 +406,8 @@ function render(r) {
 function renderRow(r) {
   const digits = r.per_digit;
   const p = $("prediction");
-  p.replaceChildren(...digits.map((d) => el("span", d.rejected ? { class: "unsure" } : {}, String(d.digit))));
+  p.replaceChildren(...digits.map((d) => el("span", d.rejected ? { class: "unsure" } : {},
+    d.digit === null ? "?" : String(d.digit))));
   p.dataset.model = r.model;
   p.dataset.row = "true";
   const dec = $("decision");
@@ -381,6 +428,14 @@ function renderRow(r) {
     $("verdict").textContent = "accepted";
     $("gap").textContent = `${n}, every gap \u2265 threshold ${threshold.toFixed(3)} (smallest ${least.toFixed(3)})`;
   }
+  // what the reader adds when it cuts the row itself: why it refused it, the path it nearly took
+  const why = [];
+  if (r.reason) why.push(r.reason);
+  if (r.runner_up) {
+    why.push(`runner-up: ${r.runner_up.digits}` + (typeof r.runner_up.score === "number"
+      ? ` (score ${r.runner_up.score.toFixed(3)}${typeof r.score === "number" ? ` against ${r.score.toFixed(3)}` : ""})` : ""));
+  }
+  $("reason").textContent = why.join("; ");
 
   const box = $("row-digits");
   box.replaceChildren();
@@ -389,27 +444,47 @@ function renderRow(r) {
     const c = el("canvas", { class: "map", "data-layer": "row-input", width: 16, height: 16 });
     paint(c, d.input, -1, 1);
     const [[a, va], [b, vb]] = d.top2;
-    const word = d.threshold === null ? "read" : d.rejected ? "rejected" : "accepted";
-    fig.title = `digit ${k + 1}: top two ${a} (${fmt(va)}), ${b} (${fmt(vb)})`;
-    fig.append(c, el("figcaption", {}, `<b class="read">${d.digit}</b>`
+    const word = d.digit === null ? "not a digit" : d.threshold === null ? "read" : d.rejected ? "rejected" : "accepted";
+    fig.title = `digit ${k + 1}: top two ${a} (${fmt(va)}), ${b} (${fmt(vb)})` + (d.reason ? `; ${d.reason}` : "");
+    fig.append(c, el("figcaption", {}, `<b class="read">${d.digit === null ? "?" : d.digit}</b>`
       + `<span class="gap">gap ${d.gap.toFixed(2)}</span><span class="verdict">${word}</span>`));
     box.append(fig);
   });
-  drawBoxes(digits);
+  if (!photoOpen()) drawBoxes(digits, r);      // a picture's are drawn over it (photo.js)
   $("legend-text").textContent = "white \u2192 black: input \u22121 \u2192 +1";
 }
 
 // Each digit's box on the row pad (the boxes are in the pad's pixels: it is sent as it is).
-function drawBoxes(digits) {
+function drawBoxes(digits, r) {
   const ctx = rowBoxes.getContext("2d");
   ctx.clearRect(0, 0, rowBoxes.width, rowBoxes.height);
+  rowMarks(ctx, { ...r, per_digit: digits }, 1, rowBoxes.height);
+}
+
+// On a canvas over the row (``scale``: its pixels per picture pixel): each digit's box, and where the
+// reader gives them, the cuts it chose (solid) and the runner-up's (dotted).
+function rowMarks(ctx, r, scale, height) {
+  const pad = 4.5;
   ctx.lineWidth = 1.5;
   ctx.setLineDash([5, 3]);
-  for (const d of digits) {
-    const [x0, y0, x1, y1] = d.box;
+  for (const d of r.per_digit) {
+    const [x0, y0, x1, y1] = d.box.map((v) => v * scale);
     ctx.strokeStyle = d.rejected ? "#b3261e" : "#2a5db0";
-    ctx.strokeRect(x0 - 4.5, y0 - 4.5, x1 - x0 + 9, y1 - y0 + 9);
+    ctx.strokeRect(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad);
   }
+  const line = (xs, color, dash) => {
+    ctx.strokeStyle = color;
+    ctx.setLineDash(dash);
+    for (const x of xs || []) {
+      ctx.beginPath();
+      ctx.moveTo(x * scale, 0);
+      ctx.lineTo(x * scale, height);
+      ctx.stroke();
+    }
+  };
+  if (r.runner_up) line(r.runner_up.cuts, "#c77700", [2, 3]);
+  line(r.cuts, "#1e7a3a", []);
+  ctx.setLineDash([]);
 }
 
 function resetViews() {
@@ -429,6 +504,8 @@ function resetViews() {
   $("decision").classList.remove("rejected", "shown", "row-read");
   $("verdict").textContent = "";
   $("gap").textContent = "";
+  $("reason").textContent = "";
+  photoMarks(null);
 }
 
 function legend(ranges) {
@@ -597,6 +674,8 @@ async function start() {
   try {
     const info = await api("/api/models");
     state.models = info.models;
+    state.rowDigits = info.row_digits === true;   // the reader takes a row's digit count
+    showPads();
     const select = $("model");
     for (const m of info.models) {
       const o = el("option", { value: m.name });
