@@ -18,6 +18,10 @@ writers are disjoint from the training writers).
     python scripts/heldout.py --data-dir DIR --group tune --choices --rows 500   # the choices, on the tuning writers
     python scripts/heldout.py --data-dir DIR --group report --rows 2000 --write-models
         # the tables in docs/strangers.md, and lecun89/models/heldout.json
+    python scripts/heldout.py --data-dir DIR --group tune --styles '' --zip 100 --zip-choices
+        # the zip codes' graph numbers (lecun89.reader.segment), on the tuning writers
+    python scripts/heldout.py --data-dir DIR --group report --styles '' --zip 250
+        # the zip codes' table in docs/strangers.md
     python scripts/heldout.py --data-dir DIR --group tune --styles clean --junk   # pictures with no digit
     python scripts/heldout.py --data-dir DIR --group tune --styles paper,clean,photo --limit 600
         # the page furniture's choices (docs/strangers.md, "Ruled and squared paper, forms")
@@ -194,6 +198,169 @@ def read_rows(images, labels, n: int, models: dict, wide: float = WIDE, aspect: 
     return out
 
 
+def read_rows_graph(images, labels, n: int, models: dict) -> dict:
+    """The same ``n`` rows as :func:`read_rows` (seed 89) read through the
+    network's graph (``lecun89 predict --row``): per model, rows read wrong,
+    digit error (a row with the wrong count has all its digits wrong), rows rejected."""
+    from PIL import Image
+
+    from lecun89.reader import analyse_row, ink_map, row_graph
+
+    rng = np.random.default_rng(89)
+    rows = []
+    for _ in range(n):
+        data, truth = heldout.random_row(images, labels, rng)
+        with Image.open(io.BytesIO(data)) as img:
+            rows.append((row_graph(ink_map(image_gray(img))), truth))
+    print(f"\nrows of digits through the graph: {n} rows of 3-6 digits")
+    print("| model | rows read wrong | digit error | rows rejected |")
+    print("|---|---:|---:|---:|")
+    out = {}
+    for name, model in models.items():
+        wrong = dwrong = rejected = total = 0
+        for g, truth in rows:
+            r = analyse_row(model, g)
+            total += len(truth)
+            wrong += r["digits"] != truth
+            dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(
+                a != b for a, b in zip(r["digits"], truth, strict=True))
+            rejected += r["rejected"]
+        out[name] = {"rows": n, "row_error": wrong / n, "digit_error": dwrong / total, "rows_rejected": rejected / n}
+        print(f"| `{name}` | {pct(wrong / n)} | {pct(dwrong / total)} | {pct(rejected / n)} |", flush=True)
+    return out
+
+
+def zip_inks(images, labels, n: int) -> list[tuple[np.ndarray, str, str]]:
+    """``n`` zip codes of each kind and length (lecun89.reader.heldout.zip_row:
+    spaced and touching, 5 and 9 digits; seeds 89, 90, ...) of the group's
+    digits, as the reader's ink -> [(ink, digits, "kind/length")]."""
+    from PIL import Image
+
+    from lecun89.reader import ink_map
+
+    out = []
+    for seed, (kind, length) in enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS):
+        rng = np.random.default_rng(89 + seed)
+        for _ in range(n):
+            data, truth = heldout.zip_row(images, labels, rng, length, kind)
+            with Image.open(io.BytesIO(data)) as img:
+                out.append((ink_map(image_gray(img)), truth, f"{kind}/{length}"))
+    return out
+
+
+def zip_graphs(inks, **cutting) -> list:
+    """Each zip code's graph of candidate digits (lecun89.reader.pipeline.row_graph)."""
+    from lecun89.reader.pipeline import row_graph
+
+    return [row_graph(ink, **cutting) for ink, _, _ in inks]
+
+
+def path_reading(graph, outputs, logits: bool, counts=None, **costs) -> tuple[str, list[int], np.ndarray]:
+    """The cheapest path's reading through one graph with the given costs
+    (lecun89.reader.segment.candidate_cost's keywords) -> (digits, path, costs)."""
+    from lecun89.reader import segment
+
+    cost = segment.candidate_cost(graph, outputs, logits, **costs)
+    paths = segment.best_paths(graph.n_segments + 1, graph.spans, cost, counts, k=1)
+    if not paths:
+        return "", [], cost
+    path = paths[0][1]
+    return "".join(str(int(np.argmax(outputs[e]))) for e in path), path, cost
+
+
+def read_zips(inks, models: dict, graphs=None) -> dict:
+    """The zip codes read by ``lecun89 predict --row``'s graph (and, as the
+    baseline, by the old cutter, lecun89.reader.pipeline.read_row), per model:
+    rows read right (touching, spaced, all), the digit error (a row with the
+    wrong count has all its digits wrong) and the rows rejected."""
+    from lecun89.reader import analyse_row, read_row
+
+    graphs = graphs or zip_graphs(inks)
+    kinds = sorted({k for _, _, k in inks})
+    print(f"\nzip codes: {len(inks)} rows ({', '.join(f'{sum(k == x for *_, k in inks)} {x}' for x in kinds)})")
+    print("| model | reader | touching right | spaced right | all right | digit error | rows rejected | "
+          "error on accepted rows |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    out = {}
+    for name, model in models.items():
+        for how in ("old cutter", "graph", "graph, --digits 5,9"):
+            right, digits, dwrong, rejected, acc_wrong = {}, 0, 0, 0, 0
+            for (ink, truth, kind), g in zip(inks, graphs, strict=True):
+                r = (analyse_row(model, read_row(ink)) if how == "old cutter" else
+                     analyse_row(model, g, n_digits=None if how == "graph" else heldout.ZIP_LENGTHS))
+                ok = r["digits"] == truth
+                right.setdefault(kind.split("/")[0], []).append(ok)
+                digits += len(truth)
+                dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(
+                    a != b for a, b in zip(r["digits"], truth, strict=True))
+                rejected += r["rejected"]
+                acc_wrong += (not ok) and not r["rejected"]
+            n = len(inks)
+            res = {"touching": float(np.mean(right.get("touching", [np.nan]))),
+                   "spaced": float(np.mean(right.get("spaced", [np.nan]))),
+                   "all": float(np.mean([v for vs in right.values() for v in vs])),
+                   "digit_error": dwrong / digits, "rows_rejected": rejected / n,
+                   "error_accepted": acc_wrong / max(1, n - rejected), "rows": n}
+            out[f"{name} ({how})"] = res
+            print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
+                  f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
+                  flush=True)
+    return out
+
+
+def zip_choices(inks, model) -> dict:
+    """The graph's numbers chosen on the tuning writers' zip codes for ``model``:
+    the cutting (min_segment, max_run) and the path's costs, by rows read right
+    (ties: the first in the grid, the simplest); then the weak path's bound
+    WEAK: the 99th percentile of the costliest chosen digit over the rows read
+    right."""
+    import itertools
+
+    logits = model.net.config.output_activation == "none"
+    grid = {"digit_cost": [-0.5, 0.0, 0.5], "stroke_cost": [0.0, 0.5], "join_cost": [1.0, 3.0],
+            "wide_ok": [0.9, 1.1, 1.3, 1.5]}
+    print("\n| min_segment | max_run | s/row | digit_cost | stroke_cost | join_cost | wide_ok | rows right |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    trials, best = [], None
+    for ms, mr in ((0.12, 3), (0.12, 4), (0.2, 3), (0.2, 4)):
+        import time
+
+        t = time.perf_counter()
+        graphs = zip_graphs(inks, min_segment=ms, max_run=mr)
+        outs = [model.net.predict(g.x16[:, None]) for g in graphs]
+        per_row = (time.perf_counter() - t) / len(inks)
+        for vals in itertools.product(*grid.values()):
+            costs = dict(zip(grid, vals, strict=True))
+            right = np.mean([path_reading(g, o, logits, **costs)[0] == truth
+                             for g, o, (_, truth, _) in zip(graphs, outs, inks, strict=True)])
+            trial = {"min_segment": ms, "max_run": mr, "seconds_per_row": per_row, **costs, "right": float(right)}
+            trials.append(trial)
+            if best is None or trial["right"] > best[0]["right"]:
+                best = (trial, graphs, outs)
+            print(f"| {ms} | {mr} | {per_row:.3f} | {' | '.join(str(v) for v in vals)} | {pct(right)} |", flush=True)
+    trial, graphs, outs = best
+    costs = {k: trial[k] for k in grid}
+    worst = []
+    for g, o, (_, truth, _) in zip(graphs, outs, inks, strict=True):
+        text, path, cost = path_reading(g, o, logits, **costs)
+        if text == truth:
+            worst.append(float(cost[path].max() - trial["digit_cost"]))
+    weak = float(np.quantile(worst, 0.99))
+    print(f"\nchosen: {trial}; WEAK = {weak:.2f} (99th percentile of the costliest digit on the rows read right)")
+    return {"trials": trials, "chosen": trial, "WEAK": weak}
+
+
+def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None = None) -> dict:
+    if not n:
+        return {}
+    inks = zip_inks(images, labels, n)
+    if choices:
+        from lecun89.reader import DEFAULT_MODEL
+
+        return {"zip_choices": zip_choices(inks, load_model(model) if model else models[DEFAULT_MODEL])}
+    return {"zip_codes": read_zips(inks, {model: load_model(model)} if model else models)}
+
+
 def pct(v) -> str:
     return "" if v is None else f"{100 * v:.2f}%"
 
@@ -251,6 +418,17 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--rows", type=int, default=0, metavar="N",
                     help="also read N rows of 3-6 of the group's digits (as `lecun89 predict --row`)")
+    ap.add_argument("--rows-graph", action="store_true",
+                    help="with --rows: read the rows through the network's graph (as `lecun89 predict --row` now "
+                         "does) instead of the old cutter")
+    ap.add_argument("--zip", type=int, default=0, metavar="N",
+                    help="also read N zip codes of each kind (spaced, touching) and length (5, 9) of the group's "
+                         "digits, by the old cutter and by the graph (as `lecun89 predict --row`)")
+    ap.add_argument("--zip-choices", action="store_true",
+                    help="with --zip on the tuning group: choose the graph's cutting and costs for the default model")
+    ap.add_argument("--zip-model", metavar="MODEL",
+                    help="with --zip-choices: choose for this model (a shipped name or a run's directory; default: "
+                         "the default model); without it: read the zip codes with this model only")
     ap.add_argument("--junk", action="store_true",
                     help="also read the group's no-digit pictures (lecun89.reader.junk.JUNK_GROUPS: 1,000 files) "
                          "and, with the clean style, the none-threshold's curve")
@@ -302,7 +480,9 @@ def main() -> int:
                 r = read_rows(images, labels, args.rows, {DEFAULT_MODEL: models[DEFAULT_MODEL]}, wide, aspect)
                 results["row_choices"].append({"WIDE": wide, "ASPECT": aspect, **r[DEFAULT_MODEL]})
     elif args.rows:
-        results["rows_of_digits"] = read_rows(images, labels, args.rows, models)
+        results["rows_of_digits"] = (read_rows_graph if args.rows_graph else read_rows)(images, labels, args.rows,
+                                                                                      models)
+    results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model))
     if args.junk:
         results["junk"] = read_junk(args.group, models, clean, args.limit, args.data_dir)
     if args.json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from lecun89.cli import main
-from lecun89.reader import (analyse, digit_from_gray, find_digits, heldout, ink_map, load_model, read_digit, read_gray,
+from lecun89.reader import (analyse, digit_from_gray, find_digits, heldout, image_gray, ink_map, load_model, read_digit, read_gray,
                             read_row, slant, upright)
 from lecun89.testing import draw_plain as draw  # the plain 1, 7, 0 drawings
 
@@ -187,3 +188,20 @@ def test_bad_rows_get_one_line_each(tmp_path):
     assert len(err) == len(bad) + 1
     for b, line, what in zip(bad, err[:-1], ["blank", "no digits", "too large", "not a 16x16 .npy", "no such file"], strict=True):
         assert line.startswith(f"lecun89: error: {tmp_path / b}: ") and what in line, line
+
+
+def test_rows_of_held_out_writers_through_the_graph(reader, data_dir):
+    """The same 20 rows as above, read by the network's path through the graph
+    (lecun89.reader.segment): at least the old cutter's floor."""
+    from lecun89.data import mnist_raw
+    from lecun89.reader import analyse_row, row_graph
+
+    _, _, x, y = mnist_raw(data_dir)
+    rng = np.random.default_rng(2026)
+    right = 0
+    for _ in range(20):
+        data, truth = heldout.random_row(x, y, rng)
+        with Image.open(io.BytesIO(data)) as img:
+            ink = ink_map(image_gray(img))
+        right += analyse_row(reader, row_graph(ink))["digits"] == truth
+    assert right >= 16

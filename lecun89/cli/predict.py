@@ -26,8 +26,9 @@ def digit_lines(path: str, r: dict) -> str:
 
 
 def row_lines(path: str, r: dict) -> str:
-    """The plain output for a row: the string, then one line per digit."""
-    verdict = "REJECTED (a digit is)" if r["rejected"] else "accepted"
+    """The plain output for a row: the string and the verdict, one line per
+    digit, then the chosen cuts and the runner-up."""
+    verdict = f"REJECTED ({r.get('reason') or 'a digit is'})" if r["rejected"] else "accepted"
     lines = [f"{path}: {r['digits']}  {verdict}"]
     for k, d in enumerate(r["per_digit"]):
         (a, va), (b, vb) = d["top2"]
@@ -35,6 +36,12 @@ def row_lines(path: str, r: dict) -> str:
         x0, y0, x1, y1 = d["box"]
         lines.append(f"  {k + 1}: {d['digit']}{state} (gap {d['gap']:.3f}; top 2: {a} {va:+.3f}, {b} {vb:+.3f}) "
                      f"box x {x0}-{x1}, y {y0}-{y1}")
+    if "cuts" in r:
+        cuts = ", ".join(str(c) for c in r["cuts"]) or "none"
+        ru = r.get("runner_up")
+        other = (f"; runner-up {ru['digits']} (cost {ru['score']:.2f}, cuts at x "
+                 f"{', '.join(str(c) for c in ru['cuts']) or 'none'})") if ru else "; no runner-up"
+        lines.append(f"  cuts at x {cuts} (path cost {r['score']:.2f}){other}")
     return "\n".join(lines)
 
 
@@ -45,6 +52,29 @@ def removed_line(found: list[dict]) -> str:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
     names = {"ruling": "ruling line", "grid": "squared-paper line", "box": "box line", "margin": "margin line"}
     return "removed: " + ", ".join(f"{n} {names.get(k, k)}{'s' if n > 1 else ''}" for k, n in kinds.items())
+
+
+def parse_digits(value: str | None, row: bool) -> tuple[int, ...] | None:
+    """``--digits N`` or ``--digits N,M`` (a zip code of 5 or 9 digits) -> the
+    counts allowed; UserError (status 2) for anything else, or without ``--row``."""
+    from lecun89.errors import UserError
+
+    if value is None:
+        return None
+    if not row:
+        raise UserError("--digits needs --row (it is a row's number of digits)", status=2)
+    try:
+        counts = tuple(sorted({int(v) for v in value.split(",")}))
+    except ValueError:
+        raise UserError(f"--digits {value}: expected a number of digits, or numbers separated by commas "
+                        "(e.g. 5 or 5,9)", status=2) from None
+    if min(counts) < 1:
+        raise UserError(f"--digits {value}: a row holds at least 1 digit", status=2)
+    from lecun89.reader.pieces import MAX_DIGITS
+
+    if max(counts) > MAX_DIGITS:
+        raise UserError(f"--digits {value}: a row holds at most {MAX_DIGITS} digits", status=2)
+    return counts
 
 
 def _check_show(show_arg: str, images: list[str]) -> None:
@@ -67,6 +97,7 @@ def run(args) -> int:
 
     if args.show:
         _check_show(args.show, args.images)
+    args.digits = parse_digits(args.digits, args.row)
     model = load_model(args.model)
     failed = 0
     shown = []
@@ -82,8 +113,13 @@ def run(args) -> int:
             failed += 1
             continue
         if args.row:
-            r = analyse_row(model, digits)
-            x16 = [d.x16 for d in digits]
+            try:
+                r = analyse_row(model, digits, n_digits=args.digits)
+            except ValueError as exc:
+                print(f"lecun89: error: {path}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            x16 = [digits.x16[k] for k in r["candidates"]]
         else:
             r = analyse(model, x16, maps=False)
         r["removed"] = cleaned[0].found if cleaned else []
@@ -118,8 +154,11 @@ def add_parser(sub) -> None:
     add_json(p, "one JSON object per image")
     p.add_argument("--show", metavar="OUT.png", help="save each original beside its 16x16 input")
     p.add_argument("--row", action="store_true",
-                   help="each image is a row of digits (a zip code): find them, read each left to right; "
-                        "the row is rejected when any digit is")
+                   help="each image is a row of digits (a zip code): the ink over-segmented, every candidate "
+                        "digit read by the network and the cheapest path through them chosen; the row is "
+                        "rejected when any digit on it is, or the path is weak")
+    p.add_argument("--digits", metavar="N[,M]",
+                   help="with --row: the row holds N digits (or N or M: --digits 5,9 for a ZIP or ZIP+4 code)")
     p.add_argument("--no-deslant", dest="deslant", action="store_false",
                    help="do not shear the digit upright before fitting it to 16x16 (deslanting is on by "
                         "default, as the USPS digits were prepared; a .npy is always used as is)")

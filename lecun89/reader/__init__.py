@@ -5,9 +5,11 @@ A picture's way, stage by stage, one module each:
 1. :mod:`~lecun89.reader.gray`: the file's gray levels (alpha, EXIF turn, size limits), and its colours;
    :mod:`~lecun89.reader.furniture`: ruled or squared paper's lines, a margin line, a form's box whitened;
 2. :mod:`~lecun89.reader.ink`: the ink, told apart from the paper and its light;
-3. :mod:`~lecun89.reader.pieces`: a row's ink cut into one piece per digit;
+3. :mod:`~lecun89.reader.segment`: a row's ink over-segmented into a graph of candidate
+   digits (:mod:`~lecun89.reader.pieces`: its pieces of connected ink);
 4. :mod:`~lecun89.reader.fit`: each digit deslanted and fitted to 16x16 in [-1, 1];
-5. :mod:`~lecun89.reader.network`: the network's reading, with the paper's rejection.
+5. :mod:`~lecun89.reader.network`: the network's reading, with the paper's rejection
+   (a row's: the cheapest path through its graph).
 
 :mod:`~lecun89.reader.pipeline` runs the stages in that order (a digit:
 :func:`read_digit`; a row: :func:`read_row_file`); :mod:`~lecun89.reader.models`
@@ -24,11 +26,12 @@ from lecun89.reader.models import DEFAULT_MODEL, SHIPPED, Model, heldout_errors,
 from lecun89.reader.network import analyse, analyse_row
 from lecun89.reader.pieces import ASPECT, WIDE, find_digits
 from lecun89.reader.pipeline import (READER_VERSION, Digit, digit_from_gray, digit_from_ink, read_digit, read_row,
-                                     read_row_file)
+                                     read_row_file, row_graph)
 from lecun89.reader.show import save_preprocessing
 
 __all__ = ["ASPECT", "BACKGROUND_DEGREE", "Cleaned", "DEFAULT_MODEL", "Digit", "INK_THRESHOLD", "MAX_PIXELS", "Model",
            "READER_VERSION", "SHIPPED", "SIZE", "TooLarge", "WIDE", "analyse", "analyse_row", "digit_from_gray",
            "digit_from_ink", "find_digits", "fit_16", "gray_levels", "heldout_errors", "image_gray", "ink_map",
-           "load_model", "models_dir", "read_digit", "read_gray", "read_row", "read_row_file", "remove_furniture", "save_preprocessing",
+           "load_model", "models_dir", "read_digit", "read_gray", "read_row", "read_row_file", "remove_furniture",
+           "row_graph", "save_preprocessing",
            "shipped_models", "slant", "upright"]

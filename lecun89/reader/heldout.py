@@ -337,6 +337,45 @@ def random_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator)
     return png(sheet), "".join(str(int(labels[i])) for i in pick)
 
 
+# The zip-code rows (zip_row): kind -> (least, most) blank columns between neighbours at 4x.
+ZIP_GAPS = {"spaced": (6, 30), "touching": (-12, -2)}
+ZIP_LENGTHS = (5, 9)
+
+
+def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int = 5,
+            kind: str = "spaced") -> tuple[bytes, str]:
+    """A zip code of ``n`` digits (5, or 9 for ZIP+4) drawn by ``rng``:
+    ``kind`` "spaced" (gaps of 6 to 30 pixels at 4x) or "touching" (the boxes
+    overlapping by 2 to 12 pixels: neighbours' strokes cross or merge);
+    heights 80-115%, baselines up to 12 pixels apart; half the 1s lean right
+    (sheared by up to 0.45 column per row) and half the 2s are written wide
+    (up to 1.5 times as wide). -> (PNG bytes, digits)."""
+    from PIL import Image
+
+    if kind not in ZIP_GAPS:
+        raise ValueError(f"unknown kind of row {kind!r}; choose from {', '.join(ZIP_GAPS)}")
+    pick = rng.choice(len(images), size=n, replace=False)
+    inks = []
+    for i in pick:
+        ink = mnist_ink(images[i])
+        if labels[i] == 1 and rng.random() < 0.5:
+            s = float(rng.uniform(0.15, 0.45))
+            h, w = ink.shape
+            pad = int(np.ceil(s * h))
+            img = Image.fromarray(np.pad(ink, ((0, 0), (pad, 0))).astype(np.float32), "F")
+            ink = np.asarray(img.transform((w + pad, h), Image.AFFINE, (1, s, 0, 0, 1, 0), Image.BILINEAR),
+                             dtype=np.float64)
+        elif labels[i] == 2 and rng.random() < 0.5:
+            ink = ink_box(ink)
+            h, w = ink.shape
+            ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(
+                (round(w * rng.uniform(1.2, 1.5)), h), Image.BILINEAR), dtype=np.float64).clip(0.0, 1.0)
+        inks.append(ink)
+    lo, hi = ZIP_GAPS[kind]
+    sheet = row_image(inks, [int(g) for g in rng.integers(lo, hi + 1, size=n - 1)],
+                      [float(s) for s in rng.uniform(0.8, 1.15, size=n)],
+                      [int(d) for d in rng.integers(0, 13, size=n)])
+    return png(sheet), "".join(str(int(labels[i])) for i in pick)
 def group_digits(group: tuple, data_dir=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A group's MNIST digits: (images (N, 28, 28) uint8, labels (N,), their indices in the split)."""
     from lecun89.data.mnist16 import mnist_raw

@@ -2,7 +2,8 @@
 
 :func:`analyse` gives a digit's outputs, the decision, the top two and their
 gap, the rejection and its reason, and, for the page, every layer's units;
-:func:`analyse_row` reads a row digit by digit. :func:`read_batch` gives the
+:func:`analyse_row` reads a row: the cheapest path through its graph of
+candidate digits. :func:`read_batch` gives the
 outputs of many 16x16 pictures at once, :func:`digit_score` how much each
 looks like a whole digit.
 
@@ -89,10 +90,84 @@ def analyse(model: Model, x16: np.ndarray, maps: bool = True) -> dict:
     return r
 
 
-def analyse_row(model: Model, digits) -> dict:
-    """The network's reading of a row (:func:`lecun89.reader.pipeline.read_row`'s digits,
-    left to right): the digits as a string, rejected when any digit is (as the
-    paper's system rejected a zip code), and each digit's reading with its box."""
-    per = [{**analyse(model, d.x16, maps=False), "box": list(d.box)} for d in digits]
+def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
+    """The network's reading of a row: a :class:`lecun89.reader.segment.Graph`
+    (:func:`lecun89.reader.pipeline.row_graph`) or a list of digits already cut
+    (:func:`lecun89.reader.pipeline.read_row`'s, left to right).
+
+    A graph: every candidate digit is read in one batch, costs
+    (:func:`lecun89.reader.segment.network_cost` and the geometric priors) and
+    the cheapest path from the row's left edge to its right
+    (:func:`lecun89.reader.segment.best_paths`) with ``n_digits`` digits (an
+    int, a collection of ints, or None for any). The row is rejected when any
+    chosen digit is (as the paper's system rejected a zip code) or the path is
+    weak (a digit on it costs more than :data:`lecun89.reader.segment.WEAK`,
+    or, for a model with a none-threshold, than ``-log`` of it). -> {"model", "digits", "rejected",
+    "reason", "per_digit" (each digit's :func:`analyse` with its "box"),
+    "cuts" (x between digits), "runner_up" (the cheapest path with another
+    reading: {"digits", "cuts", "score"}, or None), "score" (the path's cost:
+    lower is better), "candidates" (the chosen candidates' indices)}.
+    ValueError when no path has ``n_digits`` digits."""
+    from lecun89.reader import segment
+
+    counts = _counts(n_digits)
+    if isinstance(digits_or_graph, segment.Graph):
+        g = digits_or_graph
+        x16s, boxes, edges = g.x16, g.boxes, g.spans
+        n_nodes = g.n_segments + 1
+    else:
+        x16s = np.asarray([d.x16 for d in digits_or_graph], dtype=np.float64).reshape(-1, 16, 16)
+        boxes = [tuple(d.box) for d in digits_or_graph]
+        edges = [(k, k + 1) for k in range(len(boxes))]
+        n_nodes = len(boxes) + 1
+    batch = globals().get("read_batch")
+    outputs = batch(model, x16s) if batch else model.net.predict(x16s[:, None])
+    score_of = globals().get("digit_score")
+    score = score_of(model, outputs) if score_of else None
+    logits = model.net.config.output_activation == "none"
+    if isinstance(digits_or_graph, segment.Graph):
+        cost = segment.candidate_cost(g, outputs, logits, score)
+        own = cost - segment.DIGIT_COST  # a digit's own cost, what WEAK bounds
+    else:
+        cost = own = segment.network_cost(outputs, logits, score)
+    paths = segment.best_paths(n_nodes, edges, cost, counts, k=segment.K_BEST)
+    if not paths:
+        want = " or ".join(str(c) for c in sorted(counts or ()))
+        raise ValueError(f"the row cannot be read as {want} digits (no way through its {n_nodes - 1} pieces has that many)")
+
+    def reading(path):
+        return "".join(str(int(np.argmax(outputs[e]))) for e in path)
+
+    def cuts(path):
+        return [int(round((boxes[a][2] + boxes[b][0]) / 2)) for a, b in zip(path, path[1:], strict=False)]
+
+    best_cost, best = paths[0]
+    text = reading(best)
+    runner = next(((c, p) for c, p in paths[1:] if reading(p) != text), paths[1] if len(paths) > 1 else None)
+    per = [{**analyse(model, x16s[e], maps=False), "box": list(boxes[e])} for e in best]
+    # The weak-path bound: a junk-trained model's none-threshold (on digit_score,
+    # whose -log is the cost) where it has one, else WEAK (set for the shipped reader).
+    none_t = getattr(model, "none_threshold", None)
+    bound = float(-np.log(none_t)) if none_t else segment.WEAK
+    weak = [k for k, e in enumerate(best) if own[e] > bound]
+    reason = None
+    if any(r["rejected"] for r in per):
+        k = next(k for k, r in enumerate(per) if r["rejected"])
+        reason = f"digit {k + 1} rejected" + (f" ({per[k]['reason']})" if per[k].get("reason") else "")
+    elif weak:
+        reason = f"weak path (digit {weak[0] + 1} costs {own[best[weak[0]]]:.2f} > {bound:.2f})"
     return {"model": model.name, "digits": "".join("?" if r["digit"] is None else str(r["digit"]) for r in per),
-            "rejected": any(r["rejected"] for r in per), "per_digit": per}
+            "rejected": reason is not None, "reason": reason, "per_digit": per, "cuts": cuts(best),
+            "runner_up": None if runner is None else {"digits": reading(runner[1]), "cuts": cuts(runner[1]),
+                                                      "score": float(runner[0])},
+            "score": float(best_cost), "candidates": [int(e) for e in best]}
+
+
+def _counts(n_digits) -> set[int] | None:
+    """``n_digits`` (None, an int or ints) -> the set of digit counts allowed."""
+    if n_digits is None:
+        return None
+    counts = {int(n_digits)} if isinstance(n_digits, (int, np.integer)) else {int(c) for c in n_digits}
+    if not counts or min(counts) < 1:
+        raise ValueError(f"a row's number of digits must be at least 1, got {sorted(counts)}")
+    return counts

@@ -1,4 +1,7 @@
-"""Stage 4 of the reader: a row's ink cut into pieces, one per digit.
+"""A row's ink in pieces: the pieces of connected ink (:func:`find_pieces`,
+what :mod:`lecun89.reader.segment` over-segments) and the cutter that came
+before the network chose the cuts (:func:`find_digits`, one piece per digit,
+kept as the benchmark's baseline).
 
 1. the pieces of connected ink (8-connected, above the ink threshold of
    :mod:`lecun89.reader.ink`); tall pieces lying mostly in the same columns
@@ -40,7 +43,7 @@ MIN_HEIGHT = 4
 MAX_DIGITS = 40
 
 
-def _pieces(ink: np.ndarray) -> list[np.ndarray]:
+def find_pieces(ink: np.ndarray) -> list[np.ndarray]:
     """Boolean masks of the ink's pieces, one per digit candidate: pieces at
     least half the row's height (the tallest piece's) lying mostly in the same
     columns are merged; shorter pieces (a 5's bar, a broken stroke) join the
@@ -104,7 +107,7 @@ def find_digits(ink: np.ndarray, wide: float = WIDE, aspect: float = ASPECT) -> 
     """Ink (H, W) in [0, 1] -> one boolean mask per digit, left to right; a piece
     wider than ``wide`` times the row's height is cut into digits ``aspect``
     times that height wide."""
-    pieces = _pieces(ink)
+    pieces = find_pieces(ink)
     if not pieces:
         return []
     boxes = [box_of(p) for p in pieces]

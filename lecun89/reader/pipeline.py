@@ -6,9 +6,13 @@
   paper, a margin line, a form's box) whitened
   (:mod:`~lecun89.reader.furniture`), its ink (:mod:`~lecun89.reader.ink`),
   the digit deslanted and fitted to 16x16 (:mod:`~lecun89.reader.fit`);
-- a row of digits (:func:`read_row_file`, :func:`read_row`): the same gray
-  levels, furniture and ink, the ink cut into one piece per digit
-  (:mod:`~lecun89.reader.pieces`), each piece fitted as one digit.
+- a row of digits (:func:`read_row_file`, :func:`row_graph`): the same gray
+  levels, furniture and ink, the ink over-segmented into a graph of candidate
+  digits (:mod:`~lecun89.reader.segment`), each candidate fitted as one digit;
+  the network chooses the path through it
+  (:func:`lecun89.reader.network.analyse_row`). :func:`read_row` is the
+  cutter before the network looks (:mod:`~lecun89.reader.pieces`: one piece
+  per digit), kept as the benchmark's baseline.
 
 The network's reading of what comes out is :mod:`lecun89.reader.network`'s.
 """
@@ -27,6 +31,7 @@ from lecun89.reader.furniture import Cleaned, remove_furniture
 from lecun89.reader.gray import MAX_PIXELS, check_file, read_gray_rgb
 from lecun89.reader.ink import BACKGROUND_DEGREE, ink_map
 from lecun89.reader.pieces import ASPECT, MAX_DIGITS, WIDE, box_of, digit_inks, find_digits
+from lecun89.reader.segment import MAX_SEGMENTS, Graph, candidates, over_segment
 
 # Bump when a digit is read differently: part of the cache key of the data set
 # made with this reader (usps-mnist).
@@ -128,14 +133,39 @@ def read_row(ink: np.ndarray, deslant: bool = True, wide: float = WIDE, aspect: 
     return [Digit(fit_16(d, deslant=deslant), box_of(m)) for d, m in zip(digit_inks(ink, masks), masks, strict=True)]
 
 
+def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
+    """Ink (H, W) in [0, 1] -> the row's graph of candidate digits
+    (:func:`~lecun89.reader.segment.over_segment`,
+    :func:`~lecun89.reader.segment.candidates`), each candidate fitted as a
+    single digit is (``cutting``: over_segment's ``split`` and ``min_segment``,
+    candidates' ``max_run`` and ``max_width``, for the benchmark's choices).
+    ValueError when no digit is found or there are too many pieces."""
+    ink = np.asarray(ink, dtype=np.float64)
+    if ink.ndim != 2 or float(ink.max(initial=0.0)) <= 0.0:
+        raise ValueError("blank image (no ink)")
+    over = {k: cutting[k] for k in ("split", "min_segment") if k in cutting}
+    segments, owner, crossed, height = over_segment(ink, **over)
+    if not segments:
+        raise ValueError("no digits found")
+    if len(segments) > MAX_SEGMENTS:
+        raise ValueError(f"{len(segments)} pieces of ink found, more than a row of {MAX_DIGITS} digits may hold")
+    spans, boxes, inks = candidates(ink, segments, height,
+                                    **{k: cutting[k] for k in ("max_run", "max_width") if k in cutting})
+    x16 = np.full((len(spans), SIZE, SIZE), -1.0)
+    for k, c in enumerate(inks):
+        x16[k] = fit_16(c, deslant=deslant)
+    return Graph(segments, owner, crossed, height, spans, boxes, x16)
+
+
 def read_row_file(path: str, deslant: bool = True, cleaned: list[Cleaned] | None = None):
-    """An image file of a row of digits -> (its digits, its gray levels); UserError
-    naming the file for anything that is not a readable row. ``cleaned``: a list
-    the furniture stage's :class:`~lecun89.reader.furniture.Cleaned` is appended to."""
+    """An image file of a row of digits -> (its graph of candidate digits, its
+    gray levels); UserError naming the file for anything that is not a
+    readable row. ``cleaned``: a list the furniture stage's
+    :class:`~lecun89.reader.furniture.Cleaned` is appended to."""
     if Path(path).suffix.lower() == ".npy":
         raise UserError(f"{path}: --row reads an image of a row of digits, not a 16x16 .npy")
     gray, rgb = read_gray_rgb(path)
     try:
-        return read_row(row_ink(gray, rgb, cleaned), deslant=deslant), gray
+        return row_graph(row_ink(gray, rgb, cleaned), deslant=deslant), gray
     except ValueError as exc:
         raise UserError(f"{path}: {exc}") from None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def tinted(gray: np.ndarray, removed: np.ndarray) -> np.ndarray:
     """Gray levels (H, W) -> RGB (H, W, 3) with the removed pixels tinted orange."""
     rgb = np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=2)
@@ -29,8 +30,10 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
         removed = rest[0] if rest else None
         if gray is not None and removed is not None and removed.any():
             row[0].imshow(tinted(gray, removed), interpolation="nearest")
+            draw_cuts(row[0], r)
         elif gray is not None:
             row[0].imshow(gray, cmap="gray", vmin=0.0, vmax=1.0)
+            draw_cuts(row[0], r)
         else:
             row[0].text(0.5, 0.5, ".npy\n(used as is)", ha="center", va="center")
         found = r.get("removed") or []
@@ -39,7 +42,8 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
             x16 = np.concatenate([np.pad(x, ((0, 0), (0, 1)), constant_values=-1.0) for x in x16], axis=1)
             label = f"{r['digits']}{' (rejected)' if r['rejected'] else ''}"
         else:
-            label = f"{r['digit']}{' (rejected)' if r['rejected'] else ''}"
+            label = ("not a digit" if r["digit"] is None
+                     else f"{r['digit']}{' (rejected)' if r['rejected'] else ''}")
         row[1].imshow(x16, cmap="gray_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
         row[1].set_title(f"16x16: {label}", fontsize=8)
         for ax in row:
@@ -48,3 +52,18 @@ def save_preprocessing(items: list[tuple[str, np.ndarray | None, np.ndarray, dic
     fig.tight_layout()
     with replacing(out) as fh:
         fig.savefig(fh, dpi=100, format="png")
+
+
+def draw_cuts(ax, r: dict) -> None:
+    """A row's chosen cuts (solid red) and its runner-up's (dashed blue) over
+    the picture, the runner-up's reading in the corner; nothing for one digit."""
+    if "cuts" not in r:
+        return
+    for x in r["cuts"]:
+        ax.axvline(x, color="red", linewidth=1.2)
+    ru = r.get("runner_up")
+    if ru:
+        for x in ru["cuts"]:
+            ax.axvline(x, color="tab:blue", linewidth=1.0, linestyle="--")
+        ax.text(0.01, 0.02, f"runner-up {ru['digits']}", transform=ax.transAxes, fontsize=6, color="tab:blue",
+                va="bottom")
