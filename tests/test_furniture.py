@@ -127,9 +127,10 @@ def test_blank_ruled_and_squared_paper_is_blank(tmp_path):
                                                lines(shape, 30.0, 1.5, phase=9.0, vertical=True)))):
         p = tmp_path / f"{name}.png"
         save(page(blank, cover, np.array([0.5, 0.6, 0.85])), p)
-        with pytest.raises(UserError, match="blank image"):
+        with pytest.raises(UserError, match=r"blank image .*, once \d+ line\(s\) of page furniture were removed"):
             read_digit(p)
         assert main(["predict", str(p)]) == 1
+        assert main(["predict", "--row", str(p)]) == 1
 
 
 def test_clean_pictures_are_read_bit_identically(tmp_path):

@@ -80,13 +80,19 @@ def make_junk(n: int, seed, digits: np.ndarray | None = None, digit_labels: np.n
 
 
 def junk_x16(kind: str, rng: np.random.Generator, digits=None, digit_labels=None) -> np.ndarray:
-    """One junk picture of ``kind`` through the reader's ink stage and fit -> (16, 16)."""
+    """One junk picture of ``kind`` through the reader's ink stage and fit -> (16, 16).
+
+    The training junk skips the furniture stage (``furniture=False``): the
+    shipped reader learned its junk so, before that stage existed, and a blank
+    ruled page's lines as ink are still a picture the network should refuse
+    (what the stage leaves of a line). The benchmark's junk files
+    (:func:`junk_file`) go through the whole reader, furniture stage included."""
     from lecun89.reader.pipeline import digit_from_gray
 
     for _ in range(50):
         gray = junk_gray(kind, rng, digits, digit_labels)
         try:
-            return digit_from_gray(gray)
+            return digit_from_gray(gray, furniture=False)
         except ValueError:  # blank to the ink stage: the reader refuses it before the network; draw again
             continue
     raise ValueError(f"junk {kind!r}: 50 pictures in a row were blank to the reader")

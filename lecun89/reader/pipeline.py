@@ -85,10 +85,18 @@ def read_digit(path: str | os.PathLike, deslant: bool = True,
     if p.suffix.lower() == ".npy":
         return _read_npy(p, check_file(p)), None
     gray, rgb = read_gray_rgb(p)
+    cleaned = [] if cleaned is None else cleaned
     try:
         return digit_from_gray(gray, deslant, rgb=rgb, cleaned=cleaned), gray
     except ValueError as exc:
-        raise UserError(f"{p}: {exc}") from None
+        raise UserError(f"{p}: {exc}{_after_furniture(cleaned)}") from None
+
+
+def _after_furniture(cleaned: list[Cleaned]) -> str:
+    """For a picture found blank: what the furniture stage had removed, if anything
+    (a blank ruled page is blank once its lines are gone)."""
+    found = cleaned[-1].found if cleaned else []
+    return f", once {len(found)} line(s) of page furniture were removed" if found else ""
 
 def _read_npy(p: Path, size: int) -> np.ndarray:
     if size > MAX_NPY_BYTES:
@@ -165,7 +173,8 @@ def read_row_file(path: str, deslant: bool = True, cleaned: list[Cleaned] | None
     if Path(path).suffix.lower() == ".npy":
         raise UserError(f"{path}: --row reads an image of a row of digits, not a 16x16 .npy")
     gray, rgb = read_gray_rgb(path)
+    cleaned = [] if cleaned is None else cleaned
     try:
         return row_graph(row_ink(gray, rgb, cleaned), deslant=deslant), gray
     except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
+        raise UserError(f"{path}: {exc}{_after_furniture(cleaned)}") from None
