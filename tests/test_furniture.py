@@ -13,6 +13,7 @@ from lecun89.cli import main
 from lecun89.errors import UserError
 from lecun89.reader import analyse, fit_16, gray_levels, ink_map, load_model, read_digit
 from lecun89.reader.furniture import remove_furniture
+from lecun89.reader.gray import read_gray_rgb
 from lecun89.testing import draw_plain as draw
 
 LIGHT_BLUE = np.array([0.62, 0.78, 0.95])
@@ -172,3 +173,49 @@ def test_a_row_on_ruled_paper_says_what_was_removed(tmp_path, capsys):
     assert main(["predict", "--row", str(p), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["digits"] == "170" and r["removed"] and {f["kind"] for f in r["removed"]} == {"ruling"}
+
+
+def slanted_row(digits, size: int = 120, width: int = 16, slope: float = 4.0, step: int = 90) -> np.ndarray:
+    """Plain digits as ink along a baseline rising ``slope`` degrees to the right, ``step`` pixels apart."""
+    rise = np.tan(np.radians(slope))
+    w = step * len(digits) + size
+    drop = int(np.ceil(rise * w))
+    sheet = np.zeros((size + drop + 60, w + 60))
+    for k, d in enumerate(digits):
+        x, y = 30 + k * step, 30 + drop - int(round(rise * k * step))
+        sheet[y:y + size, x:x + size] = np.maximum(sheet[y:y + size, x:x + size], digit_ink(d, size, width))
+    return sheet
+
+
+@pytest.mark.parametrize("line_tilt", [0.0, -1.0])
+def test_a_ruling_under_a_row_slanted_otherwise_is_found_at_its_own_tilt(tmp_path, capsys, line_tilt):
+    # a row of heavy digits climbing 4 degrees, its ruling level or falling: the
+    # page's tilt is the line's, not the row's (the ink's mass once pulled it to -4
+    # degrees, and the line, sheared crooked, was not found)
+    ink = slanted_row([1, 7, 0, 7, 1])
+    rgb = page(ink, lines(ink.shape, 0.0, 2.0, tilt=line_tilt, phase=ink.shape[0] * 0.5),
+               line_rgb=np.array([0.45, 0.60, 0.90]), ink_rgb=np.array([0.08, 0.08, 0.10]))
+    p = tmp_path / "row.png"
+    save(rgb, p)
+    found = remove_furniture(*read_gray_rgb(p)).found
+    assert [(f["kind"], f["tilt"]) for f in found] == [("ruling", line_tilt)]
+    assert main(["predict", "--row", str(p), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["digits"] == "17071" and [f["tilt"] for f in r["removed"]] == [line_tilt]
+
+
+def test_a_tilted_ruling_that_leaves_through_the_bottom_edge_is_found(tmp_path, capsys):
+    # the second of two rulings 3 degrees tilted leaves the picture through its
+    # bottom edge two thirds of the way along; it was neither found nor did the
+    # first keep its tilt (both read level by the darkness of the row's 7s)
+    ink = np.pad(np.concatenate([digit_ink(d, 120, 9) for d in (1, 7, 0, 7)], axis=1), 20)
+    h = ink.shape[0]
+    cover = np.maximum(lines(ink.shape, 0.0, 2.5, tilt=3.0, phase=h - 20.0),
+                       lines(ink.shape, 0.0, 2.5, tilt=3.0, phase=h - 90.0))
+    p = tmp_path / "edge.png"
+    save(page(ink, cover), p)
+    found = remove_furniture(*read_gray_rgb(p)).found
+    assert [(f["kind"], f["tilt"]) for f in found] == [("ruling", 3.0), ("ruling", 3.0)]
+    assert found[1]["to"][0] < 0.8 * ink.shape[1]  # it leaves through the bottom
+    assert main(["predict", "--row", str(p), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digits"] == "1707"

@@ -8,8 +8,8 @@ vertical line from top to bottom, often red) and a form field's box (a
 closed rectangle around the ink, or a comb of boxes along a row).
 
 The recipe is the document-image one (Leptonica's line removal): the picture's
-tilt is found (the shear, up to :data:`MAX_TILT` degrees, under which a long
-thin horizontal element keeps the most darkness); a grey-level opening of the
+tilt is found (the shear, up to :data:`MAX_TILT` degrees, under which what is
+long and straight lies the most along the rows: :func:`_tilt`); a grey-level opening of the
 darkness with a long thin element (a third of the picture, or a quarter for a
 box's sides) finds what is long and straight; each candidate is measured (its
 span, thickness, contrast and colour). A candidate is furniture only when it
@@ -34,6 +34,11 @@ import numpy as np
 # The largest tilt of the page's lines looked for, in degrees, and the step.
 MAX_TILT = 4.0
 TILT_STEP = 0.25
+# The tilt of what is long and straight is found to the degree, then to TILT_STEP
+# within this many steps of that; it is the page's tilt where it differs from the
+# darkness's tilt (sharper where the lines are most of the darkness) by more than AGREE degrees.
+TILT_REACH = 5
+AGREE = 1.0
 # A line is darker than the paper by at least this share of the paper's level
 # (and by 4 noise deviations).
 MIN_CONTRAST = 0.06
@@ -120,6 +125,11 @@ def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned
         d = dark if axis == 0 else dark.T
         cd = None if cdark is None else (cdark if axis == 0 else cdark.transpose(1, 0, 2))
         tilt = _tilt(d, thr)
+        # where the darkness as a whole leans otherwise than what is long and
+        # straight in it (a row of digits slanted across its ruling), the lines' own
+        straight = _line_tilt(d, thr)
+        if straight is not None and (tilt is None or abs(straight - tilt) > AGREE):
+            tilt = straight
         if tilt is None:
             continue
         tilts[axis] = tilt
@@ -169,10 +179,11 @@ def shifts(width: int, tilt: float) -> np.ndarray:
     return np.round((np.arange(width) - (width - 1) / 2) * np.tan(np.radians(tilt))).astype(np.int64)
 
 
-def _shear(a: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """a (H, W, ...) -> the sheared frame: out[y, x] = a[y + s[x], x] (0 outside)."""
+def _shear(a: np.ndarray, s: np.ndarray, pad: int = 0) -> np.ndarray:
+    """a (H, W, ...) -> the sheared frame: out[y, x] = a[y - pad + s[x], x] (0 outside),
+    of H + 2 ``pad`` rows."""
     h = a.shape[0]
-    rows = np.arange(h)[:, None] + s[None, :]
+    rows = np.arange(-pad, h + pad)[:, None] + s[None, :]
     ok = (rows >= 0) & (rows < h)
     out = a[np.clip(rows, 0, h - 1), np.arange(a.shape[1])[None, :]]
     out[~ok] = 0.0
@@ -190,27 +201,77 @@ def _line_response(d: np.ndarray, length: int) -> np.ndarray:
     return ndimage.grey_opening(sm, size=(1, length), mode="constant", cval=0.0)
 
 
+def _most_uneven(tilts, sheared) -> tuple[float, float]:
+    """The tilt whose sheared picture's row sums are the most uneven (the
+    projection profile's sum of squares; ties to the least tilt) -> (tilt, score)."""
+    best, best_score = 0.0, 0.0
+    for tilt in sorted(tilts, key=lambda t: (abs(t), t)):
+        profile = sheared(tilt).sum(axis=1)
+        score = float(np.dot(profile, profile))
+        if score > best_score * (1.0 + 1e-9):
+            best, best_score = float(tilt), score
+    return best, best_score
+
+
+def _shrunk(d: np.ndarray, thr: float) -> tuple[np.ndarray, int]:
+    """The darkness shrunk to about 256 pixels (the darkest of each block kept),
+    what is under ``thr`` zeroed -> (it, the line element's length in it)."""
+    h, w = d.shape
+    f = max(1, min(h, w) // 256)
+    hh, ww = h // f, w // f
+    small = d[:hh * f, :ww * f].reshape(hh, f, ww, f).max(axis=(1, 3))
+    return np.where(small > thr, small, 0.0), max(8, int(min(hh, ww) * LINE_ELEMENT))
+
+
 def _tilt(d: np.ndarray, thr: float) -> float | None:
     """The tilt (degrees) of the page's lines along the rows: the shear under
     which the rows' sums of darkness are the most uneven (the projection
     profile's sum of squares), on the picture shrunk (darkest of each block
     kept) to about 256 pixels; None when nothing runs straight along the rows
     for a third of the picture at that tilt."""
-    h, w = d.shape
-    f = max(1, min(h, w) // 256)
-    hh, ww = h // f, w // f
-    small = d[:hh * f, :ww * f].reshape(hh, f, ww, f).max(axis=(1, 3))
-    small = np.where(small > thr, small, 0.0)
+    small, length = _shrunk(d, thr)
     if not small.any():
         return None
-    best, best_score = 0.0, -1.0
-    tilts = np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP)
-    for tilt in sorted(tilts, key=lambda t: (abs(t), t)):  # ties to the least tilt
-        profile = _shear(small, shifts(ww, tilt)).sum(axis=1)
-        score = float(np.dot(profile, profile))
-        if score > best_score * (1.0 + 1e-9):
-            best, best_score = float(tilt), score
-    length = max(8, int(min(hh, ww) * LINE_ELEMENT))
+    ww = small.shape[1]
+    best, _ = _most_uneven(np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP),
+                           lambda t: _shear(small, shifts(ww, t)))
+    r = _line_response(_shear(small, shifts(ww, best)), length)
+    return best if (r > thr).any() else None
+
+
+def _line_tilt(d: np.ndarray, thr: float) -> float | None:
+    """The tilt of what is long and straight, for a picture whose darkness as a
+    whole leans otherwise (a row of digits climbing across the ruling it is
+    written on pulls :func:`_tilt` to its own slant), in two steps: to the
+    degree by the most uneven row sums of where the line response is on (what
+    runs straight for a third of the picture, weighed by its length, not its
+    darkness: a light ruling outweighs a dark 7's bar), then to
+    :data:`TILT_STEP`, within :data:`TILT_REACH` steps of that, by the
+    darkness itself (sharper) near what was found long and straight (its rows,
+    widened by the most a line moves across the picture over that reach).
+    None as for :func:`_tilt`."""
+    from scipy import ndimage
+
+    small, length = _shrunk(d, thr)
+    if not small.any():
+        return None
+    hh, ww = small.shape
+    coarse, found = _most_uneven(np.arange(-MAX_TILT, MAX_TILT + 0.5, 1.0),
+                                 lambda t: _line_response(_shear(small, shifts(ww, t)), length) > thr)
+    if found <= 0.0:
+        return None
+    s = shifts(ww, coarse)
+    on = _line_response(_shear(small, s), length) > thr
+    rows = np.arange(hh)[:, None] + s[None, :]  # the sheared frame's (y, x) is the picture's (y + s[x], x)
+    ok = (rows >= 0) & (rows < hh)
+    near = np.zeros((hh, ww), dtype=bool)
+    near[rows[ok], np.broadcast_to(np.arange(ww), rows.shape)[ok]] = on[ok]
+    move = int(np.ceil(ww * np.tan(np.radians(TILT_REACH * TILT_STEP)) / 2)) + 2
+    near = ndimage.binary_dilation(near, structure=np.ones((2 * move + 1, 1), dtype=bool))
+    near_dark = small * near
+    fine = [coarse + k * TILT_STEP for k in range(-TILT_REACH, TILT_REACH + 1)
+            if abs(coarse + k * TILT_STEP) <= MAX_TILT + 1e-9]
+    best, _ = _most_uneven(fine, lambda t: _shear(near_dark, shifts(ww, t)))
     r = _line_response(_shear(small, shifts(ww, best)), length)
     return best if (r > thr).any() else None
 
@@ -221,13 +282,16 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
 
     h, w = d.shape
     s = shifts(w, tilt)
-    sd = _shear(d, s)
+    # the sheared frame holds ``pad`` rows more above and below: a tilted line
+    # that leaves the picture through its top or bottom is found as well
+    pad = int(np.abs(s).max(initial=0))
+    sd = _shear(d, s, pad)
     length = max(8, int(min(h, w) * SIDE_ELEMENT))
     on = _line_response(sd, length) > thr
     labels, n = ndimage.label(on, structure=np.ones((3, 3)))
     if n == 0:
         return []
-    scd = None if cd is None else _shear(cd, s)
+    scd = None if cd is None else _shear(cd, s, pad)
     out = []
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
         ys, xs = sl
@@ -235,7 +299,7 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         cols = np.flatnonzero(comp.any(axis=0))
         if cols.size < length:
             continue
-        y0, y1 = max(0, ys.start - 1), min(h - 1, ys.stop)
+        y0, y1 = max(0, ys.start - 1), min(h + 2 * pad - 1, ys.stop)
         band = sd[y0:y1 + 1, xs.start:xs.stop][:, cols]
         dk = band > thr
         per = dk.sum(axis=0)
@@ -243,7 +307,7 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         if thick < 0.5:
             continue
         bare = per <= 1.5 * thick + 1  # its row from the columns where it is bare
-        rows = np.arange(y0, y1 + 1)[:, None]
+        rows = np.arange(y0, y1 + 1)[:, None] - pad
         wts = (band * dk)[:, bare]
         yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
         colour = None
@@ -253,7 +317,7 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         # a tilted line may leave the picture through its top or bottom: its
         # cover is of the columns where its row lies inside the picture
         possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
-        out.append(_Line(axis, yc, y0, y1, xs.start + int(cols[0]), xs.start + int(cols[-1]),
+        out.append(_Line(axis, yc, y0 - pad, y1 - pad, xs.start + int(cols[0]), xs.start + int(cols[-1]),
                          cols.size / max(possible, 1) if possible >= length else cols.size / w,
                          thick, float(np.median(band.max(axis=0))), colour))
     for ln in out:
@@ -318,8 +382,8 @@ def _unlike_ink(ln: _Line, width: float, contrast: float, colour) -> bool:
 def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[_Line]:
     """The candidates that are furniture, each with its kind."""
     h, w = dark.shape
-    span = {0: [ln for ln in lines if ln.axis == 0 and ln.cover >= SPAN and _inside(ln, h) and ln.thick <= LINE_THIN * w],
-            1: [ln for ln in lines if ln.axis == 1 and ln.cover >= SPAN and _inside(ln, w) and ln.thick <= LINE_THIN * h]}
+    span = {axis: [ln for ln in lines if ln.axis == axis and _spans(ln, dark.shape[::-1] if axis else dark.shape)]
+            for axis in (0, 1)}
     # the writing: what is off the spanning lines (a digit's own long strokes included)
     _, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
     ink = _ink_stats(dark, cdark, lines, thr, tilts)[0]
@@ -335,6 +399,12 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     paged = [ln for axis in (0, 1) if len(span[axis]) >= REGULAR for ln in span[axis]]  # a ruled or squared page
     boxed = _boxes([ln for ln in lines if ln not in paged], ink, tilts, (h, w))
     return [ln for ln in chosen if ln not in boxed] + boxed
+
+
+def _spans(ln: _Line, shape: tuple[int, int]) -> bool:
+    """A candidate spans its frame (``shape``: the picture's, or its transpose's
+    for a vertical line): a ruling or a margin, not a stroke across a tight crop."""
+    return ln.cover >= SPAN and _inside(ln, shape[0]) and ln.thick <= LINE_THIN * shape[1]
 
 
 def _inside(ln: _Line, size: int) -> bool:
