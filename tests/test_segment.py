@@ -198,3 +198,27 @@ def test_digits_without_row_is_an_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "lecun89", "predict", str(tmp_path / "a.png"), "--digits", "5"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "needs --row" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def plain_row(digits, size: int = 120, width: int = 9) -> np.ndarray:
+    from lecun89.testing import draw_plain
+
+    return np.concatenate([1.0 - np.asarray(draw_plain(d, size, width), dtype=np.float64) / 255.0
+                           for d in digits], axis=1)
+
+
+def test_specks_above_and_below_a_row_neither_join_its_digits_nor_change_them(reader):
+    # grain or a ruling's remnant at a photographed row's top and bottom edges once
+    # joined the nearest digit (its box then as tall as the picture, the row's
+    # height with it) and lay in the candidates' pictures
+    ink = np.pad(plain_row((1, 7, 0, 7, 1)), ((40, 40), (20, 20)))
+    specked = ink.copy()
+    rng = np.random.default_rng(0)
+    for band in (slice(0, 12), slice(-12, None)):
+        sub = specked[band]
+        sub[rng.random(sub.shape) < 0.002] = 0.3
+    assert specked.sum() > ink.sum()
+    clean, noisy = row_graph(ink), row_graph(specked)
+    assert noisy.height == clean.height < 100
+    assert noisy.spans == clean.spans and np.array_equal(noisy.x16, clean.x16)
+    assert analyse_row(reader, noisy)["digits"] == "17071"

@@ -38,6 +38,9 @@ PART = 0.5
 
 # Ink under this many pixels high is dust, not a digit.
 MIN_HEIGHT = 4
+# A short piece this share of the row's height or more above or below its tall
+# pieces is no part of a digit (a remnant of a ruling, grain at the picture's edge).
+ABOVE_BELOW = 0.2
 
 # At most this many digits in a row.
 MAX_DIGITS = 40
@@ -47,7 +50,9 @@ def find_pieces(ink: np.ndarray) -> list[np.ndarray]:
     """Boolean masks of the ink's pieces, one per digit candidate: pieces at
     least half the row's height (the tallest piece's) lying mostly in the same
     columns are merged; shorter pieces (a 5's bar, a broken stroke) join the
-    nearest of those within half that height, and the rest are specks."""
+    nearest of those within half that height, and the rest (and what lies
+    more than :data:`ABOVE_BELOW` of that height above or below the tall
+    pieces) are specks."""
     from scipy import ndimage
 
     mask = ink > INK_THRESHOLD * float(ink.max())
@@ -71,7 +76,12 @@ def find_pieces(ink: np.ndarray) -> list[np.ndarray]:
     if not groups:
         return []
     reach = PART * heights.max()
+    top = min(slices[i][0].start for g in groups for i in (j - 1 for j in g["ids"]))
+    bottom = max(slices[i][0].stop for g in groups for i in (j - 1 for j in g["ids"]))
     for i in np.flatnonzero(~tall):
+        if slices[i][0].start >= bottom + ABOVE_BELOW * heights.max() or \
+                slices[i][0].stop <= top - ABOVE_BELOW * heights.max():
+            continue  # above or below the row (a remnant of the page's furniture, grain at its edge): a speck
         c0, c1 = cols[i]
         dist = [max(g["c0"] - c1, c0 - g["c1"], 0) for g in groups]
         k = int(np.argmin(dist))

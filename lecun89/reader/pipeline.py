@@ -160,9 +160,23 @@ def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
     spans, boxes, inks = candidates(ink, segments, height,
                                     **{k: cutting[k] for k in ("max_run", "max_width") if k in cutting})
     x16 = np.full((len(spans), SIZE, SIZE), -1.0)
-    for k, c in enumerate(inks):
-        x16[k] = fit_16(c, deslant=deslant)
+    for k, (c, box) in enumerate(zip(inks, boxes, strict=True)):
+        x16[k] = fit_16(_around(c, box), deslant=deslant)
     return Graph(segments, owner, crossed, height, spans, boxes, x16)
+
+
+def _around(ink: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A candidate digit's ink (the row's size) -> the part of it around its box
+    (x0, y0, x1, y1), grown by a sixteenth of the box's longer side and a pixel,
+    as a picture of that digit alone would frame it. A candidate owns every
+    pixel nearest its strokes (:func:`~lecun89.reader.pieces.digit_inks`): in a
+    photographed row, the paper's grain up and down the whole row, which
+    :func:`~lecun89.reader.fit.fit_16` would keep within a sixteenth of the
+    *row's* size and fit the box around."""
+    x0, y0, x1, y1 = box
+    grow = max(1, round(max(x1 - x0, y1 - y0) / SIZE)) + 1
+    h, w = ink.shape
+    return ink[max(0, y0 - grow):min(h, y1 + grow), max(0, x0 - grow):min(w, x1 + grow)]
 
 
 def read_row_file(path: str, deslant: bool = True, cleaned: list[Cleaned] | None = None):
