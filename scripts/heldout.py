@@ -22,6 +22,8 @@ writers are disjoint from the training writers).
         # the zip codes' graph numbers (lecun89.reader.segment), on the tuning writers
     python scripts/heldout.py --data-dir DIR --group report --styles '' --zip 250
         # the zip codes' table in docs/strangers.md
+    python scripts/heldout.py --data-dir DIR --group report --styles '' --zip 100 --zip-model reader \
+        --zip-paper ruled,ruled-photo,squared-photo   # the same zip codes on ruled and squared paper
     python scripts/heldout.py --data-dir DIR --group tune --styles clean --junk   # pictures with no digit
     python scripts/heldout.py --data-dir DIR --group tune --styles paper,clean,photo --limit 600
         # the page furniture's choices (docs/strangers.md, "Ruled and squared paper, forms")
@@ -53,6 +55,7 @@ from lecun89.reader import SHIPPED, load_model  # noqa: E402
 from lecun89.reader.network import digit_score  # noqa: E402
 
 BLANK = np.full((16, 16), np.nan)  # a file the reader found no digit in
+ZIP_PAPER_INDEX = 100_000  # the zip codes' pages draw their furniture from indices past every digit's
 
 
 def _read_chunk(args) -> tuple[np.ndarray, np.ndarray]:
@@ -70,14 +73,18 @@ def _read_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(out[False]), np.asarray(out[True])
 
 
+def _map(fn, work: list, jobs: int) -> list:
+    """fn over work, in order, in ``jobs`` processes (here when 1)."""
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as ex:
+            return list(ex.map(fn, work))
+    return [fn(w) for w in work]
+
+
 def read_style(images, indices, style, degree, jobs, furniture: bool = True) -> dict[bool, np.ndarray]:
     chunks = np.array_split(np.arange(len(indices)), max(1, 4 * jobs))
     work = [(images[c], indices[c], style, degree, furniture) for c in chunks if len(c)]
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as ex:
-            parts = list(ex.map(_read_chunk, work))
-    else:
-        parts = [_read_chunk(w) for w in work]
+    parts = _map(_read_chunk, work, jobs)
     return {False: np.concatenate([p[0] for p in parts]), True: np.concatenate([p[1] for p in parts])}
 
 
@@ -230,29 +237,54 @@ def read_rows_graph(images, labels, n: int, models: dict) -> dict:
     return out
 
 
-def zip_inks(images, labels, n: int) -> list[tuple[np.ndarray, str, str]]:
-    """``n`` zip codes of each kind and length (lecun89.reader.heldout.zip_row:
-    spaced and touching, 5 and 9 digits; seeds 89, 90, ...) of the group's
-    digits, as the reader's ink -> [(ink, digits, "kind/length")]."""
+def _zip_kind(args) -> list[tuple[np.ndarray, str, str]]:
+    """One kind and length of the zip codes (zip_inks' work, for a process)."""
     from PIL import Image
 
-    from lecun89.reader import ink_map
+    from lecun89.reader.gray import image_gray_rgb
+    from lecun89.reader.pipeline import row_ink
 
+    images, labels, n, paper, seed, kind, length = args
+    rng = np.random.default_rng(89 + seed)
     out = []
-    for seed, (kind, length) in enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS):
-        rng = np.random.default_rng(89 + seed)
-        for _ in range(n):
-            data, truth = heldout.zip_row(images, labels, rng, length, kind)
-            with Image.open(io.BytesIO(data)) as img:
-                out.append((ink_map(image_gray(img)), truth, f"{kind}/{length}"))
+    for k in range(n):
+        data, truth = heldout.zip_row(images, labels, rng, length, kind, paper=paper,
+                                      index=ZIP_PAPER_INDEX + seed * n + k)
+        with Image.open(io.BytesIO(data)) as img:
+            gray, rgb = image_gray_rgb(img)
+        out.append((row_ink(gray, rgb), truth, f"{kind}/{length}"))
     return out
 
 
-def zip_graphs(inks, **cutting) -> list:
-    """Each zip code's graph of candidate digits (lecun89.reader.pipeline.row_graph)."""
+def zip_inks(images, labels, n: int, paper: str | None = None, jobs: int = 1) -> list[tuple[np.ndarray, str, str]]:
+    """``n`` zip codes of each kind and length (lecun89.reader.heldout.zip_row:
+    spaced and touching, 5 and 9 digits; seeds 89, 90, ...) of the group's
+    digits, on white paper or on a page of the ``paper`` style (the same rows),
+    read as ``lecun89 predict --row`` reads the file up to its graph (the page
+    furniture removed, then the ink) -> [(ink, digits, "kind/length")]."""
+    work = [(images, labels, n, paper, seed, kind, length) for seed, (kind, length) in
+            enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS)]
+    return [r for part in _map(_zip_kind, work, jobs) for r in part]
+
+
+def _graphs(args) -> list:
     from lecun89.reader.pipeline import row_graph
 
-    return [row_graph(ink, **cutting) for ink, _, _ in inks]
+    inks, cutting = args
+    out = []
+    for ink in inks:
+        try:
+            out.append(row_graph(ink, **cutting))
+        except ValueError:  # no digits found (a page whose writing went with its lines), too many pieces
+            out.append(None)
+    return out
+
+
+def zip_graphs(inks, jobs: int = 1, **cutting) -> list:
+    """Each zip code's graph of candidate digits (lecun89.reader.pipeline.row_graph)."""
+    chunks = np.array_split(np.arange(len(inks)), max(1, 4 * jobs))
+    work = [([inks[i][0] for i in c], cutting) for c in chunks if len(c)]
+    return [g for part in _map(_graphs, work, jobs) for g in part]
 
 
 def path_reading(graph, outputs, logits: bool, counts=None, **costs) -> tuple[str, list[int], np.ndarray]:
@@ -268,16 +300,17 @@ def path_reading(graph, outputs, logits: bool, counts=None, **costs) -> tuple[st
     return "".join(str(int(np.argmax(outputs[e]))) for e in path), path, cost
 
 
-def read_zips(inks, models: dict, graphs=None) -> dict:
+def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: int = 1) -> dict:
     """The zip codes read by ``lecun89 predict --row``'s graph (and, as the
     baseline, by the old cutter, lecun89.reader.pipeline.read_row), per model:
     rows read right (touching, spaced, all), the digit error (a row with the
     wrong count has all its digits wrong) and the rows rejected."""
     from lecun89.reader import analyse_row, read_row
 
-    graphs = graphs or zip_graphs(inks)
+    graphs = graphs or zip_graphs(inks, jobs)
     kinds = sorted({k for _, _, k in inks})
-    print(f"\nzip codes: {len(inks)} rows ({', '.join(f'{sum(k == x for *_, k in inks)} {x}' for x in kinds)})")
+    print(f"\nzip codes{'' if paper is None else ' on ' + paper + ' paper'}: {len(inks)} rows "
+          f"({', '.join(f'{sum(k == x for *_, k in inks)} {x}' for x in kinds)})")
     print("| model | reader | touching right | spaced right | all right | digit error | rows rejected | "
           "error on accepted rows |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -286,8 +319,13 @@ def read_zips(inks, models: dict, graphs=None) -> dict:
         for how in ("old cutter", "graph", "graph, --digits 5,9"):
             right, digits, dwrong, rejected, acc_wrong = {}, 0, 0, 0, 0
             for (ink, truth, kind), g in zip(inks, graphs, strict=True):
-                r = (analyse_row(model, read_row(ink)) if how == "old cutter" else
-                     analyse_row(model, g, n_digits=None if how == "graph" else heldout.ZIP_LENGTHS))
+                try:
+                    if g is None and how != "old cutter":
+                        raise ValueError("no graph")
+                    r = (analyse_row(model, read_row(ink)) if how == "old cutter" else
+                         analyse_row(model, g, n_digits=None if how == "graph" else heldout.ZIP_LENGTHS))
+                except ValueError:  # no digits found, too many pieces, no path of the count: refused, wrong
+                    r = {"digits": "", "rejected": True}
                 ok = r["digits"] == truth
                 right.setdefault(kind.split("/")[0], []).append(ok)
                 digits += len(truth)
@@ -308,7 +346,7 @@ def read_zips(inks, models: dict, graphs=None) -> dict:
     return out
 
 
-def zip_choices(inks, model) -> dict:
+def zip_choices(inks, model, jobs: int = 1) -> dict:
     """The graph's numbers chosen on the tuning writers' zip codes for ``model``:
     the cutting (min_segment, max_run) and the path's costs, by rows read right
     (ties: the first in the grid, the simplest); then the weak path's bound
@@ -326,7 +364,7 @@ def zip_choices(inks, model) -> dict:
         import time
 
         t = time.perf_counter()
-        graphs = zip_graphs(inks, min_segment=ms, max_run=mr)
+        graphs = zip_graphs(inks, jobs, min_segment=ms, max_run=mr)
         outs = [model.net.predict(g.x16[:, None]) for g in graphs]
         per_row = (time.perf_counter() - t) / len(inks)
         for vals in itertools.product(*grid.values()):
@@ -350,15 +388,21 @@ def zip_choices(inks, model) -> dict:
     return {"trials": trials, "chosen": trial, "WEAK": weak}
 
 
-def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None = None) -> dict:
+def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None = None,
+          papers: list[str] | None = None, jobs: int = 1) -> dict:
     if not n:
         return {}
-    inks = zip_inks(images, labels, n)
     if choices:
         from lecun89.reader import DEFAULT_MODEL
 
-        return {"zip_choices": zip_choices(inks, load_model(model) if model else models[DEFAULT_MODEL])}
-    return {"zip_codes": read_zips(inks, {model: load_model(model)} if model else models)}
+        inks = zip_inks(images, labels, n, jobs=jobs)
+        return {"zip_choices": zip_choices(inks, load_model(model) if model else models[DEFAULT_MODEL], jobs)}
+    chosen = {model: load_model(model)} if model else models
+    out = {}
+    for paper in papers or [None]:
+        key = "zip_codes" if paper is None else f"zip_codes_{paper}"
+        out[key] = read_zips(zip_inks(images, labels, n, paper, jobs), chosen, paper=paper, jobs=jobs)
+    return out
 
 
 def pct(v) -> str:
@@ -429,6 +473,9 @@ def main() -> int:
     ap.add_argument("--zip-model", metavar="MODEL",
                     help="with --zip-choices: choose for this model (a shipped name or a run's directory; default: "
                          "the default model); without it: read the zip codes with this model only")
+    ap.add_argument("--zip-paper", default="", metavar="STYLES",
+                    help="with --zip: read the same zip codes on these page-furniture styles instead of white "
+                         f"paper (comma-separated, of {', '.join(heldout.PAPER)}; 'clean' for white paper)")
     ap.add_argument("--junk", action="store_true",
                     help="also read the group's no-digit pictures (lecun89.reader.junk.JUNK_GROUPS: 1,000 files) "
                          "and, with the clean style, the none-threshold's curve")
@@ -443,6 +490,12 @@ def main() -> int:
     if bad:
         print(f"heldout: error: unknown style {bad[0]!r}; choose from {', '.join(heldout.ALL_STYLES)}, "
               "paper, all", file=sys.stderr)
+        return 2
+    papers = [None if s == "clean" else s for s in args.zip_paper.split(",") if s]
+    bad = [s for s in papers if s is not None and s not in heldout.PAPER]
+    if bad or (papers and (not args.zip or args.zip_choices)):
+        print(f"heldout: error: --zip-paper takes --zip N (not --zip-choices) and styles of "
+              f"{', '.join(heldout.PAPER)} or clean" + (f"; got {bad[0]!r}" if bad else ""), file=sys.stderr)
         return 2
     if args.write_models and (args.group != "report" or args.limit or set(styles) != set(heldout.STYLES)
                               or not args.furniture):
@@ -482,7 +535,7 @@ def main() -> int:
     elif args.rows:
         results["rows_of_digits"] = (read_rows_graph if args.rows_graph else read_rows)(images, labels, args.rows,
                                                                                       models)
-    results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model))
+    results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model, papers, args.jobs))
     if args.junk:
         results["junk"] = read_junk(args.group, models, clean, args.limit, args.data_dir)
     if args.json:

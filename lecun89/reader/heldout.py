@@ -186,7 +186,8 @@ def _box_furniture(shape, box, rng, tilt: float) -> np.ndarray:
 
 
 def _paper_render(ink: np.ndarray, style: str, index: int) -> bytes:
-    """One digit's ink (112, 112) written on a page with furniture (:data:`PAPER_STYLES`) -> PNG or JPEG bytes."""
+    """Ink (H, W) in [0, 1], one digit's (112, 112) or a row's, written on a page with
+    furniture (:data:`PAPER_STYLES`) -> PNG or JPEG bytes."""
     from PIL import Image
     from scipy import ndimage
 
@@ -194,7 +195,8 @@ def _paper_render(ink: np.ndarray, style: str, index: int) -> bytes:
     tilt = rng.uniform(-3.0, 3.0)
     scale = rng.uniform(0.7, 1.25)
     n = max(8, round(ink.shape[0] * scale))
-    ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize((n, n), Image.BILINEAR), dtype=np.float64)
+    size = (max(8, round(ink.shape[1] * scale)), n)  # (width, height); a digit's (n, n)
+    ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.BILINEAR), dtype=np.float64)
     ink = np.clip(ndimage.rotate(np.pad(ink, 8), tilt + rng.uniform(-2.0, 2.0), reshape=False, order=1), 0.0, 1.0)
     rows, cols = np.flatnonzero(ink.max(axis=1) > 0.1), np.flatnonzero(ink.max(axis=0) > 0.1)
     height = float(rows[-1] - rows[0] + 1) if rows.size else float(n)
@@ -222,7 +224,7 @@ def _paper_render(ink: np.ndarray, style: str, index: int) -> bytes:
         page = _paint(page, _lines_cover(shape, 0.0, rng.uniform(1.5, 4.0), tilt, x, vertical=True), MARGIN_RED)
     if style == "form":
         box = (top + rows[0], left + cols[0], top + rows[-1], left + cols[-1]) if rows.size else (
-            top, left, top + n, left + n)
+            top, left, top + n, left + size[0])
         colour = BOXES[list(BOXES)[int(rng.integers(0, len(BOXES)))]]
         page = _paint(page, _box_furniture(shape, box, rng, tilt), colour)
     pen = INKS[list(INKS)[int(rng.integers(0, len(INKS)))]]
@@ -343,17 +345,21 @@ ZIP_LENGTHS = (5, 9)
 
 
 def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int = 5,
-            kind: str = "spaced") -> tuple[bytes, str]:
+            kind: str = "spaced", paper: str | None = None, index: int = 0) -> tuple[bytes, str]:
     """A zip code of ``n`` digits (5, or 9 for ZIP+4) drawn by ``rng``:
     ``kind`` "spaced" (gaps of 6 to 30 pixels at 4x) or "touching" (the boxes
     overlapping by 2 to 12 pixels: neighbours' strokes cross or merge);
     heights 80-115%, baselines up to 12 pixels apart; half the 1s lean right
     (sheared by up to 0.45 column per row) and half the 2s are written wide
-    (up to 1.5 times as wide). -> (PNG bytes, digits)."""
+    (up to 1.5 times as wide). ``paper``: the same row written on a page of that
+    :data:`PAPER` style (its furniture, ink colour and light drawn from ``index``;
+    the row's digits and spacing unchanged) -> (PNG or JPEG bytes, digits)."""
     from PIL import Image
 
     if kind not in ZIP_GAPS:
         raise ValueError(f"unknown kind of row {kind!r}; choose from {', '.join(ZIP_GAPS)}")
+    if paper is not None and paper not in PAPER:
+        raise ValueError(f"unknown paper style {paper!r}; choose from {', '.join(PAPER)}")
     pick = rng.choice(len(images), size=n, replace=False)
     inks = []
     for i in pick:
@@ -375,7 +381,8 @@ def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n:
     sheet = row_image(inks, [int(g) for g in rng.integers(lo, hi + 1, size=n - 1)],
                       [float(s) for s in rng.uniform(0.8, 1.15, size=n)],
                       [int(d) for d in rng.integers(0, 13, size=n)])
-    return png(sheet), "".join(str(int(labels[i])) for i in pick)
+    digits = "".join(str(int(labels[i])) for i in pick)
+    return (png(sheet) if paper is None else _paper_render(sheet, paper, index)), digits
 def group_digits(group: tuple, data_dir=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A group's MNIST digits: (images (N, 28, 28) uint8, labels (N,), their indices in the split)."""
     from lecun89.data.mnist16 import mnist_raw
