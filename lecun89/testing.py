@@ -9,6 +9,7 @@ Not part of lecun89's API: helpers for checking it.
   :func:`in_process_server` the same server in this process, and
   :func:`watch_training` a page watching its Train tab;
 - :func:`execute_notebook`, :func:`notebook_outputs`: docs/tutorial.ipynb run and read;
+- :data:`CHROMIUM`: where the browser tests look for Debian's Chromium;
 - :class:`DaskCluster`, :func:`quick_study`, :func:`stop_process`,
   :func:`free_port`: a ``dask scheduler`` and ``dask worker`` processes on
   127.0.0.1, stopped by their process ids, and a small study to run on them.
@@ -28,6 +29,7 @@ import numpy as np
 
 # The source checkout lecun89 is imported from (the folder holding lecun89/, configs/, scripts/).
 REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's (apt-get install chromium); Playwright cannot download one here
 
 
 def resolve_data_dir() -> Path:

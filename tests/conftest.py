@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lecun89.testing import resolve_data_dir
+from lecun89.testing import CHROMIUM, resolve_data_dir
 
 # The suite checks each engine where it names it: a machine-wide engine choice
 # (README, Speed) would change what the other tests run. Subprocesses inherit this.
@@ -34,9 +34,6 @@ def data_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
-
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from lecun89.testing import STROKES, post, request, resolve_data_dir, start_server, stop_server
+from lecun89.testing import CHROMIUM, STROKES, post, request, resolve_data_dir, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 

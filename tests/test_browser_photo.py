@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from lecun89.testing import canvas_png, post, start_server, stop_server
+from lecun89.testing import CHROMIUM, canvas_png, post, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 

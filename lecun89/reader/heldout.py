@@ -383,6 +383,8 @@ def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n:
                       [int(d) for d in rng.integers(0, 13, size=n)])
     digits = "".join(str(int(labels[i])) for i in pick)
     return (png(sheet) if paper is None else _paper_render(sheet, paper, index)), digits
+
+
 def group_digits(group: tuple, data_dir=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A group's MNIST digits: (images (N, 28, 28) uint8, labels (N,), their indices in the split)."""
     from lecun89.data.mnist16 import mnist_raw

@@ -76,11 +76,11 @@ def find_pieces(ink: np.ndarray) -> list[np.ndarray]:
     if not groups:
         return []
     reach = PART * heights.max()
-    top = min(slices[i][0].start for g in groups for i in (j - 1 for j in g["ids"]))
-    bottom = max(slices[i][0].stop for g in groups for i in (j - 1 for j in g["ids"]))
+    margin = ABOVE_BELOW * heights.max()
+    top = min(slices[i][0].start for i in np.flatnonzero(tall)) - margin
+    bottom = max(slices[i][0].stop for i in np.flatnonzero(tall)) + margin
     for i in np.flatnonzero(~tall):
-        if slices[i][0].start >= bottom + ABOVE_BELOW * heights.max() or \
-                slices[i][0].stop <= top - ABOVE_BELOW * heights.max():
+        if slices[i][0].start >= bottom or slices[i][0].stop <= top:
             continue  # above or below the row (a remnant of the page's furniture, grain at its edge): a speck
         c0, c1 = cols[i]
         dist = [max(g["c0"] - c1, c0 - g["c1"], 0) for g in groups]
