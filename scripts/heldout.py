@@ -24,6 +24,8 @@ writers are disjoint from the training writers).
         # the zip codes' table in docs/strangers.md
     python scripts/heldout.py --data-dir DIR --group report --styles '' --zip 25 --zip-model reader \
         --zip-paper clean,ruled,ruled-photo,squared-photo   # the same zip codes on white, ruled and squared paper
+    python scripts/heldout.py --data-dir DIR --group tune --styles '' --zip 100 --zip-model reader --zip-reach 0
+        # the graph with straight cuts only (before curved cuts), for comparison
     python scripts/heldout.py --data-dir DIR --group tune --styles clean --junk   # pictures with no digit
     python scripts/heldout.py --data-dir DIR --group tune --styles paper,clean,photo --limit 600
         # the page furniture's choices (docs/strangers.md, "Ruled and squared paper, forms")
@@ -293,7 +295,7 @@ def path_reading(graph, outputs, logits: bool, counts=None, **costs) -> tuple[st
     from lecun89.reader import segment
 
     cost = segment.candidate_cost(graph, outputs, logits, **costs)
-    paths = segment.best_paths(graph.n_segments + 1, graph.spans, cost, counts, k=1)
+    paths = segment.best_paths(graph.n_nodes, graph.spans, cost, counts, k=1)
     if not paths:
         return "", [], cost
     path = paths[0][1]
@@ -390,7 +392,7 @@ def zip_choices(inks, model, jobs: int = 1) -> dict:
 
 
 def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None = None,
-          papers: list[str] | None = None, jobs: int = 1) -> dict:
+          papers: list[str] | None = None, jobs: int = 1, reach: float | None = None) -> dict:
     if not n:
         return {}
     if choices:
@@ -402,7 +404,9 @@ def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None
     out = {}
     for paper in papers or [None]:
         key = "zip_codes" if paper is None else f"zip_codes_{paper}"
-        out[key] = read_zips(zip_inks(images, labels, n, paper, jobs), chosen, paper=paper, jobs=jobs)
+        inks = zip_inks(images, labels, n, paper, jobs)
+        graphs = None if reach is None else zip_graphs(inks, jobs, reach=reach)
+        out[key] = read_zips(inks, chosen, graphs, paper=paper, jobs=jobs)
     return out
 
 
@@ -474,6 +478,9 @@ def main() -> int:
     ap.add_argument("--zip-model", metavar="MODEL",
                     help="with --zip-choices: choose for this model (a shipped name or a run's directory; default: "
                          "the default model); without it: read the zip codes with this model only")
+    ap.add_argument("--zip-reach", type=float, metavar="R",
+                    help="with --zip: how far the graph's cuts may step aside (lecun89.reader.segment.CUT_REACH, "
+                         "its default; 0: straight cuts only, the graph before curved cuts)")
     ap.add_argument("--zip-paper", default="", metavar="STYLES",
                     help="with --zip: read the same zip codes on these page-furniture styles instead of white "
                          f"paper (comma-separated, of {', '.join(heldout.PAPER)}; 'clean' for white paper)")
@@ -497,6 +504,9 @@ def main() -> int:
     if bad or (papers and (not args.zip or args.zip_choices)):
         print(f"heldout: error: --zip-paper takes --zip N (not --zip-choices) and styles of "
               f"{', '.join(heldout.PAPER)} or clean" + (f"; got {bad[0]!r}" if bad else ""), file=sys.stderr)
+        return 2
+    if args.zip_reach is not None and (not args.zip or args.zip_choices or args.zip_reach < 0):
+        print("heldout: error: --zip-reach takes --zip N (not --zip-choices) and a reach of 0 or more", file=sys.stderr)
         return 2
     if args.write_models and (args.group != "report" or args.limit or set(styles) != set(heldout.STYLES)
                               or not args.furniture):
@@ -536,7 +546,8 @@ def main() -> int:
     elif args.rows:
         results["rows_of_digits"] = (read_rows_graph if args.rows_graph else read_rows)(images, labels, args.rows,
                                                                                       models)
-    results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model, papers, args.jobs))
+    results.update(_zips(images, labels, args.zip, args.zip_choices, models, args.zip_model, papers, args.jobs,
+                         args.zip_reach))
     if args.junk:
         results["junk"] = read_junk(args.group, models, clean, args.limit, args.data_dir)
     if args.json:

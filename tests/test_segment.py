@@ -88,6 +88,82 @@ def test_cut_columns_find_the_thin_joint():
     assert segment.strokes(mask[:, 50]) == 1 and segment.strokes(np.array([1, 1, 0, 1, 0, 0, 1])) == 3
 
 
+def stepped_pair() -> np.ndarray:
+    """Two blocks whose boxes overlap: the left one is wide above and narrow
+    below, the right one the other way round, the gap between them stepping
+    from column 21 (rows 0-39) to column 15 (rows 40-79), one bridge of ink
+    across it at rows 38-41."""
+    mask = np.zeros((80, 44), dtype=bool)
+    mask[:40, 2:21] = True
+    mask[40:, 2:15] = True
+    mask[:40, 22:42] = True
+    mask[40:, 16:42] = True
+    mask[38:42, 14:23] = True
+    return mask
+
+
+def test_cut_path_steps_aside_between_overlapping_digits():
+    """A cut near column 18 goes between the two blocks (crossing only the
+    bridge), where straight down that column it cuts through the left block's
+    top half; reach 0 is the straight cut."""
+    mask = stepped_pair()
+    ink = mask.astype(float)
+    straight = segment.cut_path(ink, mask, 18, 0)
+    assert (straight == 18).all()
+    path = segment.cut_path(ink, mask, 18, 8)
+    rows = np.arange(80)
+    assert ink[rows, path].sum() <= 6 and ink[rows, straight].sum() >= 40
+    assert (path[:36] == 21).all() and (path[44:] == 15).all()
+    assert (np.abs(np.diff(path)) <= 1).all()   # one column aside per row at most
+
+
+def test_over_segment_cuts_along_the_path():
+    """The same pair as one piece of a row: with curved cuts one segment holds
+    the left block (all but a few pixels where it meets the bridge) and of the rest only
+    pixels of the bridge; straight cuts (reach 0) cut the left block's top."""
+    mask = stepped_pair()
+    ink = np.zeros((100, 84))
+    ink[10:90, 20:64] = mask
+    left_block = np.zeros_like(ink, dtype=bool)
+    left_block[10:50, 22:41] = True
+    left_block[50:90, 22:35] = True
+    bridge = np.zeros_like(left_block)
+    bridge[48:52, 34:43] = True
+
+    def holds_left_block(segments):
+        return any((s & left_block).sum() >= 0.99 * left_block.sum() and not (s & ~left_block & ~bridge & (ink > 0)).any()
+                   for s in segments)
+
+    curved, *_ = segment.over_segment(ink, split=0.3, min_segment=0.1)
+    straight, *_ = segment.over_segment(ink, split=0.3, min_segment=0.1, reach=0.0)
+    assert sum(s.sum() for s in curved) == (ink > 0).sum()   # every pixel in one segment
+    assert holds_left_block(curved) and not holds_left_block(straight)
+
+
+def test_either_keeps_each_path_in_one_cutting():
+    """Two cuttings of one row (3 and 4 segments) as one graph: the row's edges
+    shared, every way through it all of one cutting or all of the other, the
+    cheaper one chosen; a row nothing steps aside in is the straight graph."""
+    def graph(n, offset):
+        spans = [(i, j) for i in range(n) for j in range(i + 1, min(n, i + 2) + 1)]
+        return segment.Graph([np.zeros((2, 2), bool)] * n, list(range(n)), [0] * n, 10.0, spans,
+                             [(0, 0, 1, 1)] * len(spans), np.full((len(spans), 16, 16), float(offset)))
+    a, b = graph(3, 0), graph(4, 1)
+    g = segment.either(a, b)
+    assert g.n_nodes == 4 + 5 - 2 and len(g.spans) == len(a.spans) + len(b.spans)
+    assert g.x16.shape[0] == len(g.spans) and (g.x16[len(a.spans):] == 1).all()
+    mine = np.array([0] * len(a.spans) + [1] * len(b.spans))
+    for cheap in (0, 1):
+        cost = np.where(mine == cheap, 0.1, 1.0)
+        paths = segment.best_paths(g.n_nodes, g.spans, cost, None, k=50)
+        assert paths and all(len(set(mine[p])) == 1 for _, p in paths)
+        assert set(mine[paths[0][1]]) == {cheap}
+    assert len(g.joins()) == len(g.cuts_crossed()) == len(g.spans)
+    sheet = heldout.row_image([np.eye(20), np.eye(20)[::-1]], [30])   # two strokes far apart: no cut
+    spaced = row_graph(sheet)
+    assert spaced.nodes is None and spaced.spans == row_graph(sheet, reach=0.0).spans
+
+
 # --- rows of USPS test digits ---------------------------------------------------------
 
 def test_touching_pairs_the_old_cutter_got_wrong_are_cut_by_the_network(reader, usps):

@@ -114,7 +114,7 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     if isinstance(digits_or_graph, segment.Graph):
         g = digits_or_graph
         x16s, boxes, edges = g.x16, g.boxes, g.spans
-        n_nodes = g.n_segments + 1
+        n_nodes = g.n_nodes
     else:
         x16s = np.asarray([d.x16 for d in digits_or_graph], dtype=np.float64).reshape(-1, 16, 16)
         boxes = [tuple(d.box) for d in digits_or_graph]

@@ -31,7 +31,7 @@ from lecun89.reader.furniture import Cleaned, remove_furniture
 from lecun89.reader.gray import MAX_PIXELS, check_file, read_gray_rgb
 from lecun89.reader.ink import BACKGROUND_DEGREE, ink_map
 from lecun89.reader.pieces import ASPECT, MAX_DIGITS, WIDE, box_of, digit_inks, find_digits
-from lecun89.reader.segment import MAX_SEGMENTS, Graph, candidates, over_segment
+from lecun89.reader.segment import CUT_REACH, MAX_SEGMENTS, Graph, candidates, either, over_segment
 
 # Bump when a digit is read differently: part of the cache key of the data set
 # made with this reader (usps-mnist).
@@ -145,20 +145,38 @@ def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
     """Ink (H, W) in [0, 1] -> the row's graph of candidate digits
     (:func:`~lecun89.reader.segment.over_segment`,
     :func:`~lecun89.reader.segment.candidates`), each candidate fitted as a
-    single digit is (``cutting``: over_segment's ``split`` and ``min_segment``,
+    single digit is (``cutting``: over_segment's ``split``, ``min_segment`` and ``reach``,
     candidates' ``max_run`` and ``max_width``, for the benchmark's choices).
-    ValueError when no digit is found or there are too many pieces."""
+    The row is cut twice, straight down the cuts' columns and along paths that
+    may step aside between digits whose boxes overlap (``reach``); where the two
+    differ the graph holds both (:func:`~lecun89.reader.segment.either`: the
+    network's cheaper reading wins). ValueError when no digit is found or there
+    are too many pieces."""
     ink = np.asarray(ink, dtype=np.float64)
     if ink.ndim != 2 or float(ink.max(initial=0.0)) <= 0.0:
         raise ValueError("blank image (no ink)")
     over = {k: cutting[k] for k in ("split", "min_segment") if k in cutting}
-    segments, owner, crossed, height = over_segment(ink, **over)
+    runs = {k: cutting[k] for k in ("max_run", "max_width") if k in cutting}
+    reach = cutting.get("reach", CUT_REACH)
+    straight = _graph(ink, deslant, over_segment(ink, **over, reach=0.0), runs)
+    if reach == 0:
+        return straight
+    curved = over_segment(ink, **over, reach=reach)
+    if len(curved[0]) == straight.n_segments and all(
+            np.array_equal(a, b) for a, b in zip(straight.segments, curved[0], strict=True)):
+        return straight  # no cut stepped aside
+    return either(straight, _graph(ink, deslant, curved, runs))
+
+
+def _graph(ink: np.ndarray, deslant: bool, over: tuple, runs: dict) -> Graph:
+    """One cutting of a row (:func:`~lecun89.reader.segment.over_segment`'s
+    answer) -> its graph, the candidates fitted."""
+    segments, owner, crossed, height = over
     if not segments:
         raise ValueError("no digits found")
     if len(segments) > MAX_SEGMENTS:
         raise ValueError(f"{len(segments)} pieces of ink found, more than a row of {MAX_DIGITS} digits may hold")
-    spans, boxes, inks = candidates(ink, segments, height,
-                                    **{k: cutting[k] for k in ("max_run", "max_width") if k in cutting})
+    spans, boxes, inks = candidates(ink, segments, height, **runs)
     x16 = np.full((len(spans), SIZE, SIZE), -1.0)
     for k, (c, box) in enumerate(zip(inks, boxes, strict=True)):
         x16[k] = fit_16(_around(c, box), deslant=deslant)

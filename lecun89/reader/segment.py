@@ -12,8 +12,11 @@ with the network and take the cheapest way through the row.
    neighbour); a piece wider than :data:`SPLIT` times the row's height
    (touching digits, or a wide digit) is cut further at the minima of its
    vertical projection (ink per column) and of the distance between its upper
-   and lower contours, at least :data:`MIN_SEGMENT` times the height apart:
-   segments, left to right;
+   and lower contours, at least :data:`MIN_SEGMENT` times the height apart,
+   each cut a path from the piece's top to its bottom that may step aside
+   (:func:`cut_path`: up to :data:`CUT_REACH` of that spacing either way) to
+   pass between two digits whose boxes overlap rather than through their
+   strokes: segments, left to right;
 2. :func:`candidates`: every run of 1 to :data:`MAX_RUN` adjacent segments
    not wider than :data:`MAX_WIDTH` times the height, its ink (each faint
    pixel given to the segment nearest it) ready to be fitted as one digit;
@@ -31,7 +34,7 @@ What goes in: ink (H, W) in [0, 1]; what comes out: a :class:`Graph` (the
 segments, the candidates' spans, boxes and inks) and, from the network's
 outputs, the paths. The network itself is run by
 :func:`lecun89.reader.network.analyse_row`. MIN_SEGMENT, MAX_RUN,
-DIGIT_COST, STROKE_COST, JOIN_COST, WIDE_OK and WEAK were chosen on the
+DIGIT_COST, STROKE_COST, JOIN_COST, WIDE_OK, WEAK, CUT_REACH and CUT_TURN were chosen on the
 held-out-writers benchmark's tuning zip codes (docs/strangers.md, "Rows: zip
 codes"); SPLIT, MAX_WIDTH, W_WIDE, SHORT_OK and W_SHORT were set by hand
 beforehand and not tuned.
@@ -40,6 +43,7 @@ beforehand and not tuned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -50,6 +54,13 @@ SPLIT = 0.45
 # Candidate cuts (and a cut and the piece's edge) at least this many times the
 # row's height apart.
 MIN_SEGMENT = 0.12
+# A cut may step aside from its column by up to this share of MIN_SEGMENT's
+# spacing either way (0: straight down its column) ...
+CUT_REACH = 1.0
+# ... each row it runs aside costing this much ink times its distance over the
+# reach, and each step sideways this much (chosen with CUT_REACH on the tuning
+# zip codes, white and ruled-photo paper).
+CUT_TURN = 0.3
 # A candidate digit is at most this many adjacent segments (4 measured better than 3) ...
 MAX_RUN = 4
 # ... and at most this many times the row's height wide.
@@ -84,8 +95,11 @@ class Graph:
     ``crossed`` (the strokes the cut at each segment's left crosses, 0 where
     it is no cut),
     ``height`` (the row's digit height, pixels), and the candidates: ``spans``
-    [(i, j)]: segments i..j-1, ``boxes`` (left, top, right, bottom) and
-    ``x16`` (N, 16, 16), each candidate fitted as one digit is."""
+    [(i, j)]: segments i..j-1 (the edge from node i to node j), ``boxes``
+    (left, top, right, bottom) and ``x16`` (N, 16, 16), each candidate fitted
+    as one digit is. A graph of two cuttings (:func:`either`) has more nodes
+    than segments + 1 (``nodes``) and its candidates' cuts and joins counted
+    beforehand (``per_candidate``: (crossed, joins))."""
 
     segments: list[np.ndarray]
     pieces: list[int]
@@ -94,22 +108,49 @@ class Graph:
     spans: list[tuple[int, int]] = field(default_factory=list)
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
     x16: np.ndarray | None = None
+    nodes: int | None = None
+    per_candidate: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_segments(self) -> int:
         return len(self.segments)
 
+    @property
+    def n_nodes(self) -> int:
+        """The graph's nodes: the row's left edge (0), its right edge (the last) and the cuts between."""
+        return self.n_segments + 1 if self.nodes is None else self.nodes
+
     def cuts_crossed(self) -> np.ndarray:
         """Per candidate: the strokes the cut at its left crosses (0 where its
         left is the edge of a piece)."""
+        if self.per_candidate is not None:
+            return self.per_candidate[0]
         return np.array([self.crossed[i] if i > 0 and self.pieces[i - 1] == self.pieces[i] else 0
                          for i, _ in self.spans], dtype=np.float64)
 
     def joins(self) -> np.ndarray:
         """Per candidate: how many times its segments change piece (0 for a
         candidate inside one piece of connected ink)."""
+        if self.per_candidate is not None:
+            return self.per_candidate[1]
         return np.array([sum(self.pieces[k] != self.pieces[k + 1] for k in range(i, j - 1))
                          for i, j in self.spans], dtype=np.float64)
+
+
+def either(a: Graph, b: Graph) -> Graph:
+    """Two cuttings of one row as one graph: the row's edges shared, the cuts
+    of each its own nodes, so that a path runs through one cutting or the
+    other (the cheaper wins). The segments are ``a``'s followed by ``b``'s."""
+    end = a.n_nodes + b.n_nodes - 3
+
+    def node(i: int, g: Graph, offset: int) -> int:
+        return 0 if i == 0 else end if i == g.n_nodes - 1 else i + offset
+
+    spans = ([(node(i, a, 0), node(j, a, 0)) for i, j in a.spans]
+             + [(node(i, b, a.n_nodes - 2), node(j, b, a.n_nodes - 2)) for i, j in b.spans])
+    per = (np.concatenate([a.cuts_crossed(), b.cuts_crossed()]), np.concatenate([a.joins(), b.joins()]))
+    return Graph(a.segments + b.segments, a.pieces + b.pieces, a.crossed + b.crossed, a.height, spans,
+                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per)
 
 
 def cut_columns(ink: np.ndarray, mask: np.ndarray, height: float, min_segment: float = MIN_SEGMENT) -> list[int]:
@@ -141,28 +182,68 @@ def cut_columns(ink: np.ndarray, mask: np.ndarray, height: float, min_segment: f
     return sorted(left + c for c in chosen)
 
 
-def over_segment(ink: np.ndarray, split: float = SPLIT,
-                 min_segment: float = MIN_SEGMENT) -> tuple[list[np.ndarray], list[int], list[int], float]:
+def cut_path(ink: np.ndarray, mask: np.ndarray, column: int, reach: int, turn: float = CUT_TURN) -> np.ndarray:
+    """A cut near ``column`` through one piece (its ``mask``), top to bottom:
+    per row of the picture, the column the cut passes at (the piece's pixels
+    left of it go left). The cheapest path by dynamic programming, row by row,
+    at most ``reach`` columns either side of ``column`` and one column aside
+    per row: the ink it crosses, plus ``turn`` per step sideways and ``turn``
+    times its distance from ``column`` over ``reach`` per row. ``reach`` 0: the
+    column itself, straight down. Above and below the piece the cut goes
+    straight on from its first and last row."""
+    h, w = mask.shape
+    path = np.full(h, column, dtype=np.int64)
+    if reach <= 0:
+        return path
+    rows = np.flatnonzero(mask.any(axis=1))
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    lo, hi = max(0, column - reach), min(w, column + reach + 1)
+    crossing = ink[r0:r1, lo:hi] * mask[r0:r1, lo:hi]
+    aside = turn * np.abs(np.arange(lo, hi) - column) / reach
+    total = crossing[0] + aside
+    came = np.zeros(crossing.shape, dtype=np.int64)  # -1, 0, +1: the column before, relative
+    for r in range(1, r1 - r0):
+        options = np.stack([np.r_[np.inf, total[:-1]] + turn, total, np.r_[total[1:], np.inf] + turn])
+        k = options.argmin(axis=0)
+        came[r] = k - 1
+        total = options[k, np.arange(len(total))] + crossing[r] + aside
+    x = int(total.argmin())
+    for r in range(r1 - r0 - 1, -1, -1):
+        path[r0 + r] = lo + x
+        x += int(came[r, x])
+    path[:r0], path[r1:] = path[r0], path[r1 - 1]
+    return path
+
+
+def over_segment(ink: np.ndarray, split: float = SPLIT, min_segment: float = MIN_SEGMENT,
+                 reach: float = CUT_REACH) -> tuple[list[np.ndarray], list[int], list[int], float]:
     """Ink (H, W) in [0, 1] -> (segments as boolean masks left to right, the
     piece each segment was cut from, the strokes the cut at its left crosses
     (0 at a piece's left edge), the row's digit height): the pieces of
     connected ink, a piece wider than ``split`` times the height cut at
-    :func:`cut_columns`."""
+    :func:`cut_columns`, each cut a :func:`cut_path` reaching ``reach`` times
+    the cuts' spacing aside (0: straight cuts)."""
     pieces = find_pieces(ink)
     if not pieces:
         return [], [], [], 0.0
     boxes = [box_of(p) for p in pieces]
     height = float(max(b[3] - b[1] for b in boxes))
+    aside = int(round(reach * max(1, int(round(min_segment * height)))))
+    columns = np.arange(ink.shape[1])[None, :]
+    every_row = np.arange(ink.shape[0])
     segments, owner, crossed = [], [], []
     for k, (p, (left, _, right, _)) in enumerate(zip(pieces, boxes, strict=True)):
         cuts = cut_columns(ink, p, height, min_segment) if right - left > split * height else []
-        for a, b in zip([left, *cuts], [*cuts, right], strict=True):
-            part = np.zeros_like(p)
-            part[:, a:b] = p[:, a:b]
+        paths = [np.full(ink.shape[0], left), *(cut_path(ink, p, c, aside) for c in cuts),
+                 np.full(ink.shape[0], right)]
+        for i in range(1, len(paths)):  # no cut passes the one before it
+            paths[i] = np.maximum(paths[i], paths[i - 1])
+        for i, (a, b) in enumerate(pairwise(paths)):
+            part = p & (columns >= a[:, None]) & (columns < b[:, None])
             if part.any():
                 segments.append(part)
                 owner.append(k)
-                crossed.append(0 if a == left else strokes(p[:, a]))
+                crossed.append(0 if i == 0 else strokes(p[every_row, np.minimum(a, ink.shape[1] - 1)]))
     order = sorted(range(len(segments)), key=lambda k: _centre(segments[k]))
     return ([segments[k] for k in order], [owner[k] for k in order], [crossed[k] for k in order], height)
 
