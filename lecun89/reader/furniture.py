@@ -60,6 +60,8 @@ COLOUR = 20.0
 REGULAR = 3
 # A box's sides are at most this many times as thick as its top and bottom (+1 pixel).
 BOX_THICK = 1.5
+# ... and as dark as its top and bottom (their mean contrast) within this factor either way.
+BOX_ALIKE = 0.7
 # A box's lines are thinner than this share of its shorter side (a thick 0 is no box).
 BOX_THIN = 0.1
 # A box with no ink inside is furniture when its lines are thinner than this share of its shorter side.
@@ -68,6 +70,8 @@ BLANK_BOX_THIN = 0.05
 UNIFORM = 0.1
 # A line's thickness: this quantile of its columns' (strokes lying along it thicken a few).
 THICK_QUANTILE = 0.25
+# A line's colour is its core's: the pixels of each column at least this share of its darkest.
+CORE = 0.5
 # A line's band is whitened this many pixels beyond its dark rows (its soft edges).
 GROW = 2
 # Pictures smaller than this (pixels, shorter side) are not looked at.
@@ -311,9 +315,10 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         wts = (band * dk)[:, bare]
         yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
         colour = None
-        if scd is not None:
+        if scd is not None:  # the colour of the line's core (its soft edges are paler: a stroke on it is darker)
             part = scd[y0:y1 + 1, xs.start:xs.stop][:, cols]
-            colour = np.median(part[dk], axis=0) if dk.any() else None
+            core = dk & (band >= CORE * band.max(axis=0, keepdims=True))
+            colour = np.median(part[core], axis=0) if core.any() else None
         # a tilted line may leave the picture through its top or bottom: its
         # cover is of the columns where its row lies inside the picture
         possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
@@ -385,8 +390,7 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     span = {axis: [ln for ln in lines if ln.axis == axis and _spans(ln, dark.shape[::-1] if axis else dark.shape)]
             for axis in (0, 1)}
     # the writing: what is off the spanning lines (a digit's own long strokes included)
-    _, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
-    ink = _ink_stats(dark, cdark, lines, thr, tilts)[0]
+    ink, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
     chosen = []
     for axis in (0, 1):
         regular = len(span[axis]) >= REGULAR
@@ -455,8 +459,9 @@ def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
     tol = max(3.0, 0.1 * height)
     sides = []
     printed = BOX_THICK * max(top.thick, bot.thick) + 1.0  # a box's lines are printed alike, not a stroke
+    level = 0.5 * (top.contrast + bot.contrast)
     for v in vs:
-        if v.thick > printed:
+        if v.thick > printed or not BOX_ALIKE * level <= v.contrast <= level / BOX_ALIKE:
             continue
         (vx0, vy0), (vx1, vy1) = _ends(v, tilts, shape)
         x = (vx0 + vx1) / 2
