@@ -219,3 +219,36 @@ def test_a_tilted_ruling_that_leaves_through_the_bottom_edge_is_found(tmp_path, 
     assert found[1]["to"][0] < 0.8 * ink.shape[1]  # it leaves through the bottom
     assert main(["predict", "--row", str(p), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["digits"] == "1707"
+
+
+def soft_comb(h: int = 240, w: int = 330) -> tuple[np.ndarray, np.ndarray]:
+    """A form's comb of boxes printed in black with soft edges (blurred, as a
+    scan or photo has them: the line's core darker than its sides) and a blue 7
+    written in its third cell, its strokes on the cell's lines -> (RGB, ink)."""
+    from scipy import ndimage
+
+    cover = np.zeros((h, w))
+    cover[39:42, :] = cover[199:202, :] = 1.0
+    for x in (15, 115, 215, 315):
+        cover[40:201, x - 1:x + 2] = 1.0
+    cover = np.clip(ndimage.gaussian_filter(cover, 1.2) * 1.6, 0.0, 1.0)
+    ink = np.zeros((h, w))
+    ink[30:230, 115:315] = digit_ink(7, 200, 12)
+    return page(ink, cover, np.array([0.15, 0.15, 0.15])), ink
+
+
+@pytest.mark.parametrize("core", [None, 0.0])
+def test_a_soft_edged_comb_goes_whole_where_ink_touches_it(monkeypatch, core):
+    """The lines' core is not ink lying on them: with the colour of the core
+    (furniture.CORE) nothing of the comb is left in the cells without writing;
+    with the colour of all the line's pixels (CORE 0, the rule before), the
+    core counts as ink crossing the line and, touching the 7, is kept."""
+    from lecun89.reader import furniture
+
+    if core is not None:
+        monkeypatch.setattr(furniture, "CORE", core)
+    rgb, _ = soft_comb()
+    c = remove_furniture(rgb.mean(axis=2), rgb)
+    assert {f["kind"] for f in c.found} == {"box"}
+    left = int((ink_map(c.gray)[:, :110] > 0.1).sum())
+    assert (left == 0) if core is None else (left > 500)
