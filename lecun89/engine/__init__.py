@@ -7,6 +7,8 @@ compiled, and the batched forward of the evaluations between passes).
 - :mod:`~lecun89.engine.compiled`: the compiled engine as a trainer and an
   evaluation call it (:class:`NumbaPass`, :class:`CompiledForward`), checked
   against the layers in the tests;
+- :mod:`~lecun89.engine.build`: where the kernels are compiled (a child process,
+  so that every process runs the machine code of numba's cache);
 - ``_kernels.py`` (passes at batch 1, compiled per variant), ``_batch.py``
   (batches), ``_forward.py`` (the batched inference): the numba kernels
   themselves, private to this package (importing them imports numba).

@@ -50,9 +50,9 @@ class CompiledForward:
 
     def __init__(self, net):
         self.k = load_kernels()
-        from lecun89.engine import _forward
+        from lecun89.engine import _forward, build
 
-        self.fwd = _forward
+        self.fwd, self.build = _forward, build
         self.net = net
         self.conv = net.config.arch == "net1989"
         names = _CONV_PARAMS if self.conv else _FC_PARAMS
@@ -78,7 +78,7 @@ class CompiledForward:
         x256 = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), 256))
         outs = np.empty((len(x256), self.net.n_out))
         kh, Ah, Sh, ko, Ao, So = self.acts
-        self.fwd.forward_blocks(x256, self.net.flat, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
+        self.build.call(("forward",), x256, self.net.flat, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
                                 self.pads[1], self.conv, kh, Ah, Sh, ko, Ao, So, outs)
         return outs
 
@@ -141,12 +141,9 @@ class NumbaPass(CompiledForward):
         self.batch = int(t.batch_size)
         self.half_sum = t.cost_scale == "half_sum"
         variant = (opt, ce, self.conv, self.dropout is not None, self.augment)
-        if self.batch == 1:
-            self.kernel = k.pass_kernel(*variant)
-        else:  # digits in blocks across the vector lanes (lecun89/engine/_batch.py)
-            from lecun89.engine import _batch
-
-            self.kernel = _batch.batch_kernel(*variant)
+        # batch > 1: digits in blocks across the vector lanes (lecun89/engine/_batch.py)
+        self.spec = ("pass" if self.batch == 1 else "batch", *variant)
+        self.kernel = self.build.dispatcher_of(self.spec)
         self._none = np.zeros(0)
         # Compile (or load from numba's on-disk cache) before any pass is timed.
         t0 = time.perf_counter()
@@ -189,23 +186,25 @@ class NumbaPass(CompiledForward):
                  self.dropout.p if self.dropout is not None else 0.0,
                  np.zeros((0, 0), dtype=np.int64) if shifts is None else shifts)
         if self.batch == 1:
-            self.kernel(x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
+            self.build.call(self.spec, x, targets, order, net.flat, net.flat_grad, net.flat_hess, s1, state.get("v", none),
                         state.get("t", none), outputs, self.offs, self.dims, *self.groups, self.pads[0],
                         self.pads[1], self.acts, self.factor, float(lr), self.hyper, *draws)
         else:
-            self.kernel(x, targets, order, self.batch, net.flat, net.flat_grad, net.flat_hess, s1,
+            self.build.call(self.spec, x, targets, order, self.batch, net.flat, net.flat_grad, net.flat_hess, s1,
                         state.get("v", none), state.get("t", none), outputs, self.offs, self.t1, self.t2, self.bmode,
                         self.pads[0], self.pads[1], self.acts, self.half_sum, float(lr), self.hyper, *draws)
         return outputs
 
     def from_cache(self) -> bool:
-        """Whether numba loaded both kernels this engine runs (its pass's and the
-        inference's) from its on-disk cache, compiling neither in this process.
-        Either way they are the same machine code: a run's numbers do not depend on it."""
-        return all(d.stats.cache_hits and not d.stats.cache_misses for d in (self.kernel, self.fwd.forward_blocks))
+        """Whether numba's on-disk cache held both kernels this engine runs (its
+        pass's and the inference's), so that neither was compiled while this
+        process ran. Either way the process runs the cache's machine code
+        (:mod:`lecun89.engine.build`): a run's numbers do not depend on it."""
+        return not any(d in self.build.COMPILED for d in (self.kernel, self.fwd.forward_blocks))
 
     def info(self) -> dict:
         import numba
 
+        where = sorted({self.build.COMPILED[d] for d in (self.kernel, self.fwd.forward_blocks) if d in self.build.COMPILED})
         return {"name": "numba", "numba": numba.__version__, "compile_seconds": round(self.compile_seconds, 3),
-                "from_cache": self.from_cache()}
+                "from_cache": self.from_cache(), **({"compiled_in": " and ".join(where)} if where else {})}
