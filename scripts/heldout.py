@@ -27,6 +27,7 @@ writers are disjoint from the training writers).
     python scripts/heldout.py --data-dir DIR --group tune --styles '' --zip 100 --zip-model reader --zip-reach 0
         # the graph with straight cuts only (before curved cuts), for comparison
     python scripts/heldout.py --data-dir DIR --group tune --styles clean --junk   # pictures with no digit
+    python scripts/heldout.py --data-dir DIR --group tune --styles '' --junk-rows   # the same, read as rows
     python scripts/heldout.py --data-dir DIR --group tune --styles paper,clean,photo --limit 600
         # the page furniture's choices (docs/strangers.md, "Ruled and squared paper, forms")
 
@@ -159,6 +160,66 @@ def read_junk(group: str, models: dict, clean: np.ndarray | None, limit: int | N
             res["curve"].append(row)
             mark = " (shipped)" if t == model.none_threshold else ""
             print(f"| {t:.4f}{mark} | {pct(row['clean_refused'])} | {pct(row['junk_taken'])} |")
+    return res
+
+
+# The junk kinds that hold no digit at all: read as a row, half a digit, a pair
+# and a digit with its neighbour's stroke are (pieces of) digits.
+NO_DIGIT_KINDS = ("noise", "ruled", "squared", "box", "photo", "scribble", "blot", "sign")
+
+
+def _junk_rows(args) -> list[tuple[str, bool, bool]]:
+    """Some of the benchmark's junk files read as ``lecun89 predict --row`` reads
+    them -> per file (kind, accepted, accepted were the paper rule off)."""
+    from PIL import Image
+
+    from lecun89.reader import analyse_row, load_model
+    from lecun89.reader.gray import image_gray_rgb
+    from lecun89.reader.junk import bench_junk_file
+    from lecun89.reader.pipeline import row_graph, row_ink
+
+    items, seed, images, labels, name = args
+    model = load_model(name)
+    out = []
+    for i, kind in items:
+        with Image.open(io.BytesIO(bench_junk_file(i, kind, seed, images, labels))) as img:
+            gray, rgb = image_gray_rgb(img)
+        try:
+            g = row_graph(row_ink(gray, rgb))
+        except ValueError:  # blank, no digits found, too many pieces: refused before the network
+            out.append((kind, False, False))
+            continue
+        accepted = not analyse_row(model, g)["rejected"]
+        g.paper = 1.0
+        out.append((kind, accepted, not analyse_row(model, g)["rejected"]))
+    return out
+
+
+def read_junk_rows(group: str, limit: int | None = None, data_dir=None, jobs: int = 1) -> dict:
+    """The group's no-digit pictures (:data:`NO_DIGIT_KINDS` of lecun89.reader.junk.JUNK_GROUPS'
+    files) read as rows by the default model, as ``lecun89 predict --row`` reads them:
+    the share accepted as a row of digits, per kind, with the paper rule
+    (lecun89.reader.ink.ROW_PAPER) and without it."""
+    from lecun89.reader import DEFAULT_MODEL
+    from lecun89.reader.heldout import GROUPS, group_digits
+    from lecun89.reader.junk import JUNK_GROUPS, junk_kinds
+
+    writers, n, seed = JUNK_GROUPS[group]
+    images, labels, _ = group_digits(GROUPS[writers], data_dir)
+    kinds = junk_kinds(n if limit is None else min(n, limit), seed)
+    items = [(i, k) for i, k in enumerate(kinds) if k in NO_DIGIT_KINDS]
+    work = [([items[j] for j in c], seed, images, labels, DEFAULT_MODEL)
+            for c in np.array_split(np.arange(len(items)), max(1, 4 * jobs)) if len(c)]
+    got = [r for part in _map(_junk_rows, work, jobs) for r in part]
+    res = {"n": len(got), "model": DEFAULT_MODEL, "by_kind": {}}
+    print(f"\nno-digit pictures read as a row (`lecun89 predict --row`, `{DEFAULT_MODEL}`): {len(got)} files")
+    print("| kind | files | accepted as a row | without the paper rule |\n|---|---:|---:|---:|")
+    for k in [*NO_DIGIT_KINDS, "all"]:
+        rows = [r for r in got if k in ("all", r[0])]
+        v = {"n": len(rows), "accepted": float(np.mean([r[1] for r in rows])),
+             "accepted_without_paper_rule": float(np.mean([r[2] for r in rows]))}
+        res["by_kind"][k] = v
+        print(f"| {k} | {v['n']} | {pct(v['accepted'])} | {pct(v['accepted_without_paper_rule'])} |", flush=True)
     return res
 
 
@@ -319,7 +380,7 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
     out = {}
     for name, model in models.items():
         for how in ("old cutter", "graph", "graph, --digits 5,9"):
-            right, digits, dwrong, rejected, acc_wrong = {}, 0, 0, 0, 0
+            right, digits, dwrong, rejected, acc_wrong, no_paper = {}, 0, 0, 0, 0, 0
             for (ink, truth, kind), g in zip(inks, graphs, strict=True):
                 r = {"digits": "", "rejected": True}  # no digits found, too many pieces, no path of the count
                 try:
@@ -335,17 +396,22 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                 dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(
                     a != b for a, b in zip(r["digits"], truth, strict=True))
                 rejected += r["rejected"]
+                no_paper += (r.get("reason") or "").startswith("not a row of digits")
                 acc_wrong += (not ok) and not r["rejected"]
             n = len(inks)
             res = {"touching": float(np.mean(right.get("touching", [np.nan]))),
                    "spaced": float(np.mean(right.get("spaced", [np.nan]))),
                    "all": float(np.mean([v for vs in right.values() for v in vs])),
                    "digit_error": dwrong / digits, "rows_rejected": rejected / n,
-                   "error_accepted": acc_wrong / max(1, n - rejected), "rows": n}
+                   "error_accepted": acc_wrong / max(1, n - rejected), "rows": n,
+                   "rows_not_on_paper": no_paper}  # refused by the paper rule (lecun89.reader.ink.ROW_PAPER)
             out[f"{name} ({how})"] = res
             print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
                   f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
                   flush=True)
+    refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v["rows_not_on_paper"]}
+    print("rows refused as not writing on paper (lecun89.reader.ink.ROW_PAPER): "
+          + (", ".join(f"{k}: {v}" for k, v in refused.items()) if refused else "none"))
     return out
 
 
@@ -487,6 +553,9 @@ def main() -> int:
     ap.add_argument("--junk", action="store_true",
                     help="also read the group's no-digit pictures (lecun89.reader.junk.JUNK_GROUPS: 1,000 files) "
                          "and, with the clean style, the none-threshold's curve")
+    ap.add_argument("--junk-rows", action="store_true",
+                    help="also read the group's no-digit pictures as rows (`lecun89 predict --row`), with and "
+                         "without the paper rule")
     ap.add_argument("--json", help="write every number to this JSON file")
     ap.add_argument("--write-models", action="store_true",
                     help="write lecun89/models/heldout.json (the report group's numbers, shown by "
@@ -550,6 +619,8 @@ def main() -> int:
                          args.zip_reach))
     if args.junk:
         results["junk"] = read_junk(args.group, models, clean, args.limit, args.data_dir)
+    if args.junk_rows:
+        results["junk_rows"] = read_junk_rows(args.group, args.limit, args.data_dir, args.jobs)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.write_models:

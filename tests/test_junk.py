@@ -196,3 +196,38 @@ def test_the_shipped_none_threshold_is_what_ship_models_recomputes(data_dir):
     assert abs(got["none_threshold"] - info["none_threshold"]) <= 1e-9
     assert got["none_tuning"] == info["none_tuning"]
     assert got["none_tuning"]["clean_rejected"] <= junk.NONE_REJECT
+
+
+def test_paper_share_is_the_paper_reached_from_the_edge():
+    """lecun89.reader.ink.paper_share: a row written on paper leaves most of it
+    (also cropped so tight that its strokes touch the top and bottom: the border
+    counts as paper); noise, whose paper is broken up, leaves little."""
+    from lecun89.reader.ink import ROW_PAPER, paper_share
+
+    row = np.zeros((40, 120))
+    for x in (10, 40, 70, 100):  # four tall strokes touching the top and the bottom, a ring with a hole
+        row[:, x:x + 4] = 1.0
+    row[10:30, 50:60] = 1.0
+    row[15:25, 53:57] = 0.0  # the ring's hole: paper not reached from the edge
+    assert paper_share(row) == pytest.approx(1 - (4 * 40 * 4 + 200) / row.size)
+    noise = np.random.default_rng(0).uniform(0, 1, (60, 200))
+    assert paper_share(noise) < ROW_PAPER < paper_share(row)
+    assert paper_share(np.zeros((5, 5))) == 1.0
+
+
+def test_predict_row_on_noise_says_not_a_row_of_digits(tmp_path, capsys):
+    """The issue's case: a noise picture given to `predict --row` was read as a row of
+    digits and accepted; the paper rule refuses it, naming why, and exits 0."""
+    from lecun89.reader import analyse_row, load_model, read_row_file
+
+    g = np.random.default_rng(3).uniform(0, 1, (60, 200))
+    p = tmp_path / "noise-row.png"
+    Image.fromarray(np.uint8(255 * g)).save(p)
+    assert main(["predict", "--row", str(p), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["rejected"] is True and r["reason"].startswith("not a row of digits: paper shows in")
+    assert main(["predict", "--row", str(p)]) == 0
+    assert "REJECTED (not a row of digits" in capsys.readouterr().out
+    graph, _ = read_row_file(str(p))
+    graph.paper = 1.0  # the rule off: the network alone decides
+    assert not (analyse_row(load_model("reader"), graph)["reason"] or "").startswith("not a row")

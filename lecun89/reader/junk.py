@@ -373,23 +373,32 @@ def junk_file(kind: str, rng: np.random.Generator, digits=None, digit_labels=Non
     return buf.getvalue()
 
 
+def junk_kinds(n: int, seed, mix: dict[str, float] | None = None) -> list[str]:
+    """The kinds of the benchmark's ``n`` junk pictures for ``seed`` (drawn from ``mix``)."""
+    mix = BENCH_MIX if mix is None else mix
+    kinds = list(mix)
+    p = np.array([mix[k] for k in kinds])
+    return [kinds[k] for k in np.random.default_rng(seed).choice(len(kinds), size=n, p=p / p.sum())]
+
+
+def bench_junk_file(i: int, kind: str, seed, digits, digit_labels) -> bytes:
+    """The benchmark's ``i``-th junk picture for ``seed`` (of :func:`junk_kinds`' ``kind``), as a file's bytes."""
+    return junk_file(kind, np.random.default_rng([*np.atleast_1d(seed).tolist(), i]), digits, digit_labels)
+
+
 def bench_junk(n: int, seed, digits, digit_labels, mix: dict[str, float] | None = None):
     """The benchmark's junk: ``n`` files read as ``lecun89 predict`` reads them ->
     (16x16 inputs (n, 16, 16), NaN where the reader found no ink; kinds (n,))."""
     from lecun89.reader.heldout import read
 
-    mix = BENCH_MIX if mix is None else mix
-    kinds = list(mix)
-    p = np.array([mix[k] for k in kinds])
-    which = np.random.default_rng(seed).choice(len(kinds), size=n, p=p / p.sum())
+    kinds = junk_kinds(n, seed, mix)
     out = np.full((n, 16, 16), np.nan)
-    for i, k in enumerate(which):
-        data = junk_file(kinds[k], np.random.default_rng([*np.atleast_1d(seed).tolist(), i]), digits, digit_labels)
+    for i, k in enumerate(kinds):
         try:
-            out[i] = read(data)
+            out[i] = read(bench_junk_file(i, k, seed, digits, digit_labels))
         except ValueError:  # blank to the reader: refused before the network
             pass
-    return out, np.array([kinds[k] for k in which])
+    return out, np.array(kinds)
 
 
 def junk_of(group_name: str, data_dir=None, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:

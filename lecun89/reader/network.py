@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lecun89.metrics import output_gap
+from lecun89.reader.ink import ROW_PAPER
 
 if TYPE_CHECKING:
     from lecun89.reader.models import Model
@@ -102,7 +103,9 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     int, a collection of ints, or None for any). The row is rejected when any
     chosen digit is (as the paper's system rejected a zip code) or the path is
     weak (a digit on it costs more than :data:`lecun89.reader.segment.WEAK`,
-    or, for a model with a none-threshold, than ``-log`` of it). -> {"model", "digits", "rejected",
+    or, for a model with a none-threshold, than ``-log`` of it), or the picture
+    is not one of writing on paper (a graph's ``paper`` below
+    :data:`lecun89.reader.ink.ROW_PAPER`: noise, say). -> {"model", "digits", "rejected",
     "reason", "per_digit" (each digit's :func:`analyse` with its "box"),
     "cuts" (x between digits), "runner_up" (the cheapest path with another
     reading: {"digits", "cuts", "score"}, or None), "score" (the path's cost:
@@ -151,7 +154,11 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     bound = float(-np.log(none_t)) if none_t else segment.WEAK
     weak = [k for k, e in enumerate(best) if own[e] > bound]
     reason = None
-    if any(r["rejected"] for r in per):
+    paper = getattr(digits_or_graph, "paper", 1.0)
+    if paper < ROW_PAPER:
+        reason = (f"not a row of digits: paper shows in {paper:.0%} of the picture (writing on paper leaves "
+                  f"at least {ROW_PAPER:.0%})")
+    elif any(r["rejected"] for r in per):
         k = next(k for k, r in enumerate(per) if r["rejected"])
         reason = f"digit {k + 1} rejected" + (f" ({per[k]['reason']})" if per[k].get("reason") else "")
     elif weak:

@@ -99,7 +99,9 @@ class Graph:
     (left, top, right, bottom) and ``x16`` (N, 16, 16), each candidate fitted
     as one digit is. A graph of two cuttings (:func:`either`) has more nodes
     than segments + 1 (``nodes``) and its candidates' cuts and joins counted
-    beforehand (``per_candidate``: (crossed, joins))."""
+    beforehand (``per_candidate``: (crossed, joins)). ``paper``: the share of
+    the row's picture that is paper (:func:`lecun89.reader.ink.paper_share`;
+    1 where not measured)."""
 
     segments: list[np.ndarray]
     pieces: list[int]
@@ -110,6 +112,7 @@ class Graph:
     x16: np.ndarray | None = None
     nodes: int | None = None
     per_candidate: tuple[np.ndarray, np.ndarray] | None = None
+    paper: float = 1.0
 
     @property
     def n_segments(self) -> int:
@@ -150,7 +153,7 @@ def either(a: Graph, b: Graph) -> Graph:
              + [(node(i, b, a.n_nodes - 2), node(j, b, a.n_nodes - 2)) for i, j in b.spans])
     per = (np.concatenate([a.cuts_crossed(), b.cuts_crossed()]), np.concatenate([a.joins(), b.joins()]))
     return Graph(a.segments + b.segments, a.pieces + b.pieces, a.crossed + b.crossed, a.height, spans,
-                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per)
+                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per, min(a.paper, b.paper))
 
 
 def cut_columns(ink: np.ndarray, mask: np.ndarray, height: float, min_segment: float = MIN_SEGMENT) -> list[int]:
