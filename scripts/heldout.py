@@ -410,8 +410,11 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                   f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
                   flush=True)
     refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v["rows_not_on_paper"]}
+    shares = [g.paper for g in graphs if g is not None]
     print("rows refused as not writing on paper (lecun89.reader.ink.ROW_PAPER): "
-          + (", ".join(f"{k}: {v}" for k, v in refused.items()) if refused else "none"))
+          + (", ".join(f"{k}: {v}" for k, v in refused.items()) if refused else "none")
+          + (f"; the paper's share of a row's picture: lowest {min(shares):.3f}, "
+             f"median {np.median(shares):.3f}" if shares else ""))
     return out
 
 

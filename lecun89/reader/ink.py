@@ -25,9 +25,9 @@ UNIFORM_SPAN = 0.1
 
 # A row of digits is written on paper that shows around it: at least this share
 # of the picture is paper reached from its edge (:func:`paper_share`). The
-# tuning writers' zip codes (240 rows, white, ruled and squared paper, spaced and
-# touching) leave 0.63 or more, but for one whose whole picture was ink; noise has
-# no paper to show. About half the lowest tuning row's share (docs/strangers.md).
+# tuning writers' 400 zip codes on white, ruled and squared paper, spaced and
+# touching, leave 0.66 or more; noise has no paper to show. Under half the lowest
+# tuning row's share, a margin for other pages (docs/strangers.md).
 ROW_PAPER = 0.3
 
 
