@@ -75,12 +75,19 @@ class CompiledForward:
         """Outputs (N, 10) for digits x (N, 1, 16, 16): the batched compiled
         forward (digits across the vector registers), to rounding the numpy
         layers' (``Network.predict``), bit-identical run to run and for any N."""
-        x256 = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), 256))
+        x256 = _writable(np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), 256)))
         outs = np.empty((len(x256), self.net.n_out))
         kh, Ah, Sh, ko, Ao, So = self.acts
         self.build.call(("forward",), x256, self.net.flat, self.offs, self.t1, self.t2, self.bmode, self.pads[0],
                                 self.pads[1], self.conv, kh, Ah, Sh, ko, Ao, So, outs)
         return outs
+
+
+def _writable(x: np.ndarray) -> np.ndarray:
+    """x, copied where it is read-only (a data set's arrays): numba compiles a kernel
+    for read-only arrays apart, and the same arithmetic twice costs a second compile
+    on a fresh install (the outputs are bit for bit the same, tested)."""
+    return x if x.flags.writeable else x.copy()
 
 
 def h2_groups(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -145,6 +152,7 @@ class NumbaPass(CompiledForward):
         self.spec = ("pass" if self.batch == 1 else "batch", *variant)
         self.kernel = self.build.dispatcher_of(self.spec)
         self._none = np.zeros(0)
+        self._x_read_only = None  # (a read-only x run was given, its writable copy)
         # Compile (or load from numba's on-disk cache) before any pass is timed.
         t0 = time.perf_counter()
         state = {"h": np.zeros(net.flat.size), "m": np.zeros(net.flat.size), "v": np.zeros(net.flat.size),
@@ -179,6 +187,10 @@ class NumbaPass(CompiledForward):
         (optim.SDLM's ``eta``); outputs, if given, receives each digit's network
         outputs (before its batch's update)."""
         net, none, k = self.net, self._none, self.k
+        if not x.flags.writeable:  # the same array chunk after chunk: copied once (_writable)
+            if self._x_read_only is None or self._x_read_only[0] is not x:
+                self._x_read_only = (x, _writable(x))
+            x = self._x_read_only[1]
         if outputs is None:
             outputs = np.empty((len(order), net.n_out))
         s1 = eta if self.opt == k.SDLM_SNAPSHOT else state.get("h", state.get("m", none))
