@@ -84,9 +84,10 @@ class CompiledForward:
 
 
 def _writable(x: np.ndarray) -> np.ndarray:
-    """x, copied where it is read-only (a data set's arrays): numba compiles a kernel
-    for read-only arrays apart, and the same arithmetic twice costs a second compile
-    on a fresh install (the outputs are bit for bit the same, tested)."""
+    """x, copied where it is read-only (a data set's arrays, which the evaluations
+    score): numba compiles a kernel for read-only arrays apart, and the same
+    arithmetic twice costs a second compile on a fresh install (the outputs are
+    bit for bit the same, tested). The trainer's digits are its own copy already."""
     return x if x.flags.writeable else x.copy()
 
 
@@ -152,7 +153,6 @@ class NumbaPass(CompiledForward):
         self.spec = ("pass" if self.batch == 1 else "batch", *variant)
         self.kernel = self.build.dispatcher_of(self.spec)
         self._none = np.zeros(0)
-        self._x_read_only = None  # (a read-only x run was given, its writable copy)
         # Compile (or load from numba's on-disk cache) before any pass is timed.
         t0 = time.perf_counter()
         state = {"h": np.zeros(net.flat.size), "m": np.zeros(net.flat.size), "v": np.zeros(net.flat.size),
@@ -187,10 +187,6 @@ class NumbaPass(CompiledForward):
         (optim.SDLM's ``eta``); outputs, if given, receives each digit's network
         outputs (before its batch's update)."""
         net, none, k = self.net, self._none, self.k
-        if not x.flags.writeable:  # the same array chunk after chunk: copied once (_writable)
-            if self._x_read_only is None or self._x_read_only[0] is not x:
-                self._x_read_only = (x, _writable(x))
-            x = self._x_read_only[1]
         if outputs is None:
             outputs = np.empty((len(order), net.n_out))
         s1 = eta if self.opt == k.SDLM_SNAPSHOT else state.get("h", state.get("m", none))
