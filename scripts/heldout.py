@@ -170,7 +170,8 @@ NO_DIGIT_KINDS = ("noise", "ruled", "squared", "box", "photo", "scribble", "blot
 
 def _junk_rows(args) -> list[tuple[str, bool, bool]]:
     """Some of the benchmark's junk files read as ``lecun89 predict --row`` reads
-    them -> per file (kind, accepted, accepted were the paper rule off)."""
+    them -> per file (kind, accepted, accepted were the rules of what is not a
+    row off: the paper's share and the cuts through solid ink)."""
     from PIL import Image
 
     from lecun89.reader import analyse_row, load_model
@@ -190,7 +191,7 @@ def _junk_rows(args) -> list[tuple[str, bool, bool]]:
             out.append((kind, False, False))
             continue
         accepted = not analyse_row(model, g)["rejected"]
-        g.paper = 1.0
+        g.paper, g.column_runs = 1.0, None
         out.append((kind, accepted, not analyse_row(model, g)["rejected"]))
     return out
 
@@ -198,8 +199,8 @@ def _junk_rows(args) -> list[tuple[str, bool, bool]]:
 def read_junk_rows(group: str, limit: int | None = None, data_dir=None, jobs: int = 1) -> dict:
     """The group's no-digit pictures (:data:`NO_DIGIT_KINDS` of lecun89.reader.junk.JUNK_GROUPS'
     files) read as rows by the default model, as ``lecun89 predict --row`` reads them:
-    the share accepted as a row of digits, per kind, with the paper rule
-    (lecun89.reader.ink.ROW_PAPER) and without it."""
+    the share accepted as a row of digits, per kind, with the rules of what is
+    not a row (lecun89.reader.ink.ROW_PAPER, SOLID_CUT) and without them."""
     from lecun89.reader import DEFAULT_MODEL
     from lecun89.reader.heldout import GROUPS, group_digits
     from lecun89.reader.junk import JUNK_GROUPS, junk_kinds
@@ -213,13 +214,13 @@ def read_junk_rows(group: str, limit: int | None = None, data_dir=None, jobs: in
     got = [r for part in _map(_junk_rows, work, jobs) for r in part]
     res = {"n": len(got), "model": DEFAULT_MODEL, "by_kind": {}}
     print(f"\nno-digit pictures read as a row (`lecun89 predict --row`, `{DEFAULT_MODEL}`): {len(got)} files")
-    print("| kind | files | accepted as a row | without the paper rule |\n|---|---:|---:|---:|")
+    print("| kind | files | accepted as a row | without the paper and solid-cut rules |\n|---|---:|---:|---:|")
     for k in [*NO_DIGIT_KINDS, "all"]:
         rows = [r for r in got if k in ("all", r[0])]
         v = {"n": len(rows), "accepted": float(np.mean([r[1] for r in rows])),
-             "accepted_without_paper_rule": float(np.mean([r[2] for r in rows]))}
+             "accepted_without_the_rules": float(np.mean([r[2] for r in rows]))}
         res["by_kind"][k] = v
-        print(f"| {k} | {v['n']} | {pct(v['accepted'])} | {pct(v['accepted_without_paper_rule'])} |", flush=True)
+        print(f"| {k} | {v['n']} | {pct(v['accepted'])} | {pct(v['accepted_without_the_rules'])} |", flush=True)
     return res
 
 
@@ -377,7 +378,7 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
     print("| model | reader | touching right | spaced right | all right | digit error | rows rejected | "
           "error on accepted rows |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    out = {}
+    out, solid = {}, []
     for name, model in models.items():
         for how in ("old cutter", "graph", "graph, --digits 5,9"):
             right, digits, dwrong, rejected, acc_wrong, no_paper = {}, 0, 0, 0, 0, 0
@@ -391,6 +392,9 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                 except ValueError:
                     pass
                 ok = r["digits"] == truth
+                if how == "graph" and ok and g is not None and g.column_runs is not None and r.get("cuts"):
+                    solid.append(max(float(g.column_runs[min(max(x, 0), len(g.column_runs) - 1)])
+                                     for x in r["cuts"]))
                 right.setdefault(kind.split("/")[0], []).append(ok)
                 digits += len(truth)
                 dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(
@@ -404,17 +408,19 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                    "all": float(np.mean([v for vs in right.values() for v in vs])),
                    "digit_error": dwrong / digits, "rows_rejected": rejected / n,
                    "error_accepted": acc_wrong / max(1, n - rejected), "rows": n,
-                   "rows_not_on_paper": no_paper}  # refused by the paper rule (lecun89.reader.ink.ROW_PAPER)
+                   "rows_not_on_paper": no_paper}  # refused as not a row (lecun89.reader.ink.ROW_PAPER, SOLID_CUT)
             out[f"{name} ({how})"] = res
             print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
                   f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
                   flush=True)
     refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v["rows_not_on_paper"]}
     shares = [g.paper for g in graphs if g is not None]
-    print("rows refused as not writing on paper (lecun89.reader.ink.ROW_PAPER): "
+    print("rows refused as not a row of digits (lecun89.reader.ink.ROW_PAPER, SOLID_CUT): "
           + (", ".join(f"{k}: {v}" for k, v in refused.items()) if refused else "none")
           + (f"; the paper's share of a row's picture: lowest {min(shares):.3f}, "
-             f"median {np.median(shares):.3f}" if shares else ""))
+             f"median {np.median(shares):.3f}" if shares else "")
+          + (f"; the solid ink a right row's chosen cuts run through (lecun89.reader.ink.SOLID_CUT): "
+             f"highest {max(solid):.2f} of the ink's height" if solid else ""))
     return out
 
 

@@ -29,7 +29,7 @@ from lecun89.errors import UserError
 from lecun89.reader.fit import SIZE, fit_16
 from lecun89.reader.furniture import Cleaned, remove_furniture
 from lecun89.reader.gray import MAX_PIXELS, check_file, read_gray_rgb
-from lecun89.reader.ink import BACKGROUND_DEGREE, ink_map, paper_share
+from lecun89.reader.ink import BACKGROUND_DEGREE, column_runs, ink_map, paper_share
 from lecun89.reader.pieces import ASPECT, MAX_DIGITS, WIDE, box_of, digit_inks, find_digits
 from lecun89.reader.segment import CUT_REACH, MAX_SEGMENTS, Graph, candidates, either, over_segment
 
@@ -151,7 +151,9 @@ def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
     may step aside between digits whose boxes overlap (``reach``); where the two
     differ the graph holds both (:func:`~lecun89.reader.segment.either`: the
     network's cheaper reading wins). The graph's ``paper``: how much of the
-    picture is paper (:func:`~lecun89.reader.ink.paper_share`). ValueError when
+    picture is paper (:func:`~lecun89.reader.ink.paper_share`); its
+    ``column_runs``: how solid the ink is down each column
+    (:func:`~lecun89.reader.ink.column_runs`). ValueError when
     no digit is found or there are too many pieces."""
     ink = np.asarray(ink, dtype=np.float64)
     if ink.ndim != 2 or float(ink.max(initial=0.0)) <= 0.0:
@@ -160,7 +162,7 @@ def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
     runs = {k: cutting[k] for k in ("max_run", "max_width") if k in cutting}
     reach = cutting.get("reach", CUT_REACH)
     straight = _graph(ink, deslant, over_segment(ink, **over, reach=0.0), runs)
-    straight.paper = paper_share(ink)
+    straight.paper, straight.column_runs = paper_share(ink), column_runs(ink)
     if reach == 0:
         return straight
     curved = over_segment(ink, **over, reach=reach)
@@ -168,7 +170,7 @@ def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
             np.array_equal(a, b) for a, b in zip(straight.segments, curved[0], strict=True)):
         return straight  # no cut stepped aside
     bent = _graph(ink, deslant, curved, runs)
-    bent.paper = straight.paper
+    bent.paper, bent.column_runs = straight.paper, straight.column_runs
     return either(straight, bent)
 
 

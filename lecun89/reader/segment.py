@@ -101,7 +101,9 @@ class Graph:
     than segments + 1 (``nodes``) and its candidates' cuts and joins counted
     beforehand (``per_candidate``: (crossed, joins)). ``paper``: the share of
     the row's picture that is paper (:func:`lecun89.reader.ink.paper_share`;
-    1 where not measured)."""
+    1 where not measured); ``column_runs``: each column's longest run of ink as a
+    share of the ink's height (:func:`lecun89.reader.ink.column_runs`; None where
+    not measured)."""
 
     segments: list[np.ndarray]
     pieces: list[int]
@@ -113,6 +115,7 @@ class Graph:
     nodes: int | None = None
     per_candidate: tuple[np.ndarray, np.ndarray] | None = None
     paper: float = 1.0
+    column_runs: np.ndarray | None = None
 
     @property
     def n_segments(self) -> int:
@@ -153,7 +156,8 @@ def either(a: Graph, b: Graph) -> Graph:
              + [(node(i, b, a.n_nodes - 2), node(j, b, a.n_nodes - 2)) for i, j in b.spans])
     per = (np.concatenate([a.cuts_crossed(), b.cuts_crossed()]), np.concatenate([a.joins(), b.joins()]))
     return Graph(a.segments + b.segments, a.pieces + b.pieces, a.crossed + b.crossed, a.height, spans,
-                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per, min(a.paper, b.paper))
+                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per, min(a.paper, b.paper),
+                 a.column_runs)
 
 
 def cut_columns(ink: np.ndarray, mask: np.ndarray, height: float, min_segment: float = MIN_SEGMENT) -> list[int]:
