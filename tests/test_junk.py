@@ -231,3 +231,23 @@ def test_predict_row_on_noise_says_not_a_row_of_digits(tmp_path, capsys):
     graph, _ = read_row_file(str(p))
     graph.paper = 1.0  # the rule off: the network alone decides
     assert not (analyse_row(load_model("reader"), graph)["reason"] or "").startswith("not a row")
+
+
+def test_column_runs_and_a_filled_sign_sliced_into_bars(tmp_path, capsys):
+    """lecun89.reader.ink.column_runs: each column's longest run of ink over the ink's
+    height; a filled rectangle given to `predict --row` is cut into full-height bars
+    read as 1s, and refused because its cuts run through solid ink."""
+    from lecun89.reader.ink import SOLID_CUT, column_runs
+
+    ink = np.zeros((10, 4))
+    ink[2:8, 0] = 1.0         # a run of 6 over the ink's 6 rows
+    ink[[2, 3, 5, 7], 1] = 1.0  # runs of 2 and 1
+    assert np.allclose(column_runs(ink), [1.0, 2 / 6, 0.0, 0.0]) and not column_runs(np.zeros((3, 3))).any()
+    img = Image.new("L", (200, 120), 240)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(img).rectangle([(20, 30), (180, 100)], fill=20)
+    img.save(tmp_path / "slab.png")
+    assert main(["predict", "--row", str(tmp_path / "slab.png"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["rejected"] is True and "runs through solid ink" in r["reason"] and SOLID_CUT <= 1.0
