@@ -393,8 +393,7 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                     pass
                 ok = r["digits"] == truth
                 if how == "graph" and ok and g is not None and g.column_runs is not None and r.get("cuts"):
-                    solid.append(max(float(g.column_runs[min(max(x, 0), len(g.column_runs) - 1)])
-                                     for x in r["cuts"]))
+                    solid.append(max(g.solid_at(x) for x in r["cuts"]))
                 right.setdefault(kind.split("/")[0], []).append(ok)
                 digits += len(truth)
                 dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(

@@ -157,10 +157,9 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     weak = [k for k, e in enumerate(best) if own[e] > bound]
     reason = None
     paper = getattr(digits_or_graph, "paper", 1.0)
-    runs = getattr(digits_or_graph, "column_runs", None)
     # the chosen cut through the longest run of ink: (its share of the ink's height, x)
-    solid = None if runs is None else max(((float(runs[min(max(x, 0), len(runs) - 1)]), x) for x in cuts(best)),
-                                          default=None)
+    solid_at = getattr(digits_or_graph, "solid_at", lambda x: None)
+    solid = max(((s, x) for x in cuts(best) if (s := solid_at(x)) is not None), default=None)
     if paper < ROW_PAPER:
         reason = (f"not a row of digits: paper shows in {paper:.0%} of the picture (writing on paper leaves "
                   f"at least {ROW_PAPER:.0%})")

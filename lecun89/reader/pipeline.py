@@ -161,17 +161,14 @@ def row_graph(ink: np.ndarray, deslant: bool = True, **cutting) -> Graph:
     over = {k: cutting[k] for k in ("split", "min_segment") if k in cutting}
     runs = {k: cutting[k] for k in ("max_run", "max_width") if k in cutting}
     reach = cutting.get("reach", CUT_REACH)
-    straight = _graph(ink, deslant, over_segment(ink, **over, reach=0.0), runs)
-    straight.paper, straight.column_runs = paper_share(ink), column_runs(ink)
-    if reach == 0:
-        return straight
-    curved = over_segment(ink, **over, reach=reach)
-    if len(curved[0]) == straight.n_segments and all(
-            np.array_equal(a, b) for a, b in zip(straight.segments, curved[0], strict=True)):
-        return straight  # no cut stepped aside
-    bent = _graph(ink, deslant, curved, runs)
-    bent.paper, bent.column_runs = straight.paper, straight.column_runs
-    return either(straight, bent)
+    graph = _graph(ink, deslant, over_segment(ink, **over, reach=0.0), runs)
+    if reach != 0:
+        curved = over_segment(ink, **over, reach=reach)
+        if len(curved[0]) != graph.n_segments or not all(
+                np.array_equal(a, b) for a, b in zip(graph.segments, curved[0], strict=True)):
+            graph = either(graph, _graph(ink, deslant, curved, runs))  # a cut stepped aside
+    graph.paper, graph.column_runs = paper_share(ink), column_runs(ink)
+    return graph
 
 
 def _graph(ink: np.ndarray, deslant: bool, over: tuple, runs: dict) -> Graph:

@@ -121,6 +121,14 @@ class Graph:
     def n_segments(self) -> int:
         return len(self.segments)
 
+    def solid_at(self, x: int) -> float | None:
+        """How solid the ink is down column ``x`` (clipped to the picture):
+        its longest run of ink as a share of the ink's height; None where
+        not measured."""
+        if self.column_runs is None:
+            return None
+        return float(self.column_runs[min(max(x, 0), len(self.column_runs) - 1)])
+
     @property
     def n_nodes(self) -> int:
         """The graph's nodes: the row's left edge (0), its right edge (the last) and the cuts between."""
@@ -146,7 +154,8 @@ class Graph:
 def either(a: Graph, b: Graph) -> Graph:
     """Two cuttings of one row as one graph: the row's edges shared, the cuts
     of each its own nodes, so that a path runs through one cutting or the
-    other (the cheaper wins). The segments are ``a``'s followed by ``b``'s."""
+    other (the cheaper wins). The segments are ``a``'s followed by ``b``'s;
+    the row's measures (``paper``, ``column_runs``) are ``a``'s."""
     end = a.n_nodes + b.n_nodes - 3
 
     def node(i: int, g: Graph, offset: int) -> int:
@@ -156,7 +165,7 @@ def either(a: Graph, b: Graph) -> Graph:
              + [(node(i, b, a.n_nodes - 2), node(j, b, a.n_nodes - 2)) for i, j in b.spans])
     per = (np.concatenate([a.cuts_crossed(), b.cuts_crossed()]), np.concatenate([a.joins(), b.joins()]))
     return Graph(a.segments + b.segments, a.pieces + b.pieces, a.crossed + b.crossed, a.height, spans,
-                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per, min(a.paper, b.paper),
+                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per, a.paper,
                  a.column_runs)
 
 
