@@ -155,7 +155,8 @@ def either(a: Graph, b: Graph) -> Graph:
     """Two cuttings of one row as one graph: the row's edges shared, the cuts
     of each its own nodes, so that a path runs through one cutting or the
     other (the cheaper wins). The segments are ``a``'s followed by ``b``'s;
-    the row's measures (``paper``, ``column_runs``) are ``a``'s."""
+    the row's measures (``paper``, ``column_runs``) are left unmeasured: they
+    are the picture's, set once by :func:`lecun89.reader.pipeline.row_graph`."""
     end = a.n_nodes + b.n_nodes - 3
 
     def node(i: int, g: Graph, offset: int) -> int:
@@ -165,8 +166,7 @@ def either(a: Graph, b: Graph) -> Graph:
              + [(node(i, b, a.n_nodes - 2), node(j, b, a.n_nodes - 2)) for i, j in b.spans])
     per = (np.concatenate([a.cuts_crossed(), b.cuts_crossed()]), np.concatenate([a.joins(), b.joins()]))
     return Graph(a.segments + b.segments, a.pieces + b.pieces, a.crossed + b.crossed, a.height, spans,
-                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per, a.paper,
-                 a.column_runs)
+                 a.boxes + b.boxes, np.concatenate([a.x16, b.x16]), end + 1, per)
 
 
 def cut_columns(ink: np.ndarray, mask: np.ndarray, height: float, min_segment: float = MIN_SEGMENT) -> list[int]:
