@@ -97,6 +97,7 @@ class _Line:
     thick: float       # median thickness (pixels)
     contrast: float    # median peak darkness along it
     colour: np.ndarray | None = None  # median darkness per channel (R, G, B) along it
+    core: tuple[int, int] | None = None  # the columns between its first and last as dark as CORE x its contrast
     kind: str = ""
     tilt: float = 0.0
 
@@ -322,9 +323,12 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         # a tilted line may leave the picture through its top or bottom: its
         # cover is of the columns where its row lies inside the picture
         possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
+        peak = band.max(axis=0)
+        contrast = float(np.median(peak))
+        printed = cols[peak >= CORE * contrast]  # its ends where the line itself is (not a shade it runs into)
         out.append(_Line(axis, yc, y0 - pad, y1 - pad, xs.start + int(cols[0]), xs.start + int(cols[-1]),
                          cols.size / max(possible, 1) if possible >= length else cols.size / w,
-                         thick, float(np.median(band.max(axis=0))), colour))
+                         thick, contrast, colour, (xs.start + int(printed[0]), xs.start + int(printed[-1]))))
     for ln in out:
         ln.tilt = tilt
     return _merge(out, w)
@@ -342,7 +346,8 @@ def _merge(lines: list[_Line], w: int) -> list[_Line]:
             out[-1] = _Line(ln.axis, (prev.y * a + ln.y * b) / (a + b), min(prev.y0, ln.y0), max(prev.y1, ln.y1),
                             min(prev.x0, ln.x0), max(prev.x1, ln.x1), (a + b) / w,
                             prev.thick if a >= b else ln.thick, prev.contrast if a >= b else ln.contrast,
-                            prev.colour if a >= b else ln.colour)
+                            prev.colour if a >= b else ln.colour,
+                            (min(prev.core[0], ln.core[0]), max(prev.core[1], ln.core[1])))
         else:
             out.append(ln)
     return out
@@ -412,17 +417,22 @@ def _spans(ln: _Line, shape: tuple[int, int]) -> bool:
 
 
 def _inside(ln: _Line, size: int) -> bool:
-    """Not a frame: a straight line along the picture's edge (uniform frames are ink.py's)."""
-    return ln.y0 > 0 and ln.y1 < size - 1 or ln.tilt != 0.0
+    """Not a frame: a straight line along the picture's edge (uniform frames are
+    ink.py's). A line near the edge whose own rows (:func:`_band_rows`) leave paper
+    between it and the edge is inside, though its soft edge reaches it."""
+    lo, hi = _band_rows(ln)
+    return lo > 0 and hi < size - 1 or ln.tilt != 0.0
 
 
-def _ends(ln: _Line, tilts: dict, shape) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A line's two ends in the picture's (x, y)."""
+def _ends(ln: _Line, tilts: dict, shape, printed: bool = False) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A line's two ends in the picture's (x, y); ``printed``: the ends of its core
+    (:attr:`_Line.core`), not of the dark band it may run on into."""
     h, w = shape
     along = w if ln.axis == 0 else h
     s = shifts(along, tilts[ln.axis])
-    a = (float(ln.x0), ln.y + float(s[ln.x0]))
-    b = (float(ln.x1), ln.y + float(s[ln.x1]))
+    x0, x1 = ln.core if printed and ln.core is not None else (ln.x0, ln.x1)
+    a = (float(x0), ln.y + float(s[x0]))
+    b = (float(x1), ln.y + float(s[x1]))
     if ln.axis == 1:
         a, b = (a[1], a[0]), (b[1], b[0])
     return a, b
@@ -463,7 +473,7 @@ def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
     for v in vs:
         if v.thick > printed or not BOX_ALIKE * level <= v.contrast <= level / BOX_ALIKE:
             continue
-        (vx0, vy0), (vx1, vy1) = _ends(v, tilts, shape)
+        (vx0, vy0), (vx1, vy1) = _ends(v, tilts, shape, printed=True)
         x = (vx0 + vx1) / 2
         # a side joins the two lines (and does not run on far past them: a grid's line)
         if (left - tol <= x <= right + tol and abs(vy0 - ytop) <= tol + v.thick and abs(vy1 - ybot) <= tol + v.thick):
