@@ -299,3 +299,18 @@ def test_a_margin_near_the_pictures_edge_is_found(reader):
     assert len(margins) == 1 and 2.0 < margins[0]["from"][0] < 8.0
     r = analyse(reader, fit_16(ink_map(c.gray)), maps=False)
     assert (r["digit"], r["rejected"]) == (0, False)
+
+
+def test_squared_papers_lines_along_the_pictures_edge_go_with_the_rest(reader, tmp_path):
+    """A squared page cut where one of its lines runs along the picture's edge:
+    that line is one of the page's (spaced as they are, printed alike), not a
+    frame, and goes with them; left in, the 7 was boxed with it."""
+    ink = np.zeros((242, 250))
+    ink[20:220, 30:230] = digit_ink(7, 200, 12)
+    cover = np.maximum(lines(ink.shape, 48.0, 1.5, phase=1.0), lines(ink.shape, 48.0, 1.5, phase=13.0, vertical=True))
+    p = tmp_path / "squared-edge.png"
+    save(page(ink, cover, np.array([0.5, 0.6, 0.85])), p)
+    found = remove_furniture(*read_gray_rgb(p)).found
+    rows = sorted(f["from"][1] for f in found if f["orientation"] == "horizontal")
+    assert {f["kind"] for f in found} == {"grid"} and rows[0] < 3.0 and rows[-1] > 238.0
+    assert read(reader, p) == 7

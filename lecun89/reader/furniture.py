@@ -394,6 +394,10 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     h, w = dark.shape
     span = {axis: [ln for ln in lines if ln.axis == axis and _spans(ln, dark.shape[::-1] if axis else dark.shape)]
             for axis in (0, 1)}
+    for axis in (0, 1):  # a ruled or squared page's line along the picture's edge is one of its lines, no frame
+        if len(span[axis]) >= REGULAR:
+            span[axis] += _edge_lines([ln for ln in lines if ln.axis == axis and ln not in span[axis]],
+                                      span[axis], dark.shape[::-1] if axis else dark.shape)
     # the writing: what is off the spanning lines (a digit's own long strokes included)
     ink, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
     chosen = []
@@ -414,6 +418,30 @@ def _spans(ln: _Line, shape: tuple[int, int]) -> bool:
     """A candidate spans its frame (``shape``: the picture's, or its transpose's
     for a vertical line): a ruling or a margin, not a stroke across a tight crop."""
     return ln.cover >= SPAN and _inside(ln, shape[0]) and ln.thick <= LINE_THIN * shape[1]
+
+
+def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) -> list[_Line]:
+    """Of the candidates that would span their frame but lie along its edge
+    (:func:`_inside` false), those that continue a ruled or squared page's lines
+    (``page``, at least :data:`REGULAR` parallel): one of the lines' spacings
+    (their median) from the nearest of them, within a tenth of it, and printed
+    alike (as thick as the thickest within :data:`BOX_THICK` and 1 pixel, as dark
+    within :data:`BOX_ALIKE` of their median either way). A photo's page runs on
+    past the picture's edge; a frame around a scan is not spaced as a ruling is."""
+    ys = np.sort([ln.y for ln in page])
+    period = float(np.median(np.diff(ys)))
+    thick = BOX_THICK * max(ln.thick for ln in page) + 1.0
+    level = float(np.median([ln.contrast for ln in page]))
+    out = []
+    for ln in others:
+        if ln.cover < SPAN or ln.thick > LINE_THIN * shape[1] or _inside(ln, shape[0]):
+            continue
+        near = float(ys[np.argmin(np.abs(ys - ln.y))])
+        k = round((ln.y - near) / period)
+        if (k != 0 and abs(ln.y - near - k * period) <= 0.1 * period and ln.thick <= thick
+                and BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE):
+            out.append(ln)
+    return out
 
 
 def _inside(ln: _Line, size: int) -> bool:
