@@ -314,3 +314,11 @@ def test_squared_papers_lines_along_the_pictures_edge_go_with_the_rest(reader, t
     rows = sorted(f["from"][1] for f in found if f["orientation"] == "horizontal")
     assert {f["kind"] for f in found} == {"grid"} and rows[0] < 3.0 and rows[-1] > 238.0
     assert read(reader, p) == 7
+    # a ruled page with two lines across the picture and its third along the bottom edge
+    ink = np.zeros((218, 250))
+    ink[10:190, 40:220] = digit_ink(1, 180, 12)
+    p = tmp_path / "ruled-edge.png"
+    save(page(ink, lines(ink.shape, 72.0, 1.5, phase=71.0), LIGHT_BLUE), p)
+    found = remove_furniture(*read_gray_rgb(p)).found
+    assert [f["kind"] for f in found] == ["ruling"] * 3 and max(f["from"][1] for f in found) > 214.0
+    assert read(reader, p) == 1

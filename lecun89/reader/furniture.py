@@ -15,7 +15,9 @@ box's sides) finds what is long and straight; each candidate is measured (its
 span, thickness, contrast and colour). A candidate is furniture only when it
 spans the picture (a ruling, a margin) or closes a rectangle (a box), and
 looks unlike the writing: thinner than the strokes, lighter, of another
-colour, or one of three or more parallel lines. A digit's own straight strokes
+colour, or one of three or more parallel lines; a line along the picture's
+edge is a frame, unless it continues a ruled or squared page's lines (spaced
+as they are: a photo's page runs on past its edge). A digit's own straight strokes
 (a 1, a 7's bar) do not span the picture, do not close a rectangle, and are as
 thick, dark and coloured as the rest of the digit. A line's pixels are set to
 the paper's level, except where ink darker than the line (or of another
@@ -58,6 +60,9 @@ LIGHT = 0.7
 COLOUR = 20.0
 # Three or more parallel spanning lines are a ruled or squared page whatever their look.
 REGULAR = 3
+# A line along the picture's edge is one of the page's lines when it continues
+# at least this many (:func:`_edge_lines`).
+EDGE_PAGE = 2
 # A box's sides are at most this many times as thick as its top and bottom (+1 pixel).
 BOX_THICK = 1.5
 # ... and as dark as its top and bottom (their mean contrast) within this factor either way.
@@ -395,7 +400,7 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     span = {axis: [ln for ln in lines if ln.axis == axis and _spans(ln, dark.shape[::-1] if axis else dark.shape)]
             for axis in (0, 1)}
     for axis in (0, 1):  # a ruled or squared page's line along the picture's edge is one of its lines, no frame
-        if len(span[axis]) >= REGULAR:
+        if len(span[axis]) >= EDGE_PAGE:
             span[axis] += _edge_lines([ln for ln in lines if ln.axis == axis and ln not in span[axis]],
                                       span[axis], dark.shape[::-1] if axis else dark.shape)
     # the writing: what is off the spanning lines (a digit's own long strokes included)
@@ -424,13 +429,12 @@ def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) 
     """Of the candidates that would span their frame but lie along its edge
     (:func:`_inside` false), those that continue a ruled or squared page's lines
     (``page``, at least :data:`REGULAR` parallel): one of the lines' spacings
-    (their median) from the nearest of them, within a tenth of it, and printed
-    alike (as thick as the thickest within :data:`BOX_THICK` and 1 pixel, as dark
-    within :data:`BOX_ALIKE` of their median either way). A photo's page runs on
-    past the picture's edge; a frame around a scan is not spaced as a ruling is."""
+    (their median) from the nearest of them, within a tenth of it, and as dark
+    within :data:`BOX_ALIKE` of their median either way (not as thick: along
+    the edge of a photo the light's fall-off thickens it). A photo's page runs
+    on past the picture's edge; a frame around a scan is not spaced as a ruling is."""
     ys = np.sort([ln.y for ln in page])
     period = float(np.median(np.diff(ys)))
-    thick = BOX_THICK * max(ln.thick for ln in page) + 1.0
     level = float(np.median([ln.contrast for ln in page]))
     out = []
     for ln in others:
@@ -438,8 +442,8 @@ def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) 
             continue
         near = float(ys[np.argmin(np.abs(ys - ln.y))])
         k = round((ln.y - near) / period)
-        if (k != 0 and abs(ln.y - near - k * period) <= 0.1 * period and ln.thick <= thick
-                and BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE):
+        if k != 0 and abs(ln.y - near - k * period) <= 0.1 * period and (
+                BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE):
             out.append(ln)
     return out
 
