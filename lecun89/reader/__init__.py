@@ -3,7 +3,8 @@
 A picture's way, stage by stage, one module each:
 
 1. :mod:`~lecun89.reader.gray`: the file's gray levels (alpha, EXIF turn, size limits), and its colours;
-   :mod:`~lecun89.reader.furniture`: ruled or squared paper's lines, a margin line, a form's box whitened;
+   :mod:`~lecun89.reader.furniture`: ruled or squared paper's lines, a margin line, a form's box whitened
+   (:mod:`~lecun89.reader.tilt`: the page's tilt);
 2. :mod:`~lecun89.reader.ink`: the ink, told apart from the paper and its light;
 3. :mod:`~lecun89.reader.segment`: a row's ink over-segmented into a graph of candidate
    digits (:mod:`~lecun89.reader.pieces`: its pieces of connected ink);
