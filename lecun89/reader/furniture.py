@@ -313,7 +313,7 @@ def _spans(ln: _Line, shape: tuple[int, int]) -> bool:
 def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) -> list[_Line]:
     """Of the candidates that would span their frame but lie along its edge
     (:func:`_inside` false), those that continue a ruled or squared page's lines
-    (``page``, at least :data:`REGULAR` parallel): one of the lines' spacings
+    (``page``, at least :data:`EDGE_PAGE` parallel): one of the lines' spacings
     (their median) from the nearest of them, within a tenth of it, and as dark
     within :data:`BOX_ALIKE` of their median either way (not as thick: along
     the edge of a photo the light's fall-off thickens it). A photo's page runs
