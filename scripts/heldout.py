@@ -200,7 +200,7 @@ def read_junk_rows(group: str, limit: int | None = None, data_dir=None, jobs: in
     """The group's no-digit pictures (:data:`NO_DIGIT_KINDS` of lecun89.reader.junk.JUNK_GROUPS'
     files) read as rows by the default model, as ``lecun89 predict --row`` reads them:
     the share accepted as a row of digits, per kind, with the rules of what is
-    not a row (lecun89.reader.ink.ROW_PAPER, SOLID_CUT) and without them."""
+    not a row (lecun89.reader.ink.ROW_PAPER, sliced) and without them."""
     from lecun89.reader import DEFAULT_MODEL
     from lecun89.reader.heldout import GROUPS, group_digits
     from lecun89.reader.junk import JUNK_GROUPS, junk_kinds
@@ -393,7 +393,7 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                     pass
                 ok = r["digits"] == truth
                 if how == "graph" and ok and g is not None and g.column_runs is not None and r.get("cuts"):
-                    solid.append(max(g.solid_at(x) for x in r["cuts"]))
+                    solid.append(sorted((g.solid_at(x) for x in r["cuts"]), reverse=True) + [0.0])
                 right.setdefault(kind.split("/")[0], []).append(ok)
                 digits += len(truth)
                 dwrong += len(truth) if len(r["digits"]) != len(truth) else sum(
@@ -407,19 +407,20 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                    "all": float(np.mean([v for vs in right.values() for v in vs])),
                    "digit_error": dwrong / digits, "rows_rejected": rejected / n,
                    "error_accepted": acc_wrong / max(1, n - rejected), "rows": n,
-                   "rows_not_on_paper": no_paper}  # refused as not a row (lecun89.reader.ink.ROW_PAPER, SOLID_CUT)
+                   "rows_not_on_paper": no_paper}  # refused as not a row (lecun89.reader.ink.ROW_PAPER, sliced)
             out[f"{name} ({how})"] = res
             print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
                   f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
                   flush=True)
     refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v["rows_not_on_paper"]}
     shares = [g.paper for g in graphs if g is not None]
-    print("rows refused as not a row of digits (lecun89.reader.ink.ROW_PAPER, SOLID_CUT): "
+    print("rows refused as not a row of digits (lecun89.reader.ink.ROW_PAPER, sliced): "
           + (", ".join(f"{k}: {v}" for k, v in refused.items()) if refused else "none")
           + (f"; the paper's share of a row's picture: lowest {min(shares):.3f}, "
              f"median {np.median(shares):.3f}" if shares else "")
-          + (f"; the solid ink a right row's chosen cuts run through (lecun89.reader.ink.SOLID_CUT): "
-             f"highest {max(solid):.2f} of the ink's height" if solid else ""))
+          + (f"; the solid ink a right row's chosen cuts run through (lecun89.reader.ink.SOLID_CUT, SOLID_SHARE): "
+             f"its most solid cut at most {max(c[0] for c in solid):.2f} of the ink's height, its second most "
+             f"solid at most {max(c[1] for c in solid):.2f}" if solid else ""))
     return out
 
 

@@ -250,4 +250,16 @@ def test_column_runs_and_a_filled_sign_sliced_into_bars(tmp_path, capsys):
     img.save(tmp_path / "slab.png")
     assert main(["predict", "--row", str(tmp_path / "slab.png"), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["rejected"] is True and "runs through solid ink" in r["reason"] and SOLID_CUT <= 1.0
+    assert r["rejected"] is True and "run through solid ink" in r["reason"] and SOLID_CUT <= 1.0
+
+
+def test_one_cut_down_a_stroke_does_not_make_a_row_a_sliced_shape():
+    """lecun89.reader.ink.sliced: a row is a solid shape sliced into bars when at
+    least SOLID_SHARE of its cuts run through solid ink; one cut down a shared stem
+    among a zip code's four is not, half of them is, and no cuts is not."""
+    from lecun89.reader.ink import SOLID_CUT, SOLID_SHARE, sliced
+
+    stem, stroke = SOLID_CUT + 0.01, SOLID_CUT / 3
+    assert not sliced([stem, stroke, stroke, stroke]) and not sliced([])
+    assert sliced([stem, stem, stroke, stroke]) is (SOLID_SHARE <= 0.5)
+    assert sliced([stem] * 8) and sliced([SOLID_CUT]) and not sliced([SOLID_CUT - 1e-9])

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lecun89.metrics import output_gap
-from lecun89.reader.ink import ROW_PAPER, SOLID_CUT
+from lecun89.reader.ink import ROW_PAPER, SOLID_CUT, sliced
 
 if TYPE_CHECKING:
     from lecun89.reader.models import Model
@@ -105,9 +105,9 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     weak (a digit on it costs more than :data:`lecun89.reader.segment.WEAK`,
     or, for a model with a none-threshold, than ``-log`` of it), or the picture
     is not one of writing on paper (a graph's ``paper`` below
-    :data:`lecun89.reader.ink.ROW_PAPER`: noise, say), or a chosen cut runs
-    through solid ink (:data:`lecun89.reader.ink.SOLID_CUT`: a filled shape
-    sliced into bars). -> {"model", "digits", "rejected",
+    :data:`lecun89.reader.ink.ROW_PAPER`: noise, say), or its chosen cuts
+    slice solid ink (:func:`lecun89.reader.ink.sliced`: a filled shape sliced
+    into bars). -> {"model", "digits", "rejected",
     "reason", "per_digit" (each digit's :func:`analyse` with its "box"),
     "cuts" (x between digits), "runner_up" (the cheapest path with another
     reading: {"digits", "cuts", "score"}, or None), "score" (the path's cost:
@@ -157,15 +157,16 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
     weak = [k for k, e in enumerate(best) if own[e] > bound]
     reason = None
     paper = getattr(digits_or_graph, "paper", 1.0)
-    # the chosen cut through the longest run of ink: (its share of the ink's height, x)
+    # each chosen cut's run of ink (its share of the ink's height) and x
     solid_at = getattr(digits_or_graph, "solid_at", lambda x: None)
-    solid = max(((s, x) for x in cuts(best) if (s := solid_at(x)) is not None), default=None)
+    solid = [(s, x) for x in cuts(best) if (s := solid_at(x)) is not None]
     if paper < ROW_PAPER:
         reason = (f"not a row of digits: paper shows in {paper:.0%} of the picture (writing on paper leaves "
                   f"at least {ROW_PAPER:.0%})")
-    elif solid is not None and solid[0] >= SOLID_CUT:
-        reason = (f"not a row of digits: the cut at x {solid[1]} runs through solid ink ({solid[0]:.0%} of "
-                  f"its height; a cut between digits crosses strokes)")
+    elif sliced(r for r, _ in solid):
+        n_solid = sum(r >= SOLID_CUT for r, _ in solid)
+        reason = (f"not a row of digits: {n_solid} of its {len(solid)} cuts run through solid ink ({SOLID_CUT:.0%} "
+                  f"of its height or more; a cut between digits crosses strokes)")
     elif any(r["rejected"] for r in per):
         k = next(k for k, r in enumerate(per) if r["rejected"])
         reason = f"digit {k + 1} rejected" + (f" ({per[k]['reason']})" if per[k].get("reason") else "")
