@@ -327,8 +327,9 @@ def test_squared_papers_lines_along_the_pictures_edge_go_with_the_rest(reader, t
 def test_two_grid_lines_a_thick_stroke_joins_are_two_lines(reader, tmp_path):
     """A thick steep stroke lying between two of squared paper's lines joins them
     in the line response: the piece is split into its two lines, each found
-    where it is printed and as thin as the others; taken as one line between
-    them, as thick as both, neither was removed and the 1 was read with them."""
+    where it is printed and as thin as the others, and the 1 is read. Taken as
+    one line between them, as thick as both, neither was removed: the 1's
+    16x16 held both lines (an 8 on such a page was refused as not a digit)."""
     from PIL import ImageDraw
 
     img = Image.new("L", (164, 164), 0)
