@@ -322,24 +322,3 @@ def test_squared_papers_lines_along_the_pictures_edge_go_with_the_rest(reader, t
     found = remove_furniture(*read_gray_rgb(p)).found
     assert [f["kind"] for f in found] == ["ruling"] * 3 and max(f["from"][1] for f in found) > 214.0
     assert read(reader, p) == 1
-
-
-def test_two_grid_lines_a_thick_stroke_joins_are_two_lines(reader, tmp_path):
-    """A thick steep stroke lying between two of squared paper's lines joins them
-    in the line response: the piece is split into its two lines, each found
-    where it is printed and as thin as the others, and the 1 is read. Taken as
-    one line between them, as thick as both, neither was removed: the 1's
-    16x16 held both lines (an 8 on such a page was refused as not a digit)."""
-    from PIL import ImageDraw
-
-    img = Image.new("L", (164, 164), 0)
-    ImageDraw.Draw(img).line([(84, 25), (62, 140)], fill=255, width=14)
-    ink = np.asarray(img, dtype=np.float64) / 255.0
-    cover = np.maximum(lines(ink.shape, 23.0, 3.0, phase=15.0), lines(ink.shape, 23.0, 3.0, phase=15.0, vertical=True))
-    p = tmp_path / "squared-stroke.png"
-    save(page(ink, cover, np.array([0.67, 0.67, 0.69])), p)
-    found = [f for f in remove_furniture(*read_gray_rgb(p)).found if f["orientation"] == "vertical"]
-    at = [f["from"][0] for f in found]
-    assert len(at) == 7 and np.allclose(at, [15, 38, 61, 84, 107, 130, 153], atol=1.0), at
-    assert {f["thickness"] for f in found} == {3.0}
-    assert read(reader, p) == 1

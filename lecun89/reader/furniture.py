@@ -188,7 +188,9 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         return []
     scd = None if cd is None else shear(cd, s, pad)
     out = []
-    for ys, xs, comp in _line_parts(labels, length):
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        ys, xs = sl
+        comp = labels[sl] == k
         cols = np.flatnonzero(comp.any(axis=0))
         if cols.size < length:
             continue
@@ -220,27 +222,6 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
     for ln in out:
         ln.tilt = tilt
     return _merge(out, w)
-
-
-def _line_parts(labels: np.ndarray, length: int):
-    """The labelled pieces of the line response, each as (rows, columns, its
-    mask): a piece that holds two lines joined by a stroke between them (on
-    squared paper, a digit's stem bridges the two lines it lies between) is
-    split into its lines: the runs of rows where the piece covers :data:`SPAN`
-    of its columns (a stroke beside one line does not: it is shorter), the
-    stroke's rows between them left out."""
-    from scipy import ndimage
-
-    for k, (ys, xs) in enumerate(ndimage.find_objects(labels), start=1):
-        comp = labels[ys, xs] == k
-        full = comp.sum(axis=1) >= max(length, SPAN * np.count_nonzero(comp.any(axis=0)))
-        starts = np.flatnonzero(full & ~np.r_[False, full[:-1]])
-        if len(starts) < 2:
-            yield ys, xs, comp
-            continue
-        ends = np.flatnonzero(full & ~np.r_[full[1:], False]) + 1
-        for a, b in zip(starts, ends, strict=True):
-            yield slice(ys.start + a, ys.start + b), xs, comp[a:b]
 
 
 def _merge(lines: list[_Line], w: int) -> list[_Line]:
