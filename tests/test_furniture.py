@@ -322,3 +322,37 @@ def test_squared_papers_lines_along_the_pictures_edge_go_with_the_rest(reader, t
     found = remove_furniture(*read_gray_rgb(p)).found
     assert [f["kind"] for f in found] == ["ruling"] * 3 and max(f["from"][1] for f in found) > 214.0
     assert read(reader, p) == 1
+
+
+def test_two_grid_lines_a_thick_stroke_joins_are_two_lines(reader, tmp_path):
+    """A thick steep stroke lying between two of squared paper's lines joins them
+    in the line response: the piece is split into its two lines, each found
+    where it is printed and as thin as the others. Taken as one line between
+    them, as thick as both, neither was removed."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (164, 164), 0)
+    ImageDraw.Draw(img).line([(84, 25), (62, 140)], fill=255, width=14)
+    ink = np.asarray(img, dtype=np.float64) / 255.0
+    cover = np.maximum(lines(ink.shape, 23.0, 3.0, phase=15.0), lines(ink.shape, 23.0, 3.0, phase=15.0, vertical=True))
+    p = tmp_path / "squared-stroke.png"
+    save(page(ink, cover, np.array([0.67, 0.67, 0.69])), p)
+    found = [f for f in remove_furniture(*read_gray_rgb(p)).found if f["orientation"] == "vertical"]
+    at = sorted(f["from"][0] for f in found)
+    assert len(at) == 7 and np.allclose(at, [15, 38, 61, 84, 107, 130, 153], atol=1.0), at
+    assert {f["thickness"] for f in found} == {3.0}
+    assert read(reader, p) == 1
+
+
+def test_a_digits_two_sides_across_a_tight_crop_are_no_page(data_dir):
+    """Only a page's lines are split out of a piece: two sides of a digit that
+    fill a tight crop (USPS test digits 54, a 0, and 60, a 9, drawn as 64x64
+    pictures) join into one piece as two grid lines a stroke joins do, but no
+    spanning line beside them makes a page, and nothing is removed."""
+    from lecun89.data import load_dataset
+
+    x = load_dataset("usps", data_dir).x_test
+    for i in (54, 60):
+        gray = np.round((1.0 - x[i, 0]) / 2.0 * 255.0).astype(np.uint8)
+        big = np.asarray(Image.fromarray(gray).resize((64, 64), Image.NEAREST), dtype=np.float64) / 255.0
+        assert remove_furniture(big).found == [], i

@@ -17,9 +17,12 @@ spans the picture (a ruling, a margin) or closes a rectangle (a box), and
 looks unlike the writing: thinner than the strokes, lighter, of another
 colour, or one of three or more parallel lines; a line along the picture's
 edge is a frame, unless it continues a ruled or squared page's lines (spaced
-as they are: a photo's page runs on past its edge). A digit's own straight strokes
-(a 1, a 7's bar) do not span the picture, do not close a rectangle, and are as
-thick, dark and coloured as the rest of the digit. A line's pixels are set to
+as they are: a photo's page runs on past its edge). Two of a page's lines
+that a digit's stroke joins (a steep stroke between two of squared paper's
+lines, a thick bar between two close rulings) are found as one candidate,
+split into the lines it holds when lines beside them make a page. A digit's
+own straight strokes (a 1, a 7's bar) do not span the picture, do not close
+a rectangle, and are as thick, dark and coloured as the rest of the digit. A line's pixels are set to
 the paper's level, except where ink darker than the line (or of another
 colour) lies on it; a stroke cut by the whitening is repaired inside the
 line's band (a grey opening across the line fills a gap with ink on both
@@ -83,7 +86,7 @@ class Cleaned:
     found: list[dict] = field(default_factory=list)  # {"kind": "ruling"|"grid"|"box"|"margin", ...position...}
 
 
-@dataclass
+@dataclass(eq=False)  # a candidate is itself (found in lists by identity)
 class _Line:
     axis: int          # 0: horizontal (found in the picture), 1: vertical (found in its transpose)
     y: float           # centre row in the sheared frame
@@ -98,6 +101,7 @@ class _Line:
     core: tuple[int, int] | None = None  # the columns between its first and last as dark as CORE x its contrast
     kind: str = ""
     tilt: float = 0.0
+    parts: list[_Line] = field(default_factory=list)  # the lines it holds when a stroke joins two (:func:`_line_rows`)
 
 
 def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned:
@@ -188,40 +192,73 @@ def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, a
         return []
     scd = None if cd is None else shear(cd, s, pad)
     out = []
-    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
-        ys, xs = sl
-        comp = labels[sl] == k
-        cols = np.flatnonzero(comp.any(axis=0))
-        if cols.size < length:
+    for k, (ys, xs) in enumerate(ndimage.find_objects(labels), start=1):
+        comp = labels[ys, xs] == k
+        if np.count_nonzero(comp.any(axis=0)) < length:
             continue
-        y0, y1 = max(0, ys.start - 1), min(h + 2 * pad - 1, ys.stop)
-        band = sd[y0:y1 + 1, xs.start:xs.stop][:, cols]
-        dk = band > thr
-        per = dk.sum(axis=0)
-        thick = float(np.quantile(per, THICK_QUANTILE))  # where no stroke lies on the line
-        if thick < 0.5:
+        ln = _measure(sd, scd, s, pad, thr, length, axis, ys, xs, comp)
+        if ln is None:
             continue
-        bare = per <= 1.5 * thick + 1  # its row from the columns where it is bare
-        rows = np.arange(y0, y1 + 1)[:, None] - pad
-        wts = (band * dk)[:, bare]
-        yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
-        colour = None
-        if scd is not None:  # the colour of the line's core (its soft edges are paler: a stroke on it is darker)
-            part = scd[y0:y1 + 1, xs.start:xs.stop][:, cols]
-            core = dk & (band >= CORE * band.max(axis=0, keepdims=True))
-            colour = np.median(part[core], axis=0) if core.any() else None
-        # a tilted line may leave the picture through its top or bottom: its
-        # cover is of the columns where its row lies inside the picture
-        possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
-        peak = band.max(axis=0)
-        contrast = float(np.median(peak))
-        printed = cols[peak >= CORE * contrast]  # its ends where the line itself is (not a shade it runs into)
-        out.append(_Line(axis, yc, y0 - pad, y1 - pad, xs.start + int(cols[0]), xs.start + int(cols[-1]),
-                         cols.size / max(possible, 1) if possible >= length else cols.size / w,
-                         thick, contrast, colour, (xs.start + int(printed[0]), xs.start + int(printed[-1]))))
+        for rows in _line_rows(comp, length):
+            part = _measure(sd, scd, s, pad, thr, length, axis,
+                            slice(ys.start + rows.start, ys.start + rows.stop), xs, comp[rows])
+            if part is not None:
+                ln.parts.append(part)
+        out.append(ln)
     for ln in out:
-        ln.tilt = tilt
+        for x in [ln, *ln.parts]:
+            x.tilt = tilt
     return _merge(out, w)
+
+
+def _measure(sd, scd, s, pad: int, thr: float, length: int, axis: int, ys: slice, xs: slice,
+             comp: np.ndarray) -> _Line | None:
+    """A piece of the line response (its rows ``ys`` and columns ``xs`` in the
+    sheared frame ``sd``, its mask ``comp``) measured: its centre row, cover,
+    thickness, contrast and colour; None when it is too short or too faint."""
+    h, w = sd.shape[0] - 2 * pad, sd.shape[1]
+    cols = np.flatnonzero(comp.any(axis=0))
+    if cols.size < length:
+        return None
+    y0, y1 = max(0, ys.start - 1), min(h + 2 * pad - 1, ys.stop)
+    band = sd[y0:y1 + 1, xs.start:xs.stop][:, cols]
+    dk = band > thr
+    per = dk.sum(axis=0)
+    thick = float(np.quantile(per, THICK_QUANTILE))  # where no stroke lies on the line
+    if thick < 0.5:
+        return None
+    bare = per <= 1.5 * thick + 1  # its row from the columns where it is bare
+    rows = np.arange(y0, y1 + 1)[:, None] - pad
+    wts = (band * dk)[:, bare]
+    yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
+    colour = None
+    if scd is not None:  # the colour of the line's core (its soft edges are paler: a stroke on it is darker)
+        part = scd[y0:y1 + 1, xs.start:xs.stop][:, cols]
+        core = dk & (band >= CORE * band.max(axis=0, keepdims=True))
+        colour = np.median(part[core], axis=0) if core.any() else None
+    # a tilted line may leave the picture through its top or bottom: its
+    # cover is of the columns where its row lies inside the picture
+    possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
+    peak = band.max(axis=0)
+    contrast = float(np.median(peak))
+    printed = cols[peak >= CORE * contrast]  # its ends where the line itself is (not a shade it runs into)
+    return _Line(axis, yc, y0 - pad, y1 - pad, xs.start + int(cols[0]), xs.start + int(cols[-1]),
+                 cols.size / max(possible, 1) if possible >= length else cols.size / w,
+                 thick, contrast, colour, (xs.start + int(printed[0]), xs.start + int(printed[-1])))
+
+
+def _line_rows(comp: np.ndarray, length: int) -> list[slice]:
+    """A piece's rows split at the lines it holds, when it holds two or more: the
+    runs of rows where it covers :data:`SPAN` of its columns (a line; a stroke
+    beside a line is shorter). On squared paper a digit's steep stroke lying
+    between two lines joins them into one piece. The rows are the piece's own
+    (from 0); one line: none."""
+    full = comp.sum(axis=1) >= max(length, SPAN * np.count_nonzero(comp.any(axis=0)))
+    starts = np.flatnonzero(full & ~np.r_[False, full[:-1]])
+    if len(starts) < 2:
+        return []
+    ends = np.flatnonzero(full & ~np.r_[full[1:], False]) + 1
+    return [slice(a, b) for a, b in zip(starts, ends, strict=True)]
 
 
 def _merge(lines: list[_Line], w: int) -> list[_Line]:
@@ -284,10 +321,13 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     h, w = dark.shape
     span = {axis: [ln for ln in lines if ln.axis == axis and _spans(ln, dark.shape[::-1] if axis else dark.shape)]
             for axis in (0, 1)}
-    for axis in (0, 1):  # a ruled or squared page's line along the picture's edge is one of its lines, no frame
+    for axis in (0, 1):
+        shape = dark.shape[::-1] if axis else dark.shape
+        span[axis] = _split_joined([ln for ln in lines if ln.axis == axis], span[axis], shape)
+        # a ruled or squared page's line along the picture's edge is one of its lines, no frame
         if len(span[axis]) >= EDGE_PAGE:
             span[axis] += _edge_lines([ln for ln in lines if ln.axis == axis and ln not in span[axis]],
-                                      span[axis], dark.shape[::-1] if axis else dark.shape)
+                                      span[axis], shape)
     # the writing: what is off the spanning lines (a digit's own long strokes included)
     ink, width, contrast, colour = _ink_stats(dark, cdark, span[0] + span[1], thr, tilts)
     chosen = []
@@ -300,6 +340,7 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     for ln in chosen:
         ln.kind = "grid" if grid else ("ruling" if ln.axis == 0 else "margin")
     paged = [ln for axis in (0, 1) if len(span[axis]) >= REGULAR for ln in span[axis]]  # a ruled or squared page
+    paged += [ln for ln in lines if any(p in paged for p in ln.parts)]  # ... and what held two of its lines
     boxed = _boxes([ln for ln in lines if ln not in paged], ink, tilts, (h, w))
     return [ln for ln in chosen if ln not in boxed] + boxed
 
@@ -313,24 +354,68 @@ def _spans(ln: _Line, shape: tuple[int, int]) -> bool:
 def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) -> list[_Line]:
     """Of the candidates that would span their frame but lie along its edge
     (:func:`_inside` false), those that continue a ruled or squared page's lines
-    (``page``, at least :data:`EDGE_PAGE` parallel): one of the lines' spacings
-    (their median) from the nearest of them, within a tenth of it, and as dark
-    within :data:`BOX_ALIKE` of their median either way (not as thick: along
-    the edge of a photo the light's fall-off thickens it). A photo's page runs
-    on past the picture's edge; a frame around a scan is not spaced as a ruling is."""
-    ys = np.sort([ln.y for ln in page])
-    period = float(np.median(np.diff(ys)))
-    level = float(np.median([ln.contrast for ln in page]))
-    out = []
-    for ln in others:
-        if ln.cover < SPAN or ln.thick > LINE_THIN * shape[1] or _inside(ln, shape[0]):
-            continue
-        near = float(ys[np.argmin(np.abs(ys - ln.y))])
-        k = round((ln.y - near) / period)
-        if k != 0 and abs(ln.y - near - k * period) <= 0.1 * period and (
-                BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE):
-            out.append(ln)
+    (``page``, at least :data:`EDGE_PAGE` parallel, :func:`_on_page`; not as
+    thick: along the edge of a photo the light's fall-off thickens it). A
+    photo's page runs on past the picture's edge; a frame around a scan is not
+    spaced as a ruling is."""
+    return [ln for ln in others if ln.cover >= SPAN and ln.thick <= LINE_THIN * shape[1]
+            and not _inside(ln, shape[0]) and _on_page(ln, page)]
+
+
+def _split_joined(lines: list[_Line], span: list[_Line], shape: tuple[int, int]) -> list[_Line]:
+    """The spanning lines ``span`` with the lines of a ruled or squared page that
+    a stroke joined into one candidate (its :attr:`_Line.parts`,
+    :func:`_line_rows`) taken apart: each part that spans its frame, is printed
+    like the page's lines (no thicker than :data:`BOX_THICK` x their median, +1
+    pixel) and continues them (:func:`_on_page`) is one of them. A joined
+    candidate that spans (as thin as a line, midway between the two) gives way
+    to its parts when all of them are lines. Only a page's lines (at least
+    :data:`EDGE_PAGE` others) are split so: two strokes of a digit (a 0's
+    sides) that fill a tight crop are no page."""
+    page = [ln for ln in span if not ln.parts]
+    if len(page) < EDGE_PAGE:
+        return span
+    thick = BOX_THICK * float(np.median([ln.thick for ln in page])) + 1.0
+    joined = [ln for ln in lines if ln.parts]
+    if not joined:
+        return span
+    # the spacing of the page's lines with the joined ones among them (when
+    # most are joined, the others alone are spaced as every second or third)
+    period = _spacing(np.sort([p.y for p in page] + [p.y for ln in joined for p in ln.parts]))
+    out = list(span)
+    for ln in joined:
+        ok = [p for p in ln.parts if _spans(p, shape) and p.thick <= thick and _on_page(p, page, period)]
+        if ln not in span:
+            out += ok
+        elif len(ok) == len(ln.parts):
+            out.remove(ln)
+            out += ok
     return out
+
+
+def _spacing(ys: np.ndarray) -> float:
+    """The spacing of parallel lines at rows ``ys`` (sorted, at least two): the
+    median of the gaps between them up to 1.5 x the least (a line missing
+    between two is no spacing)."""
+    gaps = np.diff(ys)
+    gaps = gaps[gaps >= 1.0]  # two pieces of one line are no spacing
+    return float(np.median(gaps[gaps <= 1.5 * gaps.min()])) if gaps.size else 0.0
+
+
+def _on_page(ln: _Line, page: list[_Line], period: float | None = None) -> bool:
+    """A line continues the page's parallel lines (at least :data:`EDGE_PAGE`):
+    a whole number of their spacing (``period``, or :func:`_spacing` of theirs)
+    from the nearest of them, within a tenth of it, and as dark within
+    :data:`BOX_ALIKE` of their median either way."""
+    ys = np.sort([p.y for p in page])
+    period = _spacing(ys) if period is None else period
+    level = float(np.median([p.contrast for p in page]))
+    if period <= 0.0:
+        return False
+    near = float(ys[np.argmin(np.abs(ys - ln.y))])
+    k = round((ln.y - near) / period)
+    return (k != 0 and abs(ln.y - near - k * period) <= 0.1 * period
+            and BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE)
 
 
 def _inside(ln: _Line, size: int) -> bool:
