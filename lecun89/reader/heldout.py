@@ -43,6 +43,8 @@ PAPER: dict[str, str] = {
             "clean or photographed, PNG or JPEG",
     "margin-photo": "a notebook's margin photographed: a red vertical line (1.5-4 pixels) left of the digit or "
                     "across it, light blue ruling on most pages, the photo's light, JPEG",
+    "squared": "squared paper scanned: the squared photo's page (lines 0.3-0.8 digit heights apart, 1-3 pixels) "
+               "without its light, RGB PNG",
 }
 PAPER_STYLES = tuple(PAPER)
 ALL_STYLES = {**STYLES, **PAPER}
@@ -213,7 +215,7 @@ def _paper_render(ink: np.ndarray, style: str, index: int) -> bytes:
         spacing = height * rng.uniform(0.6, 1.6)
         page = _paint(page, _lines_cover(shape, spacing, rng.uniform(1.0, 4.0), tilt,
                                          rng.uniform(0.0, spacing)), colour)
-    if style == "squared-photo":
+    if style in ("squared", "squared-photo"):
         colour = RULINGS[["light blue", "gray", "light green"][int(rng.integers(0, 3))]]
         spacing, thick = height * rng.uniform(0.3, 0.8), rng.uniform(1.0, 3.0)
         cover = np.maximum(_lines_cover(shape, spacing, thick, tilt, rng.uniform(0.0, spacing)),
