@@ -255,11 +255,14 @@ def test_column_runs_and_a_filled_sign_sliced_into_bars(tmp_path, capsys):
 
 def test_one_cut_down_a_stroke_does_not_make_a_row_a_sliced_shape():
     """lecun89.reader.ink.sliced: a row is a solid shape sliced into bars when at
-    least SOLID_SHARE of its cuts run through solid ink; one cut down a shared stem
-    among a zip code's four is not, half of them is, and no cuts is not."""
-    from lecun89.reader.ink import SOLID_CUT, SOLID_SHARE, sliced
+    least SOLID_SHARE of its cuts, and MIN_SOLID, run through solid ink; one cut
+    down a shared stem among a zip code's four is not, half of them is, and no
+    cuts is not; nor is a row of two digits whose one cut runs down the stem
+    they share (two touching 1s), nor one of three with one such cut."""
+    from lecun89.reader.ink import MIN_SOLID, SOLID_CUT, SOLID_SHARE, sliced
 
     stem, stroke = SOLID_CUT + 0.01, SOLID_CUT / 3
     assert not sliced([stem, stroke, stroke, stroke]) and not sliced([])
     assert SOLID_SHARE == 0.5 and sliced([stem, stem, stroke, stroke])
-    assert sliced([stem] * 8) and sliced([SOLID_CUT]) and not sliced([SOLID_CUT - 1e-9])
+    assert MIN_SOLID == 2 and not sliced([stem]) and not sliced([stem, stroke])
+    assert sliced([stem] * 8) and sliced([SOLID_CUT] * 2) and not sliced([SOLID_CUT - 1e-9] * 2)

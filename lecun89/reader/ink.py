@@ -44,6 +44,9 @@ SOLID_CUT = 0.9
 # zip codes read right on white, ruled and squared paper reach 0.90 at their most
 # solid, but their second most solid stays under 0.70 (docs/strangers.md).
 SOLID_SHARE = 0.5
+# ... and at least this many of them: a row of two or three digits whose one cut
+# runs down a stem two touching digits share (11, 14) is a row.
+MIN_SOLID = 2
 
 
 def _background(gray: np.ndarray, degree: int = BACKGROUND_DEGREE) -> tuple[float | np.ndarray, np.ndarray]:
@@ -166,7 +169,8 @@ def column_runs(ink: np.ndarray) -> np.ndarray:
 def sliced(runs) -> bool:
     """Whether a row's chosen cuts, each given by the run of ink it crosses (a
     share of the ink's height, :func:`column_runs`), slice a solid shape into
-    bars: at least :data:`SOLID_SHARE` of them cross :data:`SOLID_CUT` or more.
-    False for no cuts."""
+    bars: at least :data:`SOLID_SHARE` of them, and :data:`MIN_SOLID`, cross
+    :data:`SOLID_CUT` or more. False for no cuts or one."""
     runs = np.asarray(list(runs), dtype=np.float64)
-    return bool(len(runs)) and float(np.mean(runs >= SOLID_CUT)) >= SOLID_SHARE
+    n = int(np.count_nonzero(runs >= SOLID_CUT))
+    return n >= MIN_SOLID and n >= SOLID_SHARE * len(runs)
