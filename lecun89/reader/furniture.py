@@ -22,11 +22,11 @@ that a digit's stroke joins (a steep stroke between two of squared paper's
 lines, a thick bar between two close rulings) are found as one candidate,
 split into the lines it holds when lines beside them make a page. A digit's
 own straight strokes (a 1, a 7's bar) do not span the picture, do not close
-a rectangle, and are as thick, dark and coloured as the rest of the digit. A line's pixels are set to
-the paper's level, except where ink darker than the line (or of another
-colour) lies on it; a stroke cut by the whitening is repaired inside the
-line's band (a grey opening across the line fills a gap with ink on both
-sides). Nothing found: the gray levels are returned untouched (the same
+a rectangle, and are as thick, dark and coloured as the rest of the digit.
+A line's pixels are set to the paper's level, except where ink darker than
+the line (or of another colour) lies on it; a stroke cut by the whitening is
+repaired inside the line's band (a grey opening across the line fills a gap
+with ink on both sides). Nothing found: the gray levels are returned untouched (the same
 array), so a picture without furniture is read exactly as before.
 """
 
@@ -373,12 +373,10 @@ def _split_joined(lines: list[_Line], span: list[_Line], shape: tuple[int, int])
     :data:`EDGE_PAGE` others) are split so: two strokes of a digit (a 0's
     sides) that fill a tight crop are no page."""
     page = [ln for ln in span if not ln.parts]
-    if len(page) < EDGE_PAGE:
+    joined = [ln for ln in lines if ln.parts]
+    if len(page) < EDGE_PAGE or not joined:
         return span
     thick = BOX_THICK * float(np.median([ln.thick for ln in page])) + 1.0
-    joined = [ln for ln in lines if ln.parts]
-    if not joined:
-        return span
     # the spacing of the page's lines with the joined ones among them (when
     # most are joined, the others alone are spaced as every second or third)
     period = _spacing(np.sort([p.y for p in page] + [p.y for ln in joined for p in ln.parts]))

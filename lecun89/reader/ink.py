@@ -166,11 +166,17 @@ def column_runs(ink: np.ndarray) -> np.ndarray:
     return best / (rows[-1] - rows[0] + 1)
 
 
+def solid_cuts(runs) -> int:
+    """How many of a row's cuts, each given by the run of ink it crosses (a share
+    of the ink's height, :func:`column_runs`), slice solid ink: cross
+    :data:`SOLID_CUT` or more."""
+    return int(np.count_nonzero(np.asarray(list(runs), dtype=np.float64) >= SOLID_CUT))
+
+
 def sliced(runs) -> bool:
-    """Whether a row's chosen cuts, each given by the run of ink it crosses (a
-    share of the ink's height, :func:`column_runs`), slice a solid shape into
-    bars: at least :data:`SOLID_SHARE` of them, and :data:`MIN_SOLID`, cross
-    :data:`SOLID_CUT` or more. False for no cuts or one."""
-    runs = np.asarray(list(runs), dtype=np.float64)
-    n = int(np.count_nonzero(runs >= SOLID_CUT))
+    """Whether a row's chosen cuts (as :func:`solid_cuts` takes them) slice a
+    solid shape into bars: at least :data:`SOLID_SHARE` of them, and
+    :data:`MIN_SOLID`, slice solid ink. False for no cuts or one."""
+    runs = list(runs)
+    n = solid_cuts(runs)
     return n >= MIN_SOLID and n >= SOLID_SHARE * len(runs)

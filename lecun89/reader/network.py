@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lecun89.metrics import output_gap
-from lecun89.reader.ink import ROW_PAPER, SOLID_CUT, sliced
+from lecun89.reader.ink import ROW_PAPER, SOLID_CUT, sliced, solid_cuts
 
 if TYPE_CHECKING:
     from lecun89.reader.models import Model
@@ -164,7 +164,7 @@ def analyse_row(model: Model, digits_or_graph, n_digits=None) -> dict:
         reason = (f"not a row of digits: paper shows in {paper:.0%} of the picture (writing on paper leaves "
                   f"at least {ROW_PAPER:.0%})")
     elif sliced(r for r, _ in solid):
-        n_solid = sum(r >= SOLID_CUT for r, _ in solid)
+        n_solid = solid_cuts(r for r, _ in solid)
         reason = (f"not a row of digits: {n_solid} of its {len(solid)} cuts run through solid ink ({SOLID_CUT:.0%} "
                   f"of its height or more; a cut between digits crosses strokes)")
     elif any(r["rejected"] for r in per):
