@@ -331,6 +331,32 @@ def zip_inks(images, labels, n: int, paper: str | None = None, jobs: int = 1) ->
     return [r for part in _map(_zip_kind, work, jobs) for r in part]
 
 
+def _alone_kind(args) -> list[np.ndarray]:
+    """One kind and length of the zip codes, each digit read alone (zip_alone's work, for a process)."""
+    images, labels, n, seed, kind, length = args
+    rng = np.random.default_rng(89 + seed)
+    out = []
+    for _ in range(n):
+        layers, shape, _ = heldout.zip_layers(images, labels, rng, length, kind)
+        xs = []
+        for data in heldout.digits_alone(layers, shape):
+            try:
+                xs.append(heldout.read(data))
+            except ValueError:
+                xs.append(BLANK)
+        out.append(np.asarray(xs))
+    return out
+
+
+def zip_alone(images, labels, n: int, jobs: int = 1) -> list[np.ndarray]:
+    """The same zip codes as zip_inks' (white paper), each digit alone where it
+    lies (lecun89.reader.heldout.digits_alone) read as `lecun89 predict` reads a
+    digit -> per row, its digits' inputs (n_digits, 16, 16), NaN where none was found."""
+    work = [(images, labels, n, seed, kind, length) for seed, (kind, length) in
+            enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS)]
+    return [r for part in _map(_alone_kind, work, jobs) for r in part]
+
+
 def _graphs(args) -> list:
     from lecun89.reader.pipeline import row_graph
 
@@ -364,11 +390,14 @@ def path_reading(graph, outputs, logits: bool, counts=None, **costs) -> tuple[st
     return "".join(str(int(np.argmax(outputs[e]))) for e in path), path, cost
 
 
-def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: int = 1) -> dict:
+def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: int = 1, alone=None) -> dict:
     """The zip codes read by ``lecun89 predict --row``'s graph (and, as the
     baseline, by the old cutter, lecun89.reader.pipeline.read_row), per model:
     rows read right (touching, spaced, all), the digit error (a row with the
-    wrong count has all its digits wrong) and the rows rejected."""
+    wrong count has all its digits wrong) and the rows rejected. ``alone``
+    (zip_alone's, the same rows): also each row's digits read alone, cut where
+    the writer's digits meet: the most the graph could read right with this
+    model, were none of its cuts wrong."""
     from lecun89.reader import analyse_row, read_row
 
     graphs = graphs or zip_graphs(inks, jobs)
@@ -380,6 +409,11 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     out, solid = {}, []
     for name, model in models.items():
+        if alone is not None:
+            out[f"{name} (each digit alone)"] = res = read_alone(model, inks, alone)
+            print(f"| `{name}` | each digit alone | {pct(res['touching'])} | {pct(res['spaced'])} | "
+                  f"{pct(res['all'])} | {pct(res['digit_error'])} | {pct(res['rows_rejected'])} | "
+                  f"{pct(res['error_accepted'])} |", flush=True)
         for how in ("old cutter", "graph", "graph, --digits 5,9"):
             right, digits, dwrong, rejected, acc_wrong, no_paper = {}, 0, 0, 0, 0, 0
             for (ink, truth, kind), g in zip(inks, graphs, strict=True):
@@ -412,7 +446,7 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
             print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
                   f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
                   flush=True)
-    refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v["rows_not_on_paper"]}
+    refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v.get("rows_not_on_paper")}
     shares = [g.paper for g in graphs if g is not None]
     print("rows refused as not a row of digits (lecun89.reader.ink.ROW_PAPER, sliced): "
           + (", ".join(f"{k}: {v}" for k, v in refused.items()) if refused else "none")
@@ -422,6 +456,30 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
              f"its most solid cut at most {max(c[0] for c in solid):.2f} of the ink's height, its second most "
              f"solid at most {max(c[1] for c in solid):.2f}" if solid else ""))
     return out
+
+
+def read_alone(model, inks, alone) -> dict:
+    """The zip codes' digits read alone (zip_alone's inputs) by ``model``: a row
+    is read right when every digit is, rejected when any digit is refused (no
+    ink found, not a digit, or unsure: the paper's gap rule)."""
+    right, dwrong, digits, rejected, acc_wrong = {}, 0, 0, 0, 0
+    for (_, truth, kind), x in zip(inks, alone, strict=True):
+        found = ~np.isnan(x).any(axis=(1, 2))
+        out = model.net.predict(np.where(np.isnan(x), -1.0, x)[:, None])
+        wrong = (out.argmax(axis=1) != np.array([int(c) for c in truth])) | ~found
+        refused = ~found | not_a_digit(model, out)
+        if model.threshold is not None:
+            refused |= metrics.output_gap(out) < model.threshold
+        right.setdefault(kind.split("/")[0], []).append(not wrong.any())
+        dwrong, digits = dwrong + int(wrong.sum()), digits + len(truth)
+        rejected += bool(refused.any())
+        acc_wrong += bool(wrong.any()) and not refused.any()
+    n = len(inks)
+    return {"touching": float(np.mean(right.get("touching", [np.nan]))),
+            "spaced": float(np.mean(right.get("spaced", [np.nan]))),
+            "all": float(np.mean([v for vs in right.values() for v in vs])),
+            "digit_error": dwrong / digits, "rows_rejected": rejected / n,
+            "error_accepted": acc_wrong / max(1, n - rejected), "rows": n}
 
 
 def zip_choices(inks, model, jobs: int = 1) -> dict:
@@ -481,7 +539,8 @@ def _zips(images, labels, n: int, choices: bool, models: dict, model: str | None
         key = "zip_codes" if paper is None else f"zip_codes_{paper}"
         inks = zip_inks(images, labels, n, paper, jobs)
         graphs = None if reach is None else zip_graphs(inks, jobs, reach=reach)
-        out[key] = read_zips(inks, chosen, graphs, paper=paper, jobs=jobs)
+        alone = zip_alone(images, labels, n, jobs) if paper is None else None
+        out[key] = read_zips(inks, chosen, graphs, paper=paper, jobs=jobs, alone=alone)
     return out
 
 

@@ -76,3 +76,36 @@ def test_the_script_reads_the_no_digit_set_with_the_curve(data_dir, tmp_path):
     assert [c["threshold"] for c in curve] == sorted(c["threshold"] for c in curve)
     assert all(a["junk_taken"] >= b["junk_taken"] and a["clean_refused"] <= b["clean_refused"]
                for a, b in zip(curve, curve[1:], strict=False))
+
+
+def test_a_zip_codes_digits_alone_make_up_its_picture(data_dir):
+    """heldout.digits_alone: one picture per digit, where it lies in the row
+    (the row's size, its neighbours left out); laid over one another they are
+    the row's own picture, pixel for pixel; each is read as a digit."""
+    import io
+
+    from PIL import Image
+
+    images, labels, _ = heldout.group_digits(heldout.TUNE, data_dir)
+    for kind in heldout.ZIP_GAPS:
+        data, digits = heldout.zip_row(images, labels, np.random.default_rng(5), 5, kind)
+        layers, shape, same = heldout.zip_layers(images, labels, np.random.default_rng(5), 5, kind)
+        alone = heldout.digits_alone(layers, shape)
+        assert same == digits and len(alone) == 5
+        pix = [np.asarray(Image.open(io.BytesIO(a))) for a in alone]
+        assert np.array_equal(np.minimum.reduce(pix), np.asarray(Image.open(io.BytesIO(data))))
+        assert all(heldout.read(a).shape == (16, 16) for a in alone)
+
+
+def test_the_script_reads_zip_codes_and_their_digits_alone(data_dir, tmp_path):
+    out = tmp_path / "z.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "heldout.py"), "--data-dir", str(data_dir),
+                           "--group", "tune", "--styles", "", "--zip", "2", "--zip-model", "reader", "--jobs", "1",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    z = json.loads(out.read_text())["zip_codes"]
+    assert set(z) == {f"reader ({how})" for how in ("each digit alone", "old cutter", "graph", "graph, --digits 5,9")}
+    for r in z.values():
+        assert r["rows"] == 8 and 0.0 <= r["all"] <= 1.0 and 0.0 <= r["rows_rejected"] <= 1.0
+    alone = z["reader (each digit alone)"]
+    assert alone["all"] == np.mean([alone["touching"], alone["spaced"]])  # 4 rows of each

@@ -287,13 +287,13 @@ def ink_box(ink: np.ndarray) -> np.ndarray:
     return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
-def row_image(inks: list[np.ndarray], gaps: list[int], scales: list[float] | None = None,
-              drops: list[int] | None = None, margin: int = 24) -> np.ndarray:
-    """Digits' ink boxes side by side -> one ink sheet (H, W) in [0, 1].
-
-    ``gaps[k]`` is the blank columns between digit k and k + 1 (negative: the
-    boxes overlap, and the strokes may touch); ``scales`` resizes each digit
-    (different heights), ``drops`` moves each down by that many pixels."""
+def row_layers(inks: list[np.ndarray], gaps: list[int], scales: list[float] | None = None,
+               drops: list[int] | None = None, margin: int = 24) -> tuple[list[tuple[int, int, np.ndarray]],
+                                                                       tuple[int, int]]:
+    """Where :func:`row_image` puts each digit -> ([(top, left, ink box)], the
+    sheet's (height, width)): the digits' ink boxes resized by ``scales``, each
+    ``gaps[k]`` blank columns after the one before it (negative: overlapping)
+    and moved down by ``drops``."""
     from PIL import Image
 
     n = len(inks)
@@ -312,8 +312,25 @@ def row_image(inks: list[np.ndarray], gaps: list[int], scales: list[float] | Non
     tops = [margin + d for d in drops]
     height = max(t + b.shape[0] for t, b in zip(tops, boxes, strict=True)) + margin
     width = max(left + b.shape[1] for left, b in zip(lefts, boxes, strict=True)) + margin
-    sheet = np.zeros((height, width))
-    for left, top, b in zip(lefts, tops, boxes, strict=True):
+    return list(zip(tops, lefts, boxes, strict=True)), (height, width)
+
+
+def row_image(inks: list[np.ndarray], gaps: list[int], scales: list[float] | None = None,
+              drops: list[int] | None = None, margin: int = 24) -> np.ndarray:
+    """Digits' ink boxes side by side -> one ink sheet (H, W) in [0, 1].
+
+    ``gaps[k]`` is the blank columns between digit k and k + 1 (negative: the
+    boxes overlap, and the strokes may touch); ``scales`` resizes each digit
+    (different heights), ``drops`` moves each down by that many pixels
+    (:func:`row_layers`)."""
+    return sheet_of(*row_layers(inks, gaps, scales, drops, margin))
+
+
+def sheet_of(layers: list[tuple[int, int, np.ndarray]], shape: tuple[int, int]) -> np.ndarray:
+    """:func:`row_layers`' digits laid on one ink sheet (H, W): where two
+    overlap, the darker ink."""
+    sheet = np.zeros(shape)
+    for top, left, b in layers:
         h, w = b.shape
         sheet[top:top + h, left:left + w] = np.maximum(sheet[top:top + h, left:left + w], b)
     return sheet
@@ -348,20 +365,30 @@ ZIP_LENGTHS = (5, 9)
 
 def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int = 5,
             kind: str = "spaced", paper: str | None = None, index: int = 0) -> tuple[bytes, str]:
-    """A zip code of ``n`` digits (5, or 9 for ZIP+4) drawn by ``rng``:
-    ``kind`` "spaced" (gaps of 6 to 30 pixels at 4x) or "touching" (the boxes
-    overlapping by 2 to 12 pixels: neighbours' strokes cross or merge);
-    heights 80-115%, baselines up to 12 pixels apart; half the 1s lean right
-    (sheared by up to 0.45 column per row) and half the 2s are written wide
-    (up to 1.5 times as wide). ``paper``: the same row written on a page of that
-    :data:`PAPER` style (its furniture, ink colour and light drawn from ``index``;
-    the row's digits and spacing unchanged) -> (PNG or JPEG bytes, digits)."""
+    """A zip code of ``n`` digits (5, or 9 for ZIP+4) drawn by ``rng``
+    (:func:`zip_layers`), written on white paper, or with ``paper`` on a page of
+    that :data:`PAPER` style (its furniture, ink colour and light drawn from
+    ``index``; the row's digits and spacing unchanged) -> (PNG or JPEG bytes, digits)."""
+    if paper is not None and paper not in PAPER:
+        raise ValueError(f"unknown paper style {paper!r}; choose from {', '.join(PAPER)}")
+    layers, shape, digits = zip_layers(images, labels, rng, n, kind)
+    sheet = sheet_of(layers, shape)
+    return (png(sheet) if paper is None else _paper_render(sheet, paper, index)), digits
+
+
+def zip_layers(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int = 5,
+               kind: str = "spaced") -> tuple[list[tuple[int, int, np.ndarray]], tuple[int, int], str]:
+    """The digits of a zip code drawn by ``rng`` and where they lie
+    (:func:`row_layers`' layers and sheet shape, and the digits): ``n`` digits
+    (5, or 9 for ZIP+4), ``kind`` "spaced" (gaps of 6 to 30 pixels at 4x) or
+    "touching" (the boxes overlapping by 2 to 12 pixels: neighbours' strokes
+    cross or merge); heights 80-115%, baselines up to 12 pixels apart; half the
+    1s lean right (sheared by up to 0.45 column per row) and half the 2s are
+    written wide (up to 1.5 times as wide)."""
     from PIL import Image
 
     if kind not in ZIP_GAPS:
         raise ValueError(f"unknown kind of row {kind!r}; choose from {', '.join(ZIP_GAPS)}")
-    if paper is not None and paper not in PAPER:
-        raise ValueError(f"unknown paper style {paper!r}; choose from {', '.join(PAPER)}")
     pick = rng.choice(len(images), size=n, replace=False)
     inks = []
     for i in pick:
@@ -380,11 +407,18 @@ def zip_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n:
                 (round(w * rng.uniform(1.2, 1.5)), h), Image.BILINEAR), dtype=np.float64).clip(0.0, 1.0)
         inks.append(ink)
     lo, hi = ZIP_GAPS[kind]
-    sheet = row_image(inks, [int(g) for g in rng.integers(lo, hi + 1, size=n - 1)],
-                      [float(s) for s in rng.uniform(0.8, 1.15, size=n)],
-                      [int(d) for d in rng.integers(0, 13, size=n)])
-    digits = "".join(str(int(labels[i])) for i in pick)
-    return (png(sheet) if paper is None else _paper_render(sheet, paper, index)), digits
+    layers, shape = row_layers(inks, [int(g) for g in rng.integers(lo, hi + 1, size=n - 1)],
+                               [float(s) for s in rng.uniform(0.8, 1.15, size=n)],
+                               [int(d) for d in rng.integers(0, 13, size=n)])
+    return layers, shape, "".join(str(int(labels[i])) for i in pick)
+
+
+def digits_alone(layers: list[tuple[int, int, np.ndarray]], shape: tuple[int, int]) -> list[bytes]:
+    """Each digit of a row (:func:`zip_layers`) alone where it lies, its
+    neighbours left out: a PNG of the row's size per digit, white paper. Read
+    one by one, they are the row cut where its writer's digits meet: what the
+    reader makes of its digits when no cut is wrong."""
+    return [png(sheet_of([layer], shape)) for layer in layers]
 
 
 def group_digits(group: tuple, data_dir=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
