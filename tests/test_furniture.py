@@ -240,13 +240,13 @@ def soft_comb(h: int = 240, w: int = 330) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("core", [None, 0.0])
 def test_a_soft_edged_comb_goes_whole_where_ink_touches_it(monkeypatch, core):
     """The lines' core is not ink lying on them: with the colour of the core
-    (furniture.CORE) nothing of the comb is left in the cells without writing;
+    (lines.CORE) nothing of the comb is left in the cells without writing;
     with the colour of all the line's pixels (CORE 0, the rule before), the
     core counts as ink crossing the line and, touching the 7, is kept."""
-    from lecun89.reader import furniture
+    from lecun89.reader import lines as line_finder
 
     if core is not None:
-        monkeypatch.setattr(furniture, "CORE", core)
+        monkeypatch.setattr(line_finder, "CORE", core)
     rgb, _ = soft_comb()
     c = remove_furniture(rgb.mean(axis=2), rgb)
     assert {f["kind"] for f in c.found} == {"box"}

@@ -36,19 +36,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lecun89.reader.tilt import line_response, page_tilt, shear, shifts
+from lecun89.reader.lines import SPAN, Line, candidates
+from lecun89.reader.tilt import page_tilt, shifts
 
 # A line is darker than the paper by at least this share of the paper's level
 # (and by 4 noise deviations).
 MIN_CONTRAST = 0.06
-# A ruling (a margin) covers at least this share of the picture's width (height).
-SPAN = 0.9
 # A ruling (a margin) is at most this share of the picture's width (height) thick:
 # a digit's stroke across a tight crop is thicker.
 LINE_THIN = 0.04
-# A box's sides are straight over this share of the picture's shorter side
-# (the page's lines over tilt.LINE_ELEMENT).
-SIDE_ELEMENT = 1 / 4
 # Furniture looks unlike the writing: thinner than THIN x the strokes' width,
 # or its contrast under LIGHT x the ink's, or its colour COLOUR degrees away.
 THIN = 0.75
@@ -69,10 +65,6 @@ BOX_THIN = 0.1
 BLANK_BOX_THIN = 0.05
 # What differs from the smoothed picture by this much stands out (light or dark ink).
 UNIFORM = 0.1
-# A line's thickness: this quantile of its columns' (strokes lying along it thicken a few).
-THICK_QUANTILE = 0.25
-# A line's colour is its core's: the pixels of each column at least this share of its darkest.
-CORE = 0.5
 # A line's band is whitened this many pixels beyond its dark rows (its soft edges).
 GROW = 2
 # Pictures smaller than this (pixels, shorter side) are not looked at.
@@ -84,24 +76,6 @@ class Cleaned:
     gray: np.ndarray                  # the gray levels with the furniture whitened (the input when none was found)
     removed: np.ndarray               # (H, W) bool: the pixels judged furniture
     found: list[dict] = field(default_factory=list)  # {"kind": "ruling"|"grid"|"box"|"margin", ...position...}
-
-
-@dataclass(eq=False)  # a candidate is itself (found in lists by identity)
-class _Line:
-    axis: int          # 0: horizontal (found in the picture), 1: vertical (found in its transpose)
-    y: float           # centre row in the sheared frame
-    y0: int
-    y1: int            # rows of the band in the sheared frame (inclusive)
-    x0: int
-    x1: int            # columns covered (inclusive)
-    cover: float       # share of the frame's width covered
-    thick: float       # median thickness (pixels)
-    contrast: float    # median peak darkness along it
-    colour: np.ndarray | None = None  # median darkness per channel (R, G, B) along it
-    core: tuple[int, int] | None = None  # the columns between its first and last as dark as CORE x its contrast
-    kind: str = ""
-    tilt: float = 0.0
-    parts: list[_Line] = field(default_factory=list)  # the lines it holds when a stroke joins two (:func:`_line_rows`)
 
 
 def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned:
@@ -135,7 +109,7 @@ def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned
         if tilt is None:
             continue
         tilts[axis] = tilt
-        lines += _candidates(d, cd, thr, tilt, axis)
+        lines += candidates(d, cd, thr, tilt, axis)
     if not lines:
         return none
     chosen = _classify(lines, dark, cdark, thr, tilts)
@@ -175,112 +149,7 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
     return np.clip(big[:h, :w], 1e-3, 1.0)
 
 
-def _candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, axis: int) -> list[_Line]:
-    """The long straight dark bands along the rows of ``d`` under ``tilt``, each measured."""
-    from scipy import ndimage
-
-    h, w = d.shape
-    s = shifts(w, tilt)
-    # the sheared frame holds ``pad`` rows more above and below: a tilted line
-    # that leaves the picture through its top or bottom is found as well
-    pad = int(np.abs(s).max(initial=0))
-    sd = shear(d, s, pad)
-    length = max(8, int(min(h, w) * SIDE_ELEMENT))
-    on = line_response(sd, length) > thr
-    labels, n = ndimage.label(on, structure=np.ones((3, 3)))
-    if n == 0:
-        return []
-    scd = None if cd is None else shear(cd, s, pad)
-    out = []
-    for k, (ys, xs) in enumerate(ndimage.find_objects(labels), start=1):
-        comp = labels[ys, xs] == k
-        if np.count_nonzero(comp.any(axis=0)) < length:
-            continue
-        ln = _measure(sd, scd, s, pad, thr, length, axis, ys, xs, comp)
-        if ln is None:
-            continue
-        for rows in _line_rows(comp, length):
-            part = _measure(sd, scd, s, pad, thr, length, axis,
-                            slice(ys.start + rows.start, ys.start + rows.stop), xs, comp[rows])
-            if part is not None:
-                ln.parts.append(part)
-        out.append(ln)
-    for ln in out:
-        for x in [ln, *ln.parts]:
-            x.tilt = tilt
-    return _merge(out, w)
-
-
-def _measure(sd, scd, s, pad: int, thr: float, length: int, axis: int, ys: slice, xs: slice,
-             comp: np.ndarray) -> _Line | None:
-    """A piece of the line response (its rows ``ys`` and columns ``xs`` in the
-    sheared frame ``sd``, its mask ``comp``) measured: its centre row, cover,
-    thickness, contrast and colour; None when it is too short or too faint."""
-    h, w = sd.shape[0] - 2 * pad, sd.shape[1]
-    cols = np.flatnonzero(comp.any(axis=0))
-    if cols.size < length:
-        return None
-    y0, y1 = max(0, ys.start - 1), min(h + 2 * pad - 1, ys.stop)
-    band = sd[y0:y1 + 1, xs.start:xs.stop][:, cols]
-    dk = band > thr
-    per = dk.sum(axis=0)
-    thick = float(np.quantile(per, THICK_QUANTILE))  # where no stroke lies on the line
-    if thick < 0.5:
-        return None
-    bare = per <= 1.5 * thick + 1  # its row from the columns where it is bare
-    rows = np.arange(y0, y1 + 1)[:, None] - pad
-    wts = (band * dk)[:, bare]
-    yc = float((wts * rows).sum() / max(wts.sum(), 1e-9))
-    colour = None
-    if scd is not None:  # the colour of the line's core (its soft edges are paler: a stroke on it is darker)
-        part = scd[y0:y1 + 1, xs.start:xs.stop][:, cols]
-        core = dk & (band >= CORE * band.max(axis=0, keepdims=True))
-        colour = np.median(part[core], axis=0) if core.any() else None
-    # a tilted line may leave the picture through its top or bottom: its
-    # cover is of the columns where its row lies inside the picture
-    possible = int(np.count_nonzero((round(yc) + s >= 0) & (round(yc) + s < h)))
-    peak = band.max(axis=0)
-    contrast = float(np.median(peak))
-    printed = cols[peak >= CORE * contrast]  # its ends where the line itself is (not a shade it runs into)
-    return _Line(axis, yc, y0 - pad, y1 - pad, xs.start + int(cols[0]), xs.start + int(cols[-1]),
-                 cols.size / max(possible, 1) if possible >= length else cols.size / w,
-                 thick, contrast, colour, (xs.start + int(printed[0]), xs.start + int(printed[-1])))
-
-
-def _line_rows(comp: np.ndarray, length: int) -> list[slice]:
-    """A piece's rows split at the lines it holds, when it holds two or more: the
-    runs of rows where it covers :data:`SPAN` of its columns (a line; a stroke
-    beside a line is shorter). On squared paper a digit's steep stroke lying
-    between two lines joins them into one piece. The rows are the piece's own
-    (from 0); one line: none."""
-    full = comp.sum(axis=1) >= max(length, SPAN * np.count_nonzero(comp.any(axis=0)))
-    starts = np.flatnonzero(full & ~np.r_[False, full[:-1]])
-    if len(starts) < 2:
-        return []
-    ends = np.flatnonzero(full & ~np.r_[full[1:], False]) + 1
-    return [slice(a, b) for a, b in zip(starts, ends, strict=True)]
-
-
-def _merge(lines: list[_Line], w: int) -> list[_Line]:
-    """Pieces of one line (the same rows, apart along it) joined into one."""
-    lines = sorted(lines, key=lambda ln: ln.y)
-    out: list[_Line] = []
-    for ln in lines:
-        prev = out[-1] if out else None
-        if prev is not None and abs(prev.y - ln.y) <= max(1.5, 0.5 * (prev.thick + ln.thick)) and (
-                ln.x0 > prev.x1 or prev.x0 > ln.x1):
-            a, b = prev.cover * w, ln.cover * w
-            out[-1] = _Line(ln.axis, (prev.y * a + ln.y * b) / (a + b), min(prev.y0, ln.y0), max(prev.y1, ln.y1),
-                            min(prev.x0, ln.x0), max(prev.x1, ln.x1), (a + b) / w,
-                            prev.thick if a >= b else ln.thick, prev.contrast if a >= b else ln.contrast,
-                            prev.colour if a >= b else ln.colour,
-                            (min(prev.core[0], ln.core[0]), max(prev.core[1], ln.core[1])))
-        else:
-            out.append(ln)
-    return out
-
-
-def _ink_stats(dark: np.ndarray, cdark: np.ndarray | None, lines: list[_Line], thr: float,
+def _ink_stats(dark: np.ndarray, cdark: np.ndarray | None, lines: list[Line], thr: float,
                tilts: dict) -> tuple[np.ndarray, float, float, np.ndarray | None]:
     """The ink that is in no candidate's band: (its mask, stroke width, contrast, colour)."""
     from scipy import ndimage
@@ -308,7 +177,7 @@ def _angle(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(np.degrees(np.arccos(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))))
 
 
-def _unlike_ink(ln: _Line, width: float, contrast: float, colour) -> bool:
+def _unlike_ink(ln: Line, width: float, contrast: float, colour) -> bool:
     """A line looks unlike the writing: thinner, lighter or of another colour."""
     if width <= 0.0:
         return True
@@ -316,7 +185,7 @@ def _unlike_ink(ln: _Line, width: float, contrast: float, colour) -> bool:
             or _angle(ln.colour, colour) >= COLOUR)
 
 
-def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[_Line]:
+def _classify(lines: list[Line], dark, cdark, thr: float, tilts: dict) -> list[Line]:
     """The candidates that are furniture, each with its kind."""
     h, w = dark.shape
     span = {axis: [ln for ln in lines if ln.axis == axis and _spans(ln, dark.shape[::-1] if axis else dark.shape)]
@@ -345,13 +214,13 @@ def _classify(lines: list[_Line], dark, cdark, thr: float, tilts: dict) -> list[
     return [ln for ln in chosen if ln not in boxed] + boxed
 
 
-def _spans(ln: _Line, shape: tuple[int, int]) -> bool:
+def _spans(ln: Line, shape: tuple[int, int]) -> bool:
     """A candidate spans its frame (``shape``: the picture's, or its transpose's
     for a vertical line): a ruling or a margin, not a stroke across a tight crop."""
     return ln.cover >= SPAN and _inside(ln, shape[0]) and ln.thick <= LINE_THIN * shape[1]
 
 
-def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) -> list[_Line]:
+def _edge_lines(others: list[Line], page: list[Line], shape: tuple[int, int]) -> list[Line]:
     """Of the candidates that would span their frame but lie along its edge
     (:func:`_inside` false), those that continue a ruled or squared page's lines
     (``page``, at least :data:`EDGE_PAGE` parallel, :func:`_on_page`; not as
@@ -362,11 +231,11 @@ def _edge_lines(others: list[_Line], page: list[_Line], shape: tuple[int, int]) 
             and not _inside(ln, shape[0]) and _on_page(ln, page)]
 
 
-def _split_joined(lines: list[_Line], span: list[_Line], shape: tuple[int, int]) -> list[_Line]:
+def _split_joined(lines: list[Line], span: list[Line], shape: tuple[int, int]) -> list[Line]:
     """The spanning lines ``span`` with the lines of a ruled or squared page that
-    a stroke joined into one candidate (its :attr:`_Line.parts`,
-    :func:`_line_rows`) taken apart: each part that spans its frame, is printed
-    like the page's lines (no thicker than :data:`BOX_THICK` x their median, +1
+    a stroke joined into one candidate (its :attr:`Line.parts`, split by rows in
+    :func:`lecun89.reader.lines.candidates`) taken apart: each part that spans
+    its frame, is printed like the page's lines (no thicker than :data:`BOX_THICK` x their median, +1
     pixel) and continues them (:func:`_on_page`) is one of them. A joined
     candidate that spans (as thin as a line, midway between the two) gives way
     to its parts when all of them are lines. Only a page's lines (at least
@@ -400,7 +269,7 @@ def _spacing(ys: np.ndarray) -> float:
     return float(np.median(gaps[gaps <= 1.5 * gaps.min()])) if gaps.size else 0.0
 
 
-def _on_page(ln: _Line, page: list[_Line], period: float | None = None) -> bool:
+def _on_page(ln: Line, page: list[Line], period: float | None = None) -> bool:
     """A line continues the page's parallel lines (at least :data:`EDGE_PAGE`):
     a whole number of their spacing (``period``, or :func:`_spacing` of theirs)
     from the nearest of them, within a tenth of it, and as dark within
@@ -416,7 +285,7 @@ def _on_page(ln: _Line, page: list[_Line], period: float | None = None) -> bool:
             and BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE)
 
 
-def _inside(ln: _Line, size: int) -> bool:
+def _inside(ln: Line, size: int) -> bool:
     """Not a frame: a straight line along the picture's edge (uniform frames are
     ink.py's). A line near the edge whose own rows (:func:`_band_rows`) leave paper
     between it and the edge is inside, though its soft edge reaches it."""
@@ -424,9 +293,9 @@ def _inside(ln: _Line, size: int) -> bool:
     return lo > 0 and hi < size - 1 or ln.tilt != 0.0
 
 
-def _ends(ln: _Line, tilts: dict, shape, printed: bool = False) -> tuple[tuple[float, float], tuple[float, float]]:
+def _ends(ln: Line, tilts: dict, shape, printed: bool = False) -> tuple[tuple[float, float], tuple[float, float]]:
     """A line's two ends in the picture's (x, y); ``printed``: the ends of its core
-    (:attr:`_Line.core`), not of the dark band it may run on into."""
+    (:attr:`Line.core`), not of the dark band it may run on into."""
     h, w = shape
     along = w if ln.axis == 0 else h
     s = shifts(along, tilts[ln.axis])
@@ -438,14 +307,14 @@ def _ends(ln: _Line, tilts: dict, shape, printed: bool = False) -> tuple[tuple[f
     return a, b
 
 
-def _boxes(lines, ink, tilts, shape) -> list[_Line]:
+def _boxes(lines, ink, tilts, shape) -> list[Line]:
     """Closed rectangles (a form's box, or a comb of boxes): a top and a bottom
     line joined at both ends by vertical sides (and any between), with writing
     inside, or thin and empty. A digit's straight strokes close no rectangle
     around other ink."""
     hs = sorted((ln for ln in lines if ln.axis == 0), key=lambda ln: ln.y)
     vs = [ln for ln in lines if ln.axis == 1]
-    used: list[_Line] = []
+    used: list[Line] = []
     for i, top in enumerate(hs):
         for bot in hs[i + 1:]:
             box = _box(top, bot, vs, ink, tilts, shape)
@@ -456,7 +325,7 @@ def _boxes(lines, ink, tilts, shape) -> list[_Line]:
     return used
 
 
-def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
+def _box(top, bot, vs, ink, tilts, shape) -> list[Line] | None:
     """The lines of the rectangle (or comb) ``top`` and ``bot`` close with
     vertical sides, or None."""
     (tx0, ty0), (tx1, ty1) = _ends(top, tilts, shape)
@@ -495,7 +364,7 @@ def _box(top, bot, vs, ink, tilts, shape) -> list[_Line] | None:
     return parts if thin else None
 
 
-def _bands(shape, lines: list[_Line], tilts: dict, grow: int = 1) -> np.ndarray:
+def _bands(shape, lines: list[Line], tilts: dict, grow: int = 1) -> np.ndarray:
     """The pixels (H, W) of the lines' bands, ``grow`` rows wider on each side."""
     mask = np.zeros(shape, dtype=bool)
     for ln in lines:
@@ -503,7 +372,7 @@ def _bands(shape, lines: list[_Line], tilts: dict, grow: int = 1) -> np.ndarray:
     return mask
 
 
-def _band_rows(ln: _Line) -> tuple[int, int]:
+def _band_rows(ln: Line) -> tuple[int, int]:
     """The line's own rows in its sheared frame (its thickness about its centre,
     a pixel more each side), not a stroke lying along it."""
     lo = max(ln.y0, int(np.floor(ln.y - ln.thick / 2.0 - 1.0)))
@@ -511,12 +380,12 @@ def _band_rows(ln: _Line) -> tuple[int, int]:
     return lo, hi
 
 
-def _band_height(ln: _Line) -> int:
+def _band_height(ln: Line) -> int:
     lo, hi = _band_rows(ln)
     return hi - lo + 1
 
 
-def _band_index(ln: _Line, tilt: float, size: tuple[int, int], grow: int):
+def _band_index(ln: Line, tilt: float, size: tuple[int, int], grow: int):
     """The band's (rows, cols) in the line's own frame (the picture, or its transpose)."""
     h, w = size
     s = shifts(w, tilt)
@@ -535,7 +404,7 @@ def _band_apply(mask, ln, tilts, grow, fn) -> None:
     fn(m, rows[ok], cols[ok])
 
 
-def _whiten(gray, dark, cdark, paper, lines: list[_Line], tilts: dict, thr: float, noise: float):
+def _whiten(gray, dark, cdark, paper, lines: list[Line], tilts: dict, thr: float, noise: float):
     """The lines' pixels set to the paper's level where no ink lies on them,
     then the strokes across each line repaired inside its band."""
     from scipy import ndimage
@@ -573,7 +442,7 @@ def _whiten(gray, dark, cdark, paper, lines: list[_Line], tilts: dict, thr: floa
     return out, removed
 
 
-def _describe(ln: _Line, tilt: float, shape) -> dict:
+def _describe(ln: Line, tilt: float, shape) -> dict:
     """What was found, in the picture's pixels."""
     (x0, y0), (x1, y1) = _ends(ln, {ln.axis: tilt}, shape)
     return {"kind": ln.kind, "orientation": "horizontal" if ln.axis == 0 else "vertical",
