@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lecun89.reader.lines import SPAN, Line, candidates
+from lecun89.reader.lines import SIDE_ELEMENT, SPAN, Line, candidates
 from lecun89.reader.tilt import page_tilt, shifts
 
 # A line is darker than the paper by at least this share of the paper's level
@@ -59,6 +59,9 @@ EDGE_PAGE = 2
 BOX_THICK = 1.5
 # ... and as dark as its top and bottom (their mean contrast) within this factor either way.
 BOX_ALIKE = 0.7
+# A box narrower than the element (:data:`lecun89.reader.lines.SIDE_ELEMENT`)
+# has its top and bottom looked for with an element this share of its width.
+BOX_SHORT = 0.8
 # A box's lines are thinner than this share of its shorter side (a thick 0 is no box).
 BOX_THIN = 0.1
 # A box with no ink inside is furniture when its lines are thinner than this share of its shorter side.
@@ -110,6 +113,7 @@ def remove_furniture(gray: np.ndarray, rgb: np.ndarray | None = None) -> Cleaned
             continue
         tilts[axis] = tilt
         lines += candidates(d, cd, thr, tilt, axis)
+    lines += _narrow_box_lines(dark, cdark, thr, tilts, lines)
     if not lines:
         return none
     chosen = _classify(lines, dark, cdark, thr, tilts)
@@ -147,6 +151,50 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
     smooth = ndimage.uniform_filter(closed, size=size, mode="nearest")
     big = ndimage.zoom(smooth, (h / hh, w / ww), order=1, mode="nearest", grid_mode=True)
     return np.clip(big[:h, :w], 1e-3, 1.0)
+
+
+def _narrow_box_lines(dark, cdark, thr: float, tilts: dict, lines: list[Line]) -> list[Line]:
+    """The top and bottom (or the sides) of a box narrower than the element (a
+    narrow 1 in its box), looked for again under the box's rotation with an
+    element :data:`BOX_SHORT` x the spacing of the two closest parallel lines
+    printed alike (:func:`_alike`: its sides, at least a twelfth of the
+    picture apart). Only what the element missed is added: no longer than 1.5 x
+    that spacing, not spanning the picture (a box's line, no ruling), no line
+    found at its rows already. A page's lines (:data:`REGULAR` spanning or
+    more) are no box's sides. The lines added are marked ``short``: a box's
+    only where they look unlike the writing (:func:`_classify`)."""
+    length = max(8, int(min(dark.shape) * SIDE_ELEMENT))
+    out = []
+    for axis in (0, 1):
+        other = [ln for ln in lines if ln.axis != axis]
+        gaps = [g for i, a in enumerate(other) for b in other[i + 1:]
+                if (g := abs(a.y - b.y)) >= min(dark.shape) / 12 and _alike(a, b)]
+        if not gaps or sum(ln.cover >= SPAN for ln in other) >= REGULAR:
+            continue
+        gap = min(gaps)
+        short = max(8, int(BOX_SHORT * gap))
+        if short >= length:
+            continue
+        tilt = tilts[axis] if axis in tilts else -tilts[1 - axis]  # a rectangle's sides turn as its top does
+        tilts[axis] = tilt
+        d, cd = (dark, cdark) if axis == 0 else (dark.T, None if cdark is None else cdark.transpose(1, 0, 2))
+        known = [ln for ln in lines if ln.axis == axis]
+        out += [ln for ln in candidates(d, cd, thr, tilt, axis, short) if ln.x1 - ln.x0 <= 1.5 * gap
+                and ln.cover < SPAN and not any(abs(ln.y - k.y) <= max(1.5, 0.5 * (ln.thick + k.thick))
+                                                and ln.x0 <= k.x1 and k.x0 <= ln.x1 for k in known)]
+    for ln in out:
+        ln.short = True
+    return out
+
+
+def _alike(a: Line, b: Line) -> bool:
+    """Two parallel lines that may be a box's two sides: at least 8 pixels apart,
+    side by side along four fifths of the shorter at least, as thick within
+    :data:`BOX_THICK` (+1 pixel) and as dark within :data:`BOX_ALIKE` either way."""
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    return (abs(a.y - b.y) >= 8 and overlap >= 0.8 * min(a.x1 - a.x0, b.x1 - b.x0)
+            and max(a.thick, b.thick) <= BOX_THICK * min(a.thick, b.thick) + 1
+            and BOX_ALIKE <= a.contrast / max(b.contrast, 1e-9) <= 1 / BOX_ALIKE)
 
 
 def _ink_stats(dark: np.ndarray, cdark: np.ndarray | None, lines: list[Line], thr: float,
@@ -210,7 +258,9 @@ def _classify(lines: list[Line], dark, cdark, thr: float, tilts: dict) -> list[L
         ln.kind = "grid" if grid else ("ruling" if ln.axis == 0 else "margin")
     paged = [ln for axis in (0, 1) if len(span[axis]) >= REGULAR for ln in span[axis]]  # a ruled or squared page
     paged += [ln for ln in lines if any(p in paged for p in ln.parts)]  # ... and what held two of its lines
-    boxed = _boxes([ln for ln in lines if ln not in paged], ink, tilts, (h, w))
+    # a narrow box's top and bottom are printed unlike the writing (a 0's flat top and bottom are its strokes)
+    boxed = _boxes([ln for ln in lines if ln not in paged and (not ln.short or _unlike_ink(ln, width, contrast, colour))],
+                   ink, tilts, (h, w))
     return [ln for ln in chosen if ln not in boxed] + boxed
 
 

@@ -46,10 +46,14 @@ class Line:
     kind: str = ""
     tilt: float = 0.0
     parts: list[Line] = field(default_factory=list)  # the lines it holds when a stroke joins two (:func:`_line_rows`)
+    short: bool = False  # found with a shorter element than SIDE_ELEMENT's (a narrow box's top and bottom)
 
 
-def candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, axis: int) -> list[Line]:
-    """The long straight dark bands along the rows of ``d`` under ``tilt``, each measured."""
+def candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, axis: int,
+               length: int | None = None) -> list[Line]:
+    """The long straight dark bands along the rows of ``d`` under ``tilt``, each
+    measured: straight for ``length`` pixels (default: :data:`SIDE_ELEMENT` of
+    the picture's shorter side)."""
     from scipy import ndimage
 
     h, w = d.shape
@@ -58,7 +62,7 @@ def candidates(d: np.ndarray, cd: np.ndarray | None, thr: float, tilt: float, ax
     # that leaves the picture through its top or bottom is found as well
     pad = int(np.abs(s).max(initial=0))
     sd = shear(d, s, pad)
-    length = max(8, int(min(h, w) * SIDE_ELEMENT))
+    length = max(8, int(min(h, w) * SIDE_ELEMENT)) if length is None else length
     on = line_response(sd, length) > thr
     labels, n = ndimage.label(on, structure=np.ones((3, 3)))
     if n == 0:
