@@ -91,16 +91,23 @@ def read_style(images, indices, style, degree, jobs, furniture: bool = True) -> 
     return {False: np.concatenate([p[0] for p in parts]), True: np.concatenate([p[1] for p in parts])}
 
 
-def score(model, x: np.ndarray, labels: np.ndarray) -> dict:
+def decisions(model, x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per picture (inputs ``x`` (N, 16, 16), NaN where the reader found no
+    digit): (found, wrong, rejected, not a digit). A picture with no digit found
+    is wrong and rejected; the rest are rejected as unsure (the paper's gap rule)
+    or as not a digit (the model's none-threshold)."""
     found = ~np.isnan(x).any(axis=(1, 2))
     out = model.net.predict(np.where(np.isnan(x), -1.0, x)[:, None])
-    digit = out.argmax(axis=1)
-    wrong = (digit != labels) | ~found
+    wrong = (out.argmax(axis=1) != labels) | ~found
     rejected = ~found
     if model.threshold is not None:
         rejected |= metrics.output_gap(out) < model.threshold
     not_digit = found & not_a_digit(model, out)
-    rejected |= not_digit
+    return found, wrong, rejected | not_digit, not_digit
+
+
+def score(model, x: np.ndarray, labels: np.ndarray) -> dict:
+    found, wrong, rejected, not_digit = decisions(model, x, labels)
     accepted = ~rejected
     return {"error": float(wrong.mean()), "misses": int(wrong.sum()), "no_digit": int((~found).sum()),
             "not_a_digit": float(not_digit.mean()),
@@ -301,6 +308,14 @@ def read_rows_graph(images, labels, n: int, models: dict) -> dict:
     return out
 
 
+def _zip_work(*head) -> list[tuple]:
+    """The zip codes' work, a piece per kind and length: ``head`` + (seed,
+    kind, length); a piece's codes are drawn from seed 89 + its seed, so that
+    zip_inks and zip_alone draw the same codes."""
+    return [(*head, seed, kind, length) for seed, (kind, length) in
+            enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS)]
+
+
 def _zip_kind(args) -> list[tuple[np.ndarray, str, str]]:
     """One kind and length of the zip codes (zip_inks' work, for a process)."""
     from PIL import Image
@@ -326,35 +341,32 @@ def zip_inks(images, labels, n: int, paper: str | None = None, jobs: int = 1) ->
     digits, on white paper or on a page of the ``paper`` style (the same rows),
     read as ``lecun89 predict --row`` reads the file up to its graph (the page
     furniture removed, then the ink) -> [(ink, digits, "kind/length")]."""
-    work = [(images, labels, n, paper, seed, kind, length) for seed, (kind, length) in
-            enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS)]
-    return [r for part in _map(_zip_kind, work, jobs) for r in part]
+    return [r for part in _map(_zip_kind, _zip_work(images, labels, n, paper), jobs) for r in part]
 
 
-def _alone_kind(args) -> list[np.ndarray]:
+def _alone_kind(args) -> list[tuple[np.ndarray, str, str]]:
     """One kind and length of the zip codes, each digit read alone (zip_alone's work, for a process)."""
     images, labels, n, seed, kind, length = args
     rng = np.random.default_rng(89 + seed)
     out = []
     for _ in range(n):
-        layers, shape, _ = heldout.zip_layers(images, labels, rng, length, kind)
+        layers, shape, truth = heldout.zip_layers(images, labels, rng, length, kind)
         xs = []
         for data in heldout.digits_alone(layers, shape):
             try:
                 xs.append(heldout.read(data))
             except ValueError:
                 xs.append(BLANK)
-        out.append(np.asarray(xs))
+        out.append((np.asarray(xs), truth, f"{kind}/{length}"))
     return out
 
 
-def zip_alone(images, labels, n: int, jobs: int = 1) -> list[np.ndarray]:
+def zip_alone(images, labels, n: int, jobs: int = 1) -> list[tuple[np.ndarray, str, str]]:
     """The same zip codes as zip_inks' (white paper), each digit alone where it
     lies (lecun89.reader.heldout.digits_alone) read as `lecun89 predict` reads a
-    digit -> per row, its digits' inputs (n_digits, 16, 16), NaN where none was found."""
-    work = [(images, labels, n, seed, kind, length) for seed, (kind, length) in
-            enumerate((k, n_) for k in heldout.ZIP_GAPS for n_ in heldout.ZIP_LENGTHS)]
-    return [r for part in _map(_alone_kind, work, jobs) for r in part]
+    digit -> [(its digits' inputs (n_digits, 16, 16), NaN where none was found;
+    digits; "kind/length")]."""
+    return [r for part in _map(_alone_kind, _zip_work(images, labels, n), jobs) for r in part]
 
 
 def _graphs(args) -> list:
@@ -410,10 +422,8 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
     out, solid = {}, []
     for name, model in models.items():
         if alone is not None:
-            out[f"{name} (each digit alone)"] = res = read_alone(model, inks, alone)
-            print(f"| `{name}` | each digit alone | {pct(res['touching'])} | {pct(res['spaced'])} | "
-                  f"{pct(res['all'])} | {pct(res['digit_error'])} | {pct(res['rows_rejected'])} | "
-                  f"{pct(res['error_accepted'])} |", flush=True)
+            out[f"{name} (each digit alone)"] = res = read_alone(model, alone)
+            _print_zip_row(name, "each digit alone", res)
         for how in ("old cutter", "graph", "graph, --digits 5,9"):
             right, digits, dwrong, rejected, acc_wrong, no_paper = {}, 0, 0, 0, 0, 0
             for (ink, truth, kind), g in zip(inks, graphs, strict=True):
@@ -435,17 +445,10 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
                 rejected += r["rejected"]
                 no_paper += (r.get("reason") or "").startswith("not a row of digits")
                 acc_wrong += (not ok) and not r["rejected"]
-            n = len(inks)
-            res = {"touching": float(np.mean(right.get("touching", [np.nan]))),
-                   "spaced": float(np.mean(right.get("spaced", [np.nan]))),
-                   "all": float(np.mean([v for vs in right.values() for v in vs])),
-                   "digit_error": dwrong / digits, "rows_rejected": rejected / n,
-                   "error_accepted": acc_wrong / max(1, n - rejected), "rows": n,
+            res = {**_zip_summary(right, dwrong, digits, rejected, acc_wrong, len(inks)),
                    "rows_not_on_paper": no_paper}  # refused as not a row (lecun89.reader.ink.ROW_PAPER, sliced)
             out[f"{name} ({how})"] = res
-            print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
-                  f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |",
-                  flush=True)
+            _print_zip_row(name, how, res)
     refused = {k: v["rows_not_on_paper"] for k, v in out.items() if v.get("rows_not_on_paper")}
     shares = [g.paper for g in graphs if g is not None]
     print("rows refused as not a row of digits (lecun89.reader.ink.ROW_PAPER, sliced): "
@@ -458,28 +461,33 @@ def read_zips(inks, models: dict, graphs=None, paper: str | None = None, jobs: i
     return out
 
 
-def read_alone(model, inks, alone) -> dict:
-    """The zip codes' digits read alone (zip_alone's inputs) by ``model``: a row
-    is read right when every digit is, rejected when any digit is refused (no
-    ink found, not a digit, or unsure: the paper's gap rule)."""
+def read_alone(model, alone) -> dict:
+    """The zip codes' digits read alone (zip_alone's) by ``model``: a row is
+    read right when every digit is, rejected when any digit is (decisions: no
+    ink found, not a digit, or unsure)."""
     right, dwrong, digits, rejected, acc_wrong = {}, 0, 0, 0, 0
-    for (_, truth, kind), x in zip(inks, alone, strict=True):
-        found = ~np.isnan(x).any(axis=(1, 2))
-        out = model.net.predict(np.where(np.isnan(x), -1.0, x)[:, None])
-        wrong = (out.argmax(axis=1) != np.array([int(c) for c in truth])) | ~found
-        refused = ~found | not_a_digit(model, out)
-        if model.threshold is not None:
-            refused |= metrics.output_gap(out) < model.threshold
+    for x, truth, kind in alone:
+        _, wrong, refused, _ = decisions(model, x, np.array([int(c) for c in truth]))
         right.setdefault(kind.split("/")[0], []).append(not wrong.any())
         dwrong, digits = dwrong + int(wrong.sum()), digits + len(truth)
         rejected += bool(refused.any())
         acc_wrong += bool(wrong.any()) and not refused.any()
-    n = len(inks)
+    return _zip_summary(right, dwrong, digits, rejected, acc_wrong, len(alone))
+
+
+def _zip_summary(right: dict, dwrong: int, digits: int, rejected: int, acc_wrong: int, n: int) -> dict:
+    """A zip-code table's row: rows read right by kind ({"touching": [bool], ...})
+    and in all, the digit error, the rows rejected and the error on the rows accepted."""
     return {"touching": float(np.mean(right.get("touching", [np.nan]))),
             "spaced": float(np.mean(right.get("spaced", [np.nan]))),
             "all": float(np.mean([v for vs in right.values() for v in vs])),
             "digit_error": dwrong / digits, "rows_rejected": rejected / n,
             "error_accepted": acc_wrong / max(1, n - rejected), "rows": n}
+
+
+def _print_zip_row(name: str, how: str, res: dict) -> None:
+    print(f"| `{name}` | {how} | {pct(res['touching'])} | {pct(res['spaced'])} | {pct(res['all'])} | "
+          f"{pct(res['digit_error'])} | {pct(res['rows_rejected'])} | {pct(res['error_accepted'])} |", flush=True)
 
 
 def zip_choices(inks, model, jobs: int = 1) -> dict:

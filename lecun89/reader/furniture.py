@@ -176,12 +176,14 @@ def _narrow_box_lines(dark, cdark, thr: float, tilts: dict, lines: list[Line]) -
         if short >= length:
             continue
         tilt = tilts[axis] if axis in tilts else -tilts[1 - axis]  # a rectangle's sides turn as its top does
-        tilts[axis] = tilt
         d, cd = (dark, cdark) if axis == 0 else (dark.T, None if cdark is None else cdark.transpose(1, 0, 2))
         known = [ln for ln in lines if ln.axis == axis]
-        out += [ln for ln in candidates(d, cd, thr, tilt, axis, short) if ln.x1 - ln.x0 <= 1.5 * gap
-                and ln.cover < SPAN and not any(abs(ln.y - k.y) <= max(1.5, 0.5 * (ln.thick + k.thick))
-                                                and ln.x0 <= k.x1 and k.x0 <= ln.x1 for k in known)]
+        found = [ln for ln in candidates(d, cd, thr, tilt, axis, short) if ln.x1 - ln.x0 <= 1.5 * gap
+                 and ln.cover < SPAN and not any(abs(ln.y - k.y) <= max(1.5, 0.5 * (ln.thick + k.thick))
+                                                 and ln.x0 <= k.x1 and k.x0 <= ln.x1 for k in known)]
+        if found:
+            tilts[axis] = tilt  # the tilt their bands are whitened at
+            out += found
     for ln in out:
         ln.short = True
     return out
@@ -194,7 +196,12 @@ def _alike(a: Line, b: Line) -> bool:
     overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
     return (abs(a.y - b.y) >= 8 and overlap >= 0.8 * min(a.x1 - a.x0, b.x1 - b.x0)
             and max(a.thick, b.thick) <= BOX_THICK * min(a.thick, b.thick) + 1
-            and BOX_ALIKE <= a.contrast / max(b.contrast, 1e-9) <= 1 / BOX_ALIKE)
+            and _as_dark(a.contrast, b.contrast))
+
+
+def _as_dark(contrast: float, level: float) -> bool:
+    """A line is printed as dark as ``level`` within :data:`BOX_ALIKE` either way."""
+    return BOX_ALIKE * level <= contrast <= level / BOX_ALIKE
 
 
 def _ink_stats(dark: np.ndarray, cdark: np.ndarray | None, lines: list[Line], thr: float,
@@ -332,7 +339,7 @@ def _on_page(ln: Line, page: list[Line], period: float | None = None) -> bool:
     near = float(ys[np.argmin(np.abs(ys - ln.y))])
     k = round((ln.y - near) / period)
     return (k != 0 and abs(ln.y - near - k * period) <= 0.1 * period
-            and BOX_ALIKE * level <= ln.contrast <= level / BOX_ALIKE)
+            and _as_dark(ln.contrast, level))
 
 
 def _inside(ln: Line, size: int) -> bool:
@@ -390,7 +397,7 @@ def _box(top, bot, vs, ink, tilts, shape) -> list[Line] | None:
     printed = BOX_THICK * max(top.thick, bot.thick) + 1.0  # a box's lines are printed alike, not a stroke
     level = 0.5 * (top.contrast + bot.contrast)
     for v in vs:
-        if v.thick > printed or not BOX_ALIKE * level <= v.contrast <= level / BOX_ALIKE:
+        if v.thick > printed or not _as_dark(v.contrast, level):
             continue
         (vx0, vy0), (vx1, vy1) = _ends(v, tilts, shape, printed=True)
         x = (vx0 + vx1) / 2
